@@ -1,0 +1,126 @@
+# Troupe — build, test, benchmark and install with GNU make alone.
+#
+#   make            build libtroupe.a / libtroupe.so
+#   make test       install missing Debian packages, build and run every suite
+#   make asan/tsan  the same suites under ASan+UBSan / ThreadSanitizer
+#   make bench      the actor benchmarks (bench/README.md)
+#   make run        serve the examples (until they exist: a demo of processes)
+#   make install    headers, libraries and troupe.pc under PREFIX
+
+CXX      ?= g++
+PREFIX   ?= /usr/local
+SAN      ?=
+BUILD    ?= build$(if $(SAN),-$(SAN))
+DEPS_OK  := $(BUILD)/.deps-ok
+
+PKGS     := libuv libwebsockets hiredis
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+OPT      ?= -O2
+WARN     := -Wall -Wextra -Wpedantic -Werror -Wno-missing-field-initializers
+CXXFLAGS += -std=c++20 $(OPT) -g -fPIC $(WARN) -pthread -MMD -MP \
+            -DMSGPACK_NO_BOOST -I. $(PKG_CFLAGS)
+LDLIBS   += $(PKG_LIBS) -pthread
+
+ifeq ($(SAN),asan)
+  OPT      := -O1
+  CXXFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+  LDFLAGS  += -fsanitize=address,undefined
+endif
+ifeq ($(SAN),tsan)
+  OPT      := -O1
+  CXXFLAGS += -fsanitize=thread -fno-omit-frame-pointer
+  LDFLAGS  += -fsanitize=thread
+endif
+
+LAYERS   := runtime supervisors persist net
+LIB_SRC  := $(wildcard $(addsuffix /*.cpp,$(LAYERS)) $(addsuffix /detail/*.cpp,$(LAYERS)))
+LIB_OBJ  := $(LIB_SRC:%.cpp=$(BUILD)/obj/%.o)
+LIB_A    := $(BUILD)/libtroupe.a
+LIB_SO   := $(BUILD)/libtroupe.so
+
+SUITES      := $(notdir $(patsubst %/,%,$(dir $(wildcard test/*/*.cpp))))
+SUITES      := $(sort $(SUITES))
+TEST_MAIN   := $(BUILD)/obj/test/main.o
+TEST_BINS   := $(SUITES:%=$(BUILD)/test/%_tests)
+TEST_LIBS   := $(shell pkg-config --libs cpputest 2>/dev/null || echo -lCppUTest -lCppUTestExt)
+
+BENCH_SRC   := $(wildcard bench/*.cpp)
+BENCH_BINS  := $(BENCH_SRC:bench/%.cpp=$(BUILD)/bench/%)
+
+EXAMPLE_DIRS := $(patsubst %/,%,$(dir $(wildcard examples/*/main.cpp)))
+EXAMPLE_BINS := $(EXAMPLE_DIRS:examples/%=$(BUILD)/examples/%)
+
+.PHONY: all deps test check asan tsan bench run install uninstall format clean lib tests examples
+.DEFAULT_GOAL := all
+
+all: lib tests examples $(BENCH_BINS)
+lib: $(LIB_A) $(LIB_SO)
+tests: $(TEST_BINS)
+examples: $(EXAMPLE_BINS)
+
+deps: $(DEPS_OK)
+$(DEPS_OK): tools/deps.sh
+	@bash tools/deps.sh
+	@mkdir -p $(@D) && touch $@
+
+$(BUILD)/obj/%.o: %.cpp | $(DEPS_OK)
+	@mkdir -p $(@D)
+	$(CXX) $(CXXFLAGS) -c $< -o $@
+
+$(LIB_A): $(LIB_OBJ)
+	@mkdir -p $(@D)
+	rm -f $@ && ar rcs $@ $^
+
+$(LIB_SO): $(LIB_OBJ)
+	@mkdir -p $(@D)
+	$(CXX) -shared $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# One binary per subsystem, so a crash in one suite cannot hide another's results.
+.SECONDEXPANSION:
+$(BUILD)/test/%_tests: $$(patsubst %.cpp,$(BUILD)/obj/%.o,$$(wildcard test/$$*/*.cpp)) $(TEST_MAIN) $(LIB_A)
+	@mkdir -p $(@D)
+	$(CXX) $(LDFLAGS) -o $@ $(filter %.o,$^) $(LIB_A) $(TEST_LIBS) $(LDLIBS)
+
+$(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(LIB_A)
+	@mkdir -p $(@D)
+	$(CXX) $(LDFLAGS) -o $@ $< $(LIB_A) $(LDLIBS)
+
+$(BUILD)/examples/%: $$(patsubst %.cpp,$(BUILD)/obj/%.o,$$(wildcard examples/$$*/*.cpp)) $(LIB_A)
+	@mkdir -p $(@D)
+	$(CXX) $(LDFLAGS) -o $@ $(filter %.o,$^) $(LIB_A) $(LDLIBS)
+
+test check: deps tests
+	@BUILD=$(BUILD) bash tools/run_tests.sh $(TEST_BINS)
+
+asan:
+	@$(MAKE) --no-print-directory SAN=asan test
+
+tsan:
+	@$(MAKE) --no-print-directory SAN=tsan test
+
+bench: deps $(BENCH_BINS)
+	@BUILD=$(BUILD) bash bench/run.sh
+
+run: deps all
+	@bash tools/run.sh $(BUILD)
+
+PUBLIC_HEADERS := troupe.hpp $(wildcard $(addsuffix /*.hpp,$(LAYERS)) $(addsuffix /detail/*.hpp,$(LAYERS)))
+install: lib
+	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include/troupe
+	for h in $(PUBLIC_HEADERS); do install -D -m 644 $$h $(DESTDIR)$(PREFIX)/include/troupe/$$h; done
+	install -m 644 $(LIB_A) $(DESTDIR)$(PREFIX)/lib/
+	install -m 755 $(LIB_SO) $(DESTDIR)$(PREFIX)/lib/
+	sed -e 's|@PREFIX@|$(PREFIX)|' tools/troupe.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/troupe.pc
+
+uninstall:
+	rm -rf $(DESTDIR)$(PREFIX)/include/troupe $(DESTDIR)$(PREFIX)/lib/libtroupe.* $(DESTDIR)$(PREFIX)/lib/pkgconfig/troupe.pc
+
+format:
+	clang-format -i $(shell git ls-files '*.cpp' '*.hpp')
+
+clean:
+	rm -rf build build-asan build-tsan
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Runs each CppUTest suite binary given as an argument, echoes its output, and
+# ends with one plain line "N passed, N failed" (also written to
+# $BUILD/test-summary for .ci/run). A suite that crashes counts as a failure.
+set -u
+build=${BUILD:-build}
+passed=0 failed=0
+for bin in "$@"; do
+  name=$(basename "$bin")
+  echo "== $name"
+  log="$build/test/$name.log"
+  "$bin" -v >"$log" 2>&1
+  rc=$?
+  grep -vE '^TEST\(.*\) - [0-9]+ ms$' "$log" | tail -n 40
+  ran=$(grep -oE '[0-9]+ ran' "$log" | tail -n 1 | grep -oE '[0-9]+')
+  fails=$(grep -oE '^Errors \([0-9]+ failures' "$log" | tail -n 1 | grep -oE '[0-9]+')
+  ran=${ran:-0} fails=${fails:-0}
+  if [[ $rc -ne 0 && $fails -eq 0 ]]; then
+    echo "$name: exited with status $rc (crash or sanitizer report)"
+    fails=1
+  fi
+  passed=$((passed + ran - fails)) failed=$((failed + fails))
+  (( passed < 0 )) && passed=0
+done
+echo "$passed $failed" >"$build/test-summary"
+echo "$passed passed, $failed failed"
+[[ $failed -eq 0 ]]
