@@ -20,7 +20,7 @@ PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 OPT      ?= -O2
 WARN     := -Wall -Wextra -Wpedantic -Werror -Wno-missing-field-initializers
 CXXFLAGS += -std=c++20 $(OPT) -g -fPIC $(WARN) -pthread -MMD -MP \
-            -DMSGPACK_NO_BOOST -I. $(PKG_CFLAGS)
+            -DMSGPACK_NO_BOOST -DCPPUTEST_MEM_LEAK_DETECTION_DISABLED -I. $(PKG_CFLAGS)
 LDLIBS   += $(PKG_LIBS) -pthread
 
 ifeq ($(SAN),asan)
@@ -79,7 +79,7 @@ $(LIB_SO): $(LIB_OBJ)
 
 # One binary per subsystem, so a crash in one suite cannot hide another's results.
 .SECONDEXPANSION:
-$(BUILD)/test/%_tests: $$(patsubst %.cpp,$(BUILD)/obj/%.o,$$(wildcard test/$$*/*.cpp)) $(TEST_MAIN) $(LIB_A)
+$(BUILD)/test/%_tests: $$(subst .cpp,.o,$$(addprefix $(BUILD)/obj/,$$(wildcard test/$$*/*.cpp))) $(TEST_MAIN) $(LIB_A)
 	@mkdir -p $(@D)
 	$(CXX) $(LDFLAGS) -o $@ $(filter %.o,$^) $(LIB_A) $(TEST_LIBS) $(LDLIBS)
 
@@ -87,7 +87,7 @@ $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(LIB_A)
 	@mkdir -p $(@D)
 	$(CXX) $(LDFLAGS) -o $@ $< $(LIB_A) $(LDLIBS)
 
-$(BUILD)/examples/%: $$(patsubst %.cpp,$(BUILD)/obj/%.o,$$(wildcard examples/$$*/*.cpp)) $(LIB_A)
+$(BUILD)/examples/%: $$(subst .cpp,.o,$$(addprefix $(BUILD)/obj/,$$(wildcard examples/$$*/*.cpp))) $(LIB_A)
 	@mkdir -p $(@D)
 	$(CXX) $(LDFLAGS) -o $@ $(filter %.o,$^) $(LIB_A) $(LDLIBS)
 

@@ -1,0 +1,444 @@
+#include "runtime/detail/scheduler.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <functional>
+
+#include "runtime/detail/relations.hpp"
+#include "runtime/detail/state.hpp"
+#include "runtime/process.hpp"
+#include "runtime/runtime.hpp"
+
+namespace troupe::detail {
+
+namespace {
+
+thread_local Scheduler* tls_current = nullptr;
+
+// Process runs per turn of the loop before libuv polls I/O and timers again.
+constexpr int batch_limit = 4096;
+
+struct CurrentGuard {
+  Scheduler* saved;
+  explicit CurrentGuard(Scheduler* s) : saved(tls_current) { tls_current = s; }
+  ~CurrentGuard() { tls_current = saved; }
+};
+
+void check_uv(int rc, const char* what) {
+  if (rc != 0) {
+    std::fprintf(stderr, "troupe: %s failed: %s\n", what, uv_strerror(rc));
+    std::abort();
+  }
+}
+
+}  // namespace
+
+std::int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+Scheduler* Scheduler::current() { return tls_current; }
+
+Scheduler::Scheduler(Runtime& rt, unsigned index, uv_loop_t* foreign_loop)
+    : rt_(rt), index_(index), loop_(foreign_loop ? foreign_loop : &own_loop_),
+      owns_loop_(foreign_loop == nullptr) {
+  if (owns_loop_) check_uv(uv_loop_init(&own_loop_), "uv_loop_init");
+  check_uv(uv_async_init(loop_, &async_, &Scheduler::on_async), "uv_async_init");
+  check_uv(uv_idle_init(loop_, &idle_), "uv_idle_init");
+  check_uv(uv_timer_init(loop_, &timer_), "uv_timer_init");
+  async_.data = this;
+  idle_.data = this;
+  timer_.data = this;
+  // Timers and the idle handle must not keep an application's loop alive.
+  uv_unref(reinterpret_cast<uv_handle_t*>(&timer_));
+  uv_unref(reinterpret_cast<uv_handle_t*>(&idle_));
+  if (!owns_loop_) uv_unref(reinterpret_cast<uv_handle_t*>(&async_));
+}
+
+Scheduler::~Scheduler() {
+  for (auto& [id, t] : timers_)
+    if (t.msg) t.msg->dispose();
+  timers_.clear();
+}
+
+void Scheduler::start_thread() {
+  thread_ = std::thread([this] {
+    tls_current = this;
+    uv_run(loop_, UV_RUN_DEFAULT);
+    tls_current = nullptr;
+  });
+}
+
+// --- run queues -------------------------------------------------------------
+
+void Scheduler::push_local(Process* p) {
+  p->next_run_ = nullptr;
+  if (local_tail_)
+    local_tail_->next_run_ = p;
+  else
+    local_head_ = p;
+  local_tail_ = p;
+  uv_idle_start(&idle_, &Scheduler::on_idle);
+}
+
+void Scheduler::enqueue(Process* p) {
+  if (tls_current == this) {
+    push_local(p);
+    return;
+  }
+  Process* head = remote_.load(std::memory_order_relaxed);
+  do {
+    p->next_run_ = head;
+  } while (!remote_.compare_exchange_weak(head, p, std::memory_order_release,
+                                          std::memory_order_relaxed));
+  if (!head) uv_async_send(&async_);  // the first of a batch wakes the loop
+}
+
+void Scheduler::take_remote() {
+  Process* p = remote_.exchange(nullptr, std::memory_order_acquire);
+  if (!p) return;
+  Process* reversed = nullptr;  // restore arrival order
+  while (p) {
+    Process* next = p->next_run_;
+    p->next_run_ = reversed;
+    reversed = p;
+    p = next;
+  }
+  while (reversed) {
+    Process* next = reversed->next_run_;
+    push_local(reversed);
+    reversed = next;
+  }
+}
+
+void Scheduler::wake_local(Process* p) {
+  std::uint64_t expected = state_word(p->gen_, st_waiting);
+  if (p->state_.compare_exchange_strong(expected, state_word(p->gen_, st_scheduled),
+                                        std::memory_order_acq_rel))
+    push_local(p);
+}
+
+void Scheduler::post(std::function<void()> fn) {
+  {
+    std::lock_guard<std::mutex> lock(posted_mutex_);
+    posted_.push_back(std::move(fn));
+  }
+  has_posted_.store(true, std::memory_order_release);
+  uv_async_send(&async_);
+}
+
+void Scheduler::run_posted() {
+  if (!has_posted_.exchange(false, std::memory_order_acq_rel)) return;
+  std::vector<std::function<void()>> work;
+  {
+    std::lock_guard<std::mutex> lock(posted_mutex_);
+    work.swap(posted_);
+  }
+  for (auto& fn : work) fn();
+}
+
+void Scheduler::on_async(uv_async_t* h) {
+  auto* s = static_cast<Scheduler*>(h->data);
+  CurrentGuard guard(s);
+  s->run_posted();
+  s->run_batch();
+}
+
+void Scheduler::on_idle(uv_idle_t* h) {
+  auto* s = static_cast<Scheduler*>(h->data);
+  CurrentGuard guard(s);
+  s->run_batch();
+}
+
+void Scheduler::run_batch() {
+  take_remote();
+  for (int i = 0; i < batch_limit && local_head_; ++i) {
+    Process* p = local_head_;
+    local_head_ = p->next_run_;
+    if (!local_head_) local_tail_ = nullptr;
+    run_process(p);
+  }
+  if (!local_head_ && !remote_.load(std::memory_order_relaxed)) uv_idle_stop(&idle_);
+}
+
+// --- running a process --------------------------------------------------------
+
+void Scheduler::run_process(Process* p) {
+  const std::uint32_t gen = p->gen_;
+  p->state_.store(state_word(gen, st_running), std::memory_order_relaxed);
+  p->reductions_ = reductions_budget;
+
+  switch (p->wait_) {
+    case Process::Wait::receive:
+      if (!p->receive_ready() && !p->has_exit_) return park(p);
+      break;
+    case Process::Wait::external:
+      p->drain();
+      if (!p->external_done_ && !p->has_exit_) return park(p);
+      break;
+    case Process::Wait::ready:
+      break;
+  }
+  if (p->has_exit_) return finish(p, p->pending_exit_);
+
+  p->resume_point_.resume();
+
+  if (p->top_.done()) {
+    auto& promise = p->top_.promise();
+    ExitReason reason = promise.exception ? reason_from_exception(promise.exception) : normal;
+    return finish(p, std::move(reason));
+  }
+  if (p->has_exit_) return finish(p, p->pending_exit_);
+  if (p->wait_ == Process::Wait::ready || p->yield_pending_) {
+    p->yield_pending_ = false;
+    return requeue(p);
+  }
+  park(p);
+}
+
+void Scheduler::requeue(Process* p) {
+  p->state_.store(state_word(p->gen_, st_scheduled), std::memory_order_relaxed);
+  push_local(p);
+}
+
+void Scheduler::park(Process* p) {
+  const std::uint32_t gen = p->gen_;
+  p->state_.store(state_word(gen, st_waiting), std::memory_order_seq_cst);
+  // A sender that pushed before our store saw "running" and left the wake-up
+  // to us: look again now that senders can see "waiting".
+  if (p->inbox_.load(std::memory_order_seq_cst) || p->timed_out_ || p->external_done_) {
+    std::uint64_t expected = state_word(gen, st_waiting);
+    if (p->state_.compare_exchange_strong(expected, state_word(gen, st_scheduled),
+                                          std::memory_order_acq_rel))
+      push_local(p);
+  }
+}
+
+void Scheduler::finish(Process* p, ExitReason reason) {
+  const Pid self = p->self();
+  if (p->top_) {
+    p->top_.destroy();  // runs the destructors of the body's locals
+    p->top_ = {};
+  }
+  p->resume_point_ = {};
+  if (p->body_.free) p->body_.free(p->body_.fn);
+  p->body_ = {};
+  if (p->receive_timer_) cancel_timer(p->receive_timer_);
+  p->receive_timer_ = 0;
+  p->external_op_ = nullptr;  // a pending offload finds itself orphaned and frees itself
+  if (p->matched_) {
+    p->matched_->dispose();
+    p->matched_ = nullptr;
+  }
+
+  // From here on senders see a dead process; links and monitors set after
+  // this point get noproc from try_add_link/try_add_monitor.
+  p->lock();
+  p->state_.store(state_word(p->gen_, st_dead), std::memory_order_release);
+  SharedRelations* shared = std::exchange(p->shared_, nullptr);
+  p->unlock();
+
+  if (shared) {
+    if (!shared->names.empty() || !shared->topics.empty())
+      rt_.registry().release(self, shared->names, shared->topics);
+    for (Pid linked : shared->links) {
+      auto* sig = make_message<ExitSignal>(MsgKind::exit_signal, self, reason, true);
+      rt_.deliver(linked, sig);
+    }
+    for (auto& [ref, watcher] : shared->monitored_by) {
+      auto* down = make_message<Down>(MsgKind::down, ref, self, reason);
+      down->aux = ref.id;
+      rt_.deliver(watcher, down);
+    }
+    delete shared;
+  }
+  if (OwnRelations* own = std::exchange(p->own_, nullptr)) {
+    for (auto& [ref, target] : own->monitors)
+      if (Process* t = rt_.table_.get(target.slot())) t->remove_monitor(target.generation(), ref);
+    delete own;
+  }
+
+  // Free what is queued; anything pushed later waits for the slot's reuse.
+  p->drain();
+  while (MessageNode* n = p->mailbox_.head) {
+    p->mailbox_.remove_after(nullptr, n);
+    p->discard_node(n);
+  }
+  p->scan_prev_ = nullptr;
+  p->waiter_ctx_ = nullptr;
+  p->waiter_match_ = nullptr;
+  p->wait_ = Process::Wait::ready;
+  p->trap_exit_ = p->timed_out_ = p->poll_only_ = p->yield_pending_ = false;
+  p->external_done_ = p->has_exit_ = false;
+  p->pending_exit_ = ExitReason();
+
+  free_slots_.push_back(p);
+  rt_.process_exited();
+}
+
+Process* Scheduler::claim_slot() {
+  if (!free_slots_.empty()) {
+    Process* p = free_slots_.back();
+    free_slots_.pop_back();
+    return p;
+  }
+  return rt_.table_.claim_fresh();
+}
+
+// --- offload ------------------------------------------------------------------
+
+void Scheduler::on_offload_run(uv_work_t* req) { static_cast<ExternalOp*>(req->data)->run(); }
+
+void Scheduler::on_offload_done(uv_work_t* req, int) {
+  auto* op = static_cast<ExternalOp*>(req->data);
+  delete req;
+  Scheduler* s = op->scheduler;
+  --s->outstanding_ops;
+  Process* p = op->process;
+  if (p->gen_ == op->generation && p->external_op_ == op) {
+    p->external_done_ = true;
+    s->wake_local(p);
+  } else {
+    delete op;  // its process ended while the work ran
+  }
+}
+
+// --- timers -------------------------------------------------------------------
+
+std::uint64_t Scheduler::add_timer(std::int64_t delay_ns, Pid target, MessageNode* msg) {
+  std::uint64_t id = next_id();
+  std::int64_t deadline = now_ns() + std::max<std::int64_t>(delay_ns, 0);
+  timers_.emplace(id, Timer{target, msg});
+  due_.push_back({deadline, id});
+  std::push_heap(due_.begin(), due_.end(), std::greater<>());
+  if (armed_deadline_ == 0 || deadline < armed_deadline_) arm_timer();
+  return id;
+}
+
+bool Scheduler::cancel_timer(std::uint64_t id) {
+  auto it = timers_.find(id);
+  if (it == timers_.end()) return false;
+  if (it->second.msg) it->second.msg->dispose();
+  timers_.erase(it);  // its heap entry is skipped when it comes due
+  return true;
+}
+
+void Scheduler::arm_timer() {
+  while (!due_.empty() && !timers_.count(due_.front().id)) {
+    std::pop_heap(due_.begin(), due_.end(), std::greater<>());
+    due_.pop_back();
+  }
+  if (due_.empty()) {
+    armed_deadline_ = 0;
+    uv_timer_stop(&timer_);
+    return;
+  }
+  armed_deadline_ = due_.front().deadline;
+  std::int64_t wait = armed_deadline_ - now_ns();
+  std::uint64_t ms = wait <= 0 ? 0 : static_cast<std::uint64_t>((wait + 999'999) / 1'000'000);
+  uv_update_time(loop_);
+  uv_timer_start(&timer_, &Scheduler::on_timer, ms, 0);
+}
+
+void Scheduler::on_timer(uv_timer_t* h) {
+  auto* s = static_cast<Scheduler*>(h->data);
+  CurrentGuard guard(s);
+  s->fire_timers();
+  s->run_batch();
+}
+
+void Scheduler::fire_timers() {
+  std::int64_t now = now_ns();
+  while (!due_.empty() && due_.front().deadline <= now) {
+    std::uint64_t id = due_.front().id;
+    std::pop_heap(due_.begin(), due_.end(), std::greater<>());
+    due_.pop_back();
+    auto it = timers_.find(id);
+    if (it == timers_.end()) continue;  // cancelled
+    Timer t = it->second;
+    timers_.erase(it);
+    if (t.msg) {
+      rt_.deliver(t.target, t.msg);
+      continue;
+    }
+    Process* p = rt_.table_.get(t.target.slot());
+    if (p && p->gen_ == t.target.generation() && p->receive_timer_ == id) {
+      p->receive_timer_ = 0;
+      p->timed_out_ = true;
+      wake_local(p);
+    }
+  }
+  armed_deadline_ = 0;
+  arm_timer();
+}
+
+// --- shutdown -----------------------------------------------------------------
+
+void Scheduler::terminate_all() {
+  CurrentGuard guard(this);
+  take_remote();
+  local_head_ = local_tail_ = nullptr;  // every queued process is about to end
+  std::uint32_t n = rt_.table_.size();
+  for (std::uint32_t slot = 0; slot < n; ++slot) {
+    Process* p = rt_.table_.get(slot);
+    if (!p || p->sched_ != this) continue;
+    std::uint64_t st = state_of(p->state_.load(std::memory_order_acquire));
+    if (st == st_dead || p->gen_ == 0) continue;
+    finish(p, troupe::shutdown);
+  }
+  // Exit signals between dying processes may have queued some again.
+  take_remote();
+  local_head_ = local_tail_ = nullptr;
+}
+
+void Scheduler::close_handles() {
+  auto close = [](auto* h) {
+    auto* handle = reinterpret_cast<uv_handle_t*>(h);
+    if (uv_is_closing(handle)) return;
+    uv_close(handle, [](uv_handle_t* closed) {
+      ++static_cast<Scheduler*>(closed->data)->closed_handles_;
+    });
+  };
+  uv_timer_stop(&timer_);
+  uv_idle_stop(&idle_);
+  close(&async_);
+  close(&idle_);
+  close(&timer_);
+}
+
+void Scheduler::shutdown_processes() {
+  if (owns_loop_ && thread_.joinable()) {
+    std::mutex m;
+    std::condition_variable cv;
+    bool done = false;
+    post([&] {
+      terminate_all();
+      std::lock_guard<std::mutex> lock(m);
+      done = true;
+      cv.notify_one();
+    });
+    std::unique_lock<std::mutex> lock(m);
+    cv.wait(lock, [&] { return done; });
+  } else {
+    terminate_all();
+  }
+}
+
+void Scheduler::stop() {
+  if (owns_loop_ && thread_.joinable()) {
+    post([this] { close_handles(); });
+    thread_.join();  // uv_run returns once offloaded work has completed too
+    check_uv(uv_loop_close(&own_loop_), "uv_loop_close");
+    return;
+  }
+  close_handles();
+  // Embedded: run the application's loop until our handles are closed and
+  // offloaded work has come back (it refers to our processes).
+  while (outstanding_ops > 0 || closed_handles_ < 3) uv_run(loop_, UV_RUN_ONCE);
+}
+
+}  // namespace troupe::detail

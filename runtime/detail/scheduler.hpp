@@ -1,0 +1,128 @@
+#pragma once
+// One scheduler: a libuv loop (its own thread, or the application's loop)
+// that runs the processes placed on it. Internal.
+
+#include <uv.h>
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "runtime/detail/message.hpp"
+#include "runtime/exit_reason.hpp"
+#include "runtime/pid.hpp"
+
+namespace troupe {
+class Runtime;
+class Process;
+}  // namespace troupe
+
+namespace troupe::detail {
+
+class Scheduler {
+ public:
+  // `foreign_loop` = nullptr: the scheduler owns a loop and a thread.
+  Scheduler(Runtime& rt, unsigned index, uv_loop_t* foreign_loop);
+  ~Scheduler();
+  Scheduler(const Scheduler&) = delete;
+  Scheduler& operator=(const Scheduler&) = delete;
+
+  void start_thread();
+  // Shutdown, in two phases across all schedulers: first every process
+  // here ends with reason shutdown, then the loop's handles close and the
+  // thread is joined (embedded: the application's loop runs until they are).
+  void shutdown_processes();
+  void stop();
+
+  unsigned index() const { return index_; }
+  uv_loop_t* loop() const { return loop_; }
+  Runtime& runtime() const { return rt_; }
+  // The scheduler whose loop is running on this thread, if any.
+  static Scheduler* current();
+
+  // Makes a SCHEDULED process run soon. Any thread.
+  void enqueue(Process* p);
+  // Owner thread: an event of p's fired; run it if it is waiting.
+  void wake_local(Process* p);
+  // Runs `fn` on this scheduler's thread. Any thread.
+  void post(std::function<void()> fn);
+
+  // Owner thread. A fresh control block, reusing slots freed here first.
+  Process* claim_slot();
+
+  // Owner thread. `msg` nullptr: a receive timeout for `target`.
+  std::uint64_t add_timer(std::int64_t delay_ns, Pid target, MessageNode* msg);
+  bool cancel_timer(std::uint64_t id);
+  std::uint64_t next_id() { return (++id_counter_ << 8) | index_; }
+
+  // libuv thread-pool callbacks of Process::offload.
+  static void on_offload_run(uv_work_t* req);
+  static void on_offload_done(uv_work_t* req, int status);
+
+  std::int32_t reductions_budget = 1000;
+  int outstanding_ops = 0;  // offloaded work not yet back; owner thread
+
+ private:
+  struct Timer {
+    Pid target;
+    MessageNode* msg;
+  };
+  struct Due {
+    std::int64_t deadline;
+    std::uint64_t id;
+    bool operator>(const Due& o) const {
+      return deadline != o.deadline ? deadline > o.deadline : id > o.id;
+    }
+  };
+
+  static void on_async(uv_async_t* h);
+  static void on_idle(uv_idle_t* h);
+  static void on_timer(uv_timer_t* h);
+
+  void run_batch();
+  void take_remote();
+  void push_local(Process* p);
+  void run_process(Process* p);
+  void park(Process* p);
+  void requeue(Process* p);
+  void finish(Process* p, ExitReason reason);
+  void fire_timers();
+  void arm_timer();
+  void run_posted();
+  void terminate_all();
+  void close_handles();
+
+  Runtime& rt_;
+  unsigned index_;
+  uv_loop_t own_loop_;
+  uv_loop_t* loop_;
+  bool owns_loop_;
+  std::thread thread_;
+  uv_async_t async_;
+  uv_idle_t idle_;
+  uv_timer_t timer_;
+
+  Process* local_head_ = nullptr;
+  Process* local_tail_ = nullptr;
+  std::atomic<Process*> remote_{nullptr};  // LIFO pushed by other threads
+  std::vector<Process*> free_slots_;
+
+  std::vector<Due> due_;  // min-heap
+  std::unordered_map<std::uint64_t, Timer> timers_;
+  std::int64_t armed_deadline_ = 0;
+  std::uint64_t id_counter_ = 0;
+
+  std::mutex posted_mutex_;
+  std::vector<std::function<void()>> posted_;
+  std::atomic<bool> has_posted_{false};
+  int closed_handles_ = 0;
+};
+
+std::int64_t now_ns();
+
+}  // namespace troupe::detail

@@ -1,0 +1,166 @@
+#pragma once
+// Clauses of a selective receive:
+//
+//   co_await self.receive(
+//       [&](const Ping& p) { ... },                       // matches by type
+//       troupe::when([](const Job& j) { return j.urgent; },  // type + guard
+//                    [&](Job& j) { ... }),
+//       troupe::after(5s, [&] { ... }));                   // timeout (0 = poll)
+//
+// Clauses are tried in order against each message, oldest first; the first
+// message that any clause matches is taken out of the mailbox and handed to
+// that clause. Messages no clause matches stay, in order, for a later
+// receive. receive() returns what the chosen clause returns (all clauses
+// must return the same type, or void). A handler taking `AnyMessage&`
+// matches every message.
+
+#include <chrono>
+#include <functional>
+#include <string_view>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+
+#include "runtime/detail/message.hpp"
+
+namespace troupe {
+
+using Duration = std::chrono::steady_clock::duration;
+
+// Any message, for catch-all clauses (e.g. logging what nobody expected).
+class AnyMessage {
+ public:
+  explicit AnyMessage(detail::MessageNode* node) : node_(node) {}
+  template <class T>
+  bool is() const {
+    return node_->type == detail::type_of<T>();
+  }
+  // The payload; only valid when is<T>().
+  template <class T>
+  T& get() const {
+    return detail::payload<T>(node_);
+  }
+  std::string_view type_name() const { return node_->type->name; }
+
+ private:
+  detail::MessageNode* node_;
+};
+
+namespace detail {
+
+template <class F>
+struct callable_traits : callable_traits<decltype(&std::remove_cvref_t<F>::operator())> {};
+template <class C, class R, class A>
+struct callable_traits<R (C::*)(A) const> {
+  using arg = A;
+  using ret = R;
+};
+template <class C, class R, class A>
+struct callable_traits<R (C::*)(A)> {
+  using arg = A;
+  using ret = R;
+};
+template <class R, class A>
+struct callable_traits<R (*)(A)> {
+  using arg = A;
+  using ret = R;
+};
+
+inline bool user_visible(const MessageNode* n) {
+  return n->kind == MsgKind::user || n->kind == MsgKind::exit_msg || n->kind == MsgKind::down;
+}
+
+template <class A, class F>
+decltype(auto) invoke_with_payload(F& f, MessageNode* node) {
+  using T = std::remove_cvref_t<A>;
+  if constexpr (std::is_same_v<T, AnyMessage>) {
+    AnyMessage any(node);
+    return f(any);
+  } else if constexpr (std::is_lvalue_reference_v<A>) {
+    return f(payload<T>(node));
+  } else {
+    return f(std::move(payload<T>(node)));
+  }
+}
+
+// A handler matched by the type of its single parameter.
+template <class F>
+struct TypeClause {
+  using Arg = typename callable_traits<F>::arg;
+  using T = std::remove_cvref_t<Arg>;
+  using result_type = typename callable_traits<F>::ret;
+  F handler;
+
+  bool matches(MessageNode* n) const {
+    if constexpr (std::is_same_v<T, AnyMessage>)
+      return user_visible(n);
+    else
+      return n->type == type_of<T>() && user_visible(n);
+  }
+  result_type invoke(MessageNode* n) { return invoke_with_payload<Arg>(handler, n); }
+};
+
+template <class P, class F>
+struct GuardClause {
+  using Arg = typename callable_traits<F>::arg;
+  using T = std::remove_cvref_t<Arg>;
+  using result_type = typename callable_traits<F>::ret;
+  P guard;
+  F handler;
+
+  bool matches(MessageNode* n) const {
+    return n->type == type_of<T>() && user_visible(n) && guard(std::as_const(payload<T>(n)));
+  }
+  result_type invoke(MessageNode* n) { return invoke_with_payload<Arg>(handler, n); }
+};
+
+template <class F>
+struct AfterClause {
+  using result_type = std::invoke_result_t<F&>;
+  Duration timeout;
+  F handler;
+};
+
+template <class C>
+struct is_after : std::false_type {};
+template <class F>
+struct is_after<AfterClause<F>> : std::true_type {};
+
+template <class C>
+struct is_message_clause : std::true_type {};
+template <class F>
+struct is_message_clause<AfterClause<F>> : std::false_type {};
+
+// Turns a plain handler into a TypeClause; passes built clauses through.
+template <class C>
+auto make_clause(C&& c) {
+  using D = std::remove_cvref_t<C>;
+  if constexpr (requires { typename D::result_type; } &&
+                requires(D d, MessageNode* n) { d.matches(n); })
+    return D(std::forward<C>(c));
+  else if constexpr (is_after<D>::value)
+    return D(std::forward<C>(c));
+  else
+    return TypeClause<D>{std::forward<C>(c)};
+}
+
+template <class C>
+using clause_t = decltype(make_clause(std::declval<C>()));
+
+}  // namespace detail
+
+// A clause matching messages of the handler's parameter type for which
+// `guard(const T&)` is true.
+template <class P, class F>
+auto when(P guard, F handler) {
+  return detail::GuardClause<P, F>{std::move(guard), std::move(handler)};
+}
+
+// The timeout clause: runs `handler` when no message matched within
+// `timeout`. after(0ms, ...) polls: it never suspends.
+template <class F>
+auto after(Duration timeout, F handler) {
+  return detail::AfterClause<F>{timeout, std::move(handler)};
+}
+
+}  // namespace troupe

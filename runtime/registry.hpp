@@ -1,0 +1,83 @@
+#pragma once
+// The registry: unique names and topics (duplicate keys) for processes.
+//
+// A name maps to one live process. It is released automatically when that
+// process ends, so whereis never returns a process whose exit has been
+// processed. Topics map a key to any number of processes, for pub/sub.
+// Every member may be called from any thread.
+
+#include <array>
+#include <cstdint>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "runtime/pid.hpp"
+#include "runtime/result.hpp"
+
+namespace troupe {
+
+class Runtime;
+
+struct RegisterError {
+  enum class Kind {
+    taken,   // the name is held by `holder`
+    noproc,  // the process to register is not alive
+    invalid, // the empty name
+  };
+  Kind kind = Kind::taken;
+  Pid holder;
+};
+
+std::string to_string(const RegisterError& e);
+
+class Registry {
+ public:
+  explicit Registry(Runtime& rt) : rt_(rt) {}
+  Registry(const Registry&) = delete;
+  Registry& operator=(const Registry&) = delete;
+
+  // Binds `name` to `pid`. A process may hold several names.
+  Result<void, RegisterError> register_name(std::string_view name, Pid pid);
+  // Releases `name` if `pid` holds it (a null pid: whoever holds it).
+  bool unregister_name(std::string_view name, Pid pid = {});
+  // The live process holding `name`, or a null Pid.
+  Pid whereis(std::string_view name) const;
+  // Names starting with `prefix`, with their processes, sorted by name.
+  std::vector<std::pair<std::string, Pid>> list(std::string_view prefix) const;
+  std::size_t size() const;
+
+  // Topics: many processes under one key; a process may join a key once.
+  void join(std::string_view topic, Pid pid);
+  void leave(std::string_view topic, Pid pid);
+  std::vector<Pid> members(std::string_view topic) const;
+
+  // Called by the runtime when `pid` ends: drops its names and topics.
+  void release(Pid pid, const std::vector<std::string>& names,
+               const std::vector<std::string>& topics);
+
+ private:
+  struct Hash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  struct Shard {
+    mutable std::mutex mutex;
+    std::unordered_map<std::string, Pid, Hash, std::equal_to<>> names;
+    std::unordered_map<std::string, std::vector<Pid>, Hash, std::equal_to<>> topics;
+  };
+  static constexpr std::size_t shard_count = 64;
+
+  Shard& shard_of(std::string_view key) const {
+    return shards_[Hash{}(key) % shard_count];
+  }
+
+  Runtime& rt_;
+  mutable std::array<Shard, shard_count> shards_;
+};
+
+}  // namespace troupe

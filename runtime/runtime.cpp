@@ -1,0 +1,197 @@
+#include "runtime/runtime.hpp"
+
+#include <chrono>
+#include <stdexcept>
+#include <thread>
+
+#include "runtime/detail/relations.hpp"
+#include "runtime/detail/scheduler.hpp"
+#include "runtime/detail/state.hpp"
+
+namespace troupe {
+
+using detail::MessageNode;
+using detail::MsgKind;
+
+Runtime::Runtime(RuntimeOptions options) : options_(options) {
+  unsigned n = options.loop ? 1 : options.schedulers;
+  if (n == 0) n = std::max(1u, std::thread::hardware_concurrency());
+  for (unsigned i = 0; i < n; ++i) {
+    schedulers_.push_back(std::make_unique<detail::Scheduler>(*this, i, options.loop));
+    schedulers_.back()->reductions_budget = options.reductions;
+  }
+  if (!options.loop)
+    for (auto& s : schedulers_) s->start_thread();
+}
+
+Runtime::~Runtime() { shutdown(); }
+
+uv_loop_t* Runtime::loop(unsigned scheduler) const {
+  return schedulers_.at(scheduler)->loop();
+}
+
+void Runtime::post(unsigned scheduler, std::function<void()> fn) {
+  schedulers_.at(scheduler)->post(std::move(fn));
+}
+
+Process* Runtime::lookup(Pid pid) const {
+  if (!pid) return nullptr;
+  Process* p = table_.get(pid.slot());
+  if (!p) return nullptr;
+  std::uint64_t word = p->state_.load(std::memory_order_acquire);
+  if (detail::gen_of(word) != pid.generation() || detail::state_of(word) == detail::st_dead)
+    return nullptr;
+  return p;
+}
+
+bool Runtime::alive(Pid pid) const { return lookup(pid) != nullptr; }
+
+SendResult Runtime::deliver(Pid to, MessageNode* node) {
+  Process* p = lookup(to);
+  if (!p) {
+    node->dispose();
+    return SendResult::noproc;
+  }
+  if (node->kind == MsgKind::user && p->max_mailbox_) {
+    std::uint32_t queued = p->pending_user_.fetch_add(1, std::memory_order_relaxed);
+    if (queued >= p->max_mailbox_ && p->overflow_ != Overflow::drop_oldest) {
+      p->pending_user_.fetch_sub(1, std::memory_order_relaxed);
+      node->dispose();
+      if (p->overflow_ == Overflow::reject) return SendResult::mailbox_full;
+      p->dropped_.fetch_add(1, std::memory_order_relaxed);
+      return SendResult::dropped;
+    }
+    node->counted = true;  // drop_oldest: the owner trims when it drains
+  }
+  node->target_gen = to.generation();
+  MessageNode* head = p->inbox_.load(std::memory_order_relaxed);
+  do {
+    node->next = head;
+  } while (!p->inbox_.compare_exchange_weak(head, node, std::memory_order_seq_cst,
+                                            std::memory_order_relaxed));
+  wake(p, to.generation());
+  return SendResult::ok;
+}
+
+void Runtime::wake(Process* p, std::uint32_t gen) {
+  std::uint64_t expected = detail::state_word(gen, detail::st_waiting);
+  if (p->state_.compare_exchange_strong(expected, detail::state_word(gen, detail::st_scheduled),
+                                        std::memory_order_seq_cst))
+    p->sched_->enqueue(p);
+}
+
+void Runtime::exit(Pid to, ExitReason reason) {
+  deliver(to, detail::make_message<detail::ExitSignal>(MsgKind::exit_signal, Pid{},
+                                                       std::move(reason), false));
+}
+
+detail::Scheduler& Runtime::place(Process* parent, const SpawnOptions& options) {
+  unsigned n = scheduler_count();
+  if (options.scheduler >= 0) return *schedulers_[static_cast<unsigned>(options.scheduler) % n];
+  if (options.placement == Placement::local) {
+    if (parent) return *parent->sched_;
+    detail::Scheduler* current = detail::Scheduler::current();
+    if (current && &current->runtime() == this) return *current;
+  }
+  return *schedulers_[round_robin_.fetch_add(1, std::memory_order_relaxed) % n];
+}
+
+Pid Runtime::spawn_body(Process* parent, detail::Body body, SpawnOptions options) {
+  if (shutting_down_.load(std::memory_order_acquire)) {
+    body.free(body.fn);
+    return Pid{};
+  }
+  detail::Scheduler& s = place(parent, options);
+  Process* p = detail::Scheduler::current() == &s ? s.claim_slot() : table_.claim_fresh();
+
+  std::uint32_t gen = detail::gen_of(p->state_.load(std::memory_order_acquire)) + 1;
+  if (gen == 0 || gen >= (1u << 30)) gen = 1;  // the state word keeps 62 bits; stay well inside
+  p->gen_ = gen;
+  p->rt_ = this;
+  p->sched_ = &s;
+  p->max_mailbox_ = options.max_mailbox;
+  p->overflow_ = options.overflow;
+  p->wait_ = Process::Wait::ready;
+  p->body_ = body;
+  try {
+    p->top_ = body.start(body.fn, *p).release();
+  } catch (...) {
+    body.free(body.fn);
+    p->body_ = {};
+    p->state_.store(detail::state_word(gen, detail::st_dead), std::memory_order_release);
+    throw;
+  }
+  p->resume_point_ = p->top_;
+  Pid pid(p->slot_, gen);
+
+  if (options.link && parent) {
+    parent->lock();
+    parent->shared_relations().links.push_back(pid);
+    parent->unlock();
+    p->lock();
+    p->shared_relations().links.push_back(parent->self());
+    p->unlock();
+  }
+  live_.fetch_add(1, std::memory_order_acq_rel);
+  p->state_.store(detail::state_word(gen, detail::st_scheduled), std::memory_order_seq_cst);
+  s.enqueue(p);
+  return pid;
+}
+
+void Runtime::process_exited() {
+  if (live_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+    std::lock_guard<std::mutex> lock(run_mutex_);
+    run_cv_.notify_all();
+  }
+}
+
+void Runtime::run() {
+  if (options_.loop) {
+    while (!stop_requested_.load() && live_.load() > 0) uv_run(options_.loop, UV_RUN_ONCE);
+  } else {
+    std::unique_lock<std::mutex> lock(run_mutex_);
+    run_cv_.wait(lock, [&] { return stop_requested_.load() || live_.load() == 0; });
+  }
+  stop_requested_.store(false);
+}
+
+bool Runtime::run_for(Duration max) {
+  auto deadline = std::chrono::steady_clock::now() + max;
+  if (options_.loop) {
+    uv_timer_t timer;
+    uv_timer_init(options_.loop, &timer);
+    timer.data = this;
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(max).count();
+    uv_timer_start(&timer, [](uv_timer_t* t) { uv_stop(t->loop); }, static_cast<std::uint64_t>(ms), 0);
+    while (!stop_requested_.load() && live_.load() > 0 && std::chrono::steady_clock::now() < deadline)
+      uv_run(options_.loop, UV_RUN_ONCE);
+    uv_close(reinterpret_cast<uv_handle_t*>(&timer), nullptr);
+    uv_run(options_.loop, UV_RUN_NOWAIT);
+  } else {
+    std::unique_lock<std::mutex> lock(run_mutex_);
+    run_cv_.wait_until(lock, deadline,
+                       [&] { return stop_requested_.load() || live_.load() == 0; });
+  }
+  stop_requested_.store(false);
+  return live_.load() == 0;
+}
+
+void Runtime::stop() {
+  std::lock_guard<std::mutex> lock(run_mutex_);
+  stop_requested_.store(true);
+  run_cv_.notify_all();
+  if (options_.loop) uv_stop(options_.loop);
+}
+
+void Runtime::shutdown() {
+  if (shut_down_) return;
+  shut_down_ = true;
+  shutting_down_.store(true, std::memory_order_release);
+  // Processes end first everywhere, so none is left to message a stopped loop.
+  for (int round = 0; round < 4 && live_.load() > 0; ++round)
+    for (auto& s : schedulers_) s->shutdown_processes();
+  for (auto& s : schedulers_) s->stop();
+  schedulers_.clear();
+}
+
+}  // namespace troupe

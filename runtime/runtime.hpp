@@ -1,0 +1,119 @@
+#pragma once
+// The runtime: schedulers (one libuv loop each) and the processes on them.
+//
+//   troupe::Runtime rt({.schedulers = 2});
+//   troupe::Pid echo = rt.spawn([](troupe::Process& self) -> troupe::Proc { ... });
+//   rt.run();  // returns when every process has ended, or after stop()
+//
+// Or embedded on an application's own loop: Runtime rt({.loop = &app_loop})
+// runs one scheduler on that loop, driven by the application's uv_run; call
+// its members from that loop's thread, except those marked "any thread".
+
+#include <uv.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "runtime/detail/process_table.hpp"
+#include "runtime/exit_reason.hpp"
+#include "runtime/pid.hpp"
+#include "runtime/process.hpp"
+#include "runtime/registry.hpp"
+#include "runtime/spawn_options.hpp"
+
+namespace troupe {
+
+struct RuntimeOptions {
+  unsigned schedulers = 0;     // 0: one per core
+  uv_loop_t* loop = nullptr;   // embed on this loop (one scheduler, no threads)
+  int reductions = 1000;       // receives a process may complete before it yields
+};
+
+class Runtime {
+ public:
+  explicit Runtime(RuntimeOptions options = {});
+  // Shuts down if that has not happened yet.
+  ~Runtime();
+  Runtime(const Runtime&) = delete;
+  Runtime& operator=(const Runtime&) = delete;
+
+  // Starts a process. Any thread. From outside a process, schedulers are
+  // chosen round robin unless options.scheduler says otherwise.
+  template <class F>
+  Pid spawn(F&& body, SpawnOptions options = {}) {
+    return spawn_body(nullptr, detail::make_body(std::forward<F>(body)), options);
+  }
+
+  // Queues a message for `to`. Any thread.
+  template <class T>
+  SendResult send(Pid to, T&& msg) {
+    return deliver(to, detail::make_message<std::decay_t<T>>(detail::MsgKind::user,
+                                                             std::forward<T>(msg)));
+  }
+
+  // Sends an exit signal to `to` (kill is untrappable). Any thread.
+  void exit(Pid to, ExitReason reason);
+
+  // Blocks until no process is alive, or stop() is called. In embedded
+  // mode it runs the application's loop meanwhile.
+  void run();
+  // run() for at most `max`; true if every process ended by then.
+  bool run_for(Duration max);
+  // Makes run() return. Any thread.
+  void stop();
+  // Ends every process with reason shutdown, stops the schedulers, joins
+  // their threads and frees everything. Idempotent. Not from a process.
+  void shutdown();
+
+  // Is this incarnation alive? Any thread; a snapshot.
+  bool alive(Pid pid) const;
+  std::size_t process_count() const { return live_.load(std::memory_order_acquire); }
+  unsigned scheduler_count() const { return static_cast<unsigned>(schedulers_.size()); }
+  Registry& registry() { return registry_; }
+  const Registry& registry() const { return registry_; }
+
+  // Sends to the process registered as `name`; noproc if there is none.
+  template <class T>
+  SendResult send(std::string_view name, T&& msg) {
+    return send(registry_.whereis(name), std::forward<T>(msg));
+  }
+
+  // The loop of a scheduler, for integrating I/O (gateway, stores) with it.
+  uv_loop_t* loop(unsigned scheduler) const;
+  // Runs `fn` on that scheduler's thread. Any thread.
+  void post(unsigned scheduler, std::function<void()> fn);
+
+ private:
+  friend class Process;
+  friend class detail::Scheduler;
+  friend class Registry;
+
+  SendResult deliver(Pid to, detail::MessageNode* node);
+  Pid spawn_body(Process* parent, detail::Body body, SpawnOptions options);
+  detail::Scheduler& place(Process* parent, const SpawnOptions& options);
+  Process* lookup(Pid pid) const;
+  void wake(Process* p, std::uint32_t gen);
+  void process_exited();
+  // Records a registry key on a live process, so its exit releases it.
+  bool attach_key(Pid pid, const std::string& key, bool topic);
+  void detach_key(Pid pid, std::string_view key, bool topic);
+
+  RuntimeOptions options_;
+  detail::ProcessTable table_;
+  Registry registry_{*this};
+  std::vector<std::unique_ptr<detail::Scheduler>> schedulers_;
+  std::atomic<unsigned> round_robin_{0};
+  std::atomic<std::size_t> live_{0};
+  std::mutex run_mutex_;
+  std::condition_variable run_cv_;
+  std::atomic<bool> stop_requested_{false};
+  std::atomic<bool> shutting_down_{false};
+  bool shut_down_ = false;
+};
+
+}  // namespace troupe
