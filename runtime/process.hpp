@@ -90,6 +90,7 @@ struct ExternalOp {
 
 template <class R>
 struct ReplyClause {
+  static constexpr bool is_troupe_clause = true;
   using result_type = CallResult<R>;
   std::uint64_t ref;
   bool matches(MessageNode* n) const { return n->kind == MsgKind::reply && n->aux == ref; }

@@ -102,6 +102,7 @@ struct TypeClause {
 
 template <class P, class F>
 struct GuardClause {
+  static constexpr bool is_troupe_clause = true;
   using Arg = typename callable_traits<F>::arg;
   using T = std::remove_cvref_t<Arg>;
   using result_type = typename callable_traits<F>::ret;
@@ -116,6 +117,7 @@ struct GuardClause {
 
 template <class F>
 struct AfterClause {
+  static constexpr bool is_troupe_clause = true;
   using result_type = std::invoke_result_t<F&>;
   Duration timeout;
   F handler;
@@ -131,21 +133,19 @@ struct is_message_clause : std::true_type {};
 template <class F>
 struct is_message_clause<AfterClause<F>> : std::false_type {};
 
-// Turns a plain handler into a TypeClause; passes built clauses through.
-template <class C>
-auto make_clause(C&& c) {
-  using D = std::remove_cvref_t<C>;
-  if constexpr (requires { typename D::result_type; } &&
-                requires(D d, MessageNode* n) { d.matches(n); })
-    return D(std::forward<C>(c));
-  else if constexpr (is_after<D>::value)
-    return D(std::forward<C>(c));
-  else
-    return TypeClause<D>{std::forward<C>(c)};
-}
+// Built clauses (when, after, internal ones) say so; anything else is a
+// handler to wrap in a TypeClause. Decided without instantiating TypeClause,
+// so a non-clause argument just makes receive(...) not viable.
+template <class D>
+concept built_clause = requires { D::is_troupe_clause; };
+
+template <class C, class D = std::remove_cvref_t<C>>
+using clause_t = std::conditional_t<built_clause<D>, D, TypeClause<D>>;
 
 template <class C>
-using clause_t = decltype(make_clause(std::declval<C>()));
+clause_t<C> make_clause(C&& c) {
+  return clause_t<C>{std::forward<C>(c)};
+}
 
 }  // namespace detail
 
