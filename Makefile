@@ -7,7 +7,13 @@
 #   make run        serve the examples (until they exist: a demo of processes)
 #   make install    headers, libraries and troupe.pc under PREFIX
 
-CXX      ?= g++
+# clang, not g++ 12: g++ 12 destroys some temporaries of co_await
+# expressions twice (aggregates and lambdas passed to an awaitable's
+# factory), which breaks co_await self.call(pid, Request{...}). clang 14 is
+# correct. Override with CXX=... (g++ 13 or later is fine).
+ifeq ($(origin CXX),default)
+  CXX := clang++
+endif
 PREFIX   ?= /usr/local
 SAN      ?=
 BUILD    ?= build$(if $(SAN),-$(SAN))
@@ -31,7 +37,8 @@ endif
 ifeq ($(SAN),tsan)
   OPT      := -O1
   CXXFLAGS += -fsanitize=thread -fno-omit-frame-pointer
-  LDFLAGS  += -fsanitize=thread
+  # CppUTest's static library defines operator new too; TSan's must win.
+  LDFLAGS  += -fsanitize=thread -Wl,--allow-multiple-definition
 endif
 
 LAYERS   := runtime supervisors persist net
@@ -65,7 +72,11 @@ $(DEPS_OK): tools/deps.sh
 	@bash tools/deps.sh
 	@mkdir -p $(@D) && touch $@
 
-$(BUILD)/obj/%.o: %.cpp | $(DEPS_OK)
+# Objects are rebuilt when the compiler or its flags change.
+FLAGS_FILE := $(BUILD)/.flags
+$(shell mkdir -p $(BUILD) && echo '$(CXX) $(CXXFLAGS)' | cmp -s - $(FLAGS_FILE) || echo '$(CXX) $(CXXFLAGS)' > $(FLAGS_FILE))
+
+$(BUILD)/obj/%.o: %.cpp $(FLAGS_FILE) | $(DEPS_OK)
 	@mkdir -p $(@D)
 	$(CXX) $(CXXFLAGS) -c $< -o $@
 

@@ -329,13 +329,7 @@ class ReceiveAwaitable {
 
  public:
   ReceiveAwaitable(Process& p, Cs... cs) : self_(p), clauses_(std::move(cs)...) {
-    if constexpr (after_count == 1) {
-      std::apply(
-          [this](auto&... c) {
-            (void)std::initializer_list<int>{(set_timeout(c), 0)...};
-          },
-          clauses_);
-    }
+    if constexpr (after_count == 1) std::apply([&](auto&... c) { (set_timeout(c), ...); }, clauses_);
   }
 
   bool await_ready() { return self_.begin_receive(this, &match_thunk, timeout_ns_); }

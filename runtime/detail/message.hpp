@@ -55,12 +55,21 @@ struct MessageNode {
   void dispose() noexcept { destroy(this); }
 };
 
+// T(args...) where T has such a constructor, else T{args...} (aggregates).
+template <class T, class... Args>
+T construct(Args&&... args) {
+  if constexpr (std::is_constructible_v<T, Args&&...>)
+    return T(std::forward<Args>(args)...);
+  else
+    return T{std::forward<Args>(args)...};
+}
+
 template <class T>
 struct TypedMessage final : MessageNode {
   T value;
 
   template <class... Args>
-  explicit TypedMessage(Args&&... args) : value(std::forward<Args>(args)...) {}
+  explicit TypedMessage(Args&&... args) : value(construct<T>(std::forward<Args>(args)...)) {}
 
   static void destroy_node(MessageNode* node) noexcept {
     auto* self = static_cast<TypedMessage*>(node);

@@ -35,9 +35,9 @@ struct ThreadPool {
   }
 };
 
-thread_local ThreadPool local_pool;
+[[maybe_unused]] thread_local ThreadPool local_pool;
 
-std::size_t class_of(std::size_t size) { return (size + granule - 1) / granule - 1; }
+[[maybe_unused]] std::size_t class_of(std::size_t size) { return (size + granule - 1) / granule - 1; }
 
 void* checked_malloc(std::size_t size) {
   void* p = std::malloc(size);

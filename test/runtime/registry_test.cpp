@@ -1,0 +1,107 @@
+// The registry: unique names, release on exit, prefixes, topics.
+#include <CppUTest/TestHarness.h>
+
+#include "test/runtime/helpers.hpp"
+
+using namespace troupe;
+using namespace troupe::test;
+
+namespace {
+Pid spawn_idle(Runtime& rt) {
+  return rt.spawn([](Process& self) -> Proc { co_await self.receive([](const Stop&) {}); });
+}
+}  // namespace
+
+TEST_GROUP(Registry){};
+
+TEST(Registry, RegisterWhereisUnregister) {
+  Runtime rt({.schedulers = 1});
+  Pid a = spawn_idle(rt);
+  CHECK(rt.registry().register_name("alpha", a).ok());
+  CHECK(rt.registry().whereis("alpha") == a);
+  CHECK(rt.registry().unregister_name("alpha"));
+  CHECK_FALSE(rt.registry().whereis("alpha").valid());
+  CHECK_FALSE(rt.registry().unregister_name("alpha"));
+}
+
+TEST(Registry, TakenNameIsAnErrorNamingTheHolder) {
+  Runtime rt({.schedulers = 1});
+  Pid a = spawn_idle(rt), b = spawn_idle(rt);
+  CHECK(rt.registry().register_name("room", a).ok());
+  auto r = rt.registry().register_name("room", b);
+  CHECK_FALSE(r.ok());
+  CHECK(r.error().kind == RegisterError::Kind::taken);
+  CHECK(r.error().holder == a);
+  STRCMP_EQUAL(("name taken by " + a.to_string()).c_str(), to_string(r.error()).c_str());
+}
+
+TEST(Registry, DeadProcessCannotRegister) {
+  Runtime rt({.schedulers = 1});
+  Pid gone = rt.spawn([](Process&) -> Proc { co_return; });
+  CHECK(rt.run_for(run_limit));
+  auto r = rt.registry().register_name("ghost", gone);
+  CHECK(r.error().kind == RegisterError::Kind::noproc);
+  CHECK_FALSE(rt.registry().whereis("ghost").valid());
+  LONGS_EQUAL(0, rt.registry().size());
+}
+
+TEST(Registry, NameIsReleasedWhenItsProcessExits) {
+  Runtime rt({.schedulers = 2});
+  Pid seen_before_exit, seen_after_exit{1, 1};
+  rt.spawn([&](Process& self) -> Proc {
+    Pid named = self.spawn([](Process& p) -> Proc { co_await p.receive([](const Stop&) {}); },
+                           {.placement = Placement::spread});
+    auto& registry = self.runtime().registry();
+    if (registry.register_name("temp", named).ok()) seen_before_exit = registry.whereis("temp");
+    self.monitor(named);
+    self.send(named, Stop{});
+    co_await self.receive<Down>();
+    seen_after_exit = registry.whereis("temp");
+  });
+  CHECK(rt.run_for(run_limit));
+  CHECK(seen_before_exit.valid());
+  CHECK_FALSE(seen_after_exit.valid());
+  LONGS_EQUAL(0, rt.registry().size());
+}
+
+TEST(Registry, SendByName) {
+  Runtime rt({.schedulers = 1});
+  int got = 0;
+  Pid p = rt.spawn([&](Process& self) -> Proc { got = co_await self.receive<int>(); });
+  CHECK(rt.registry().register_name("inbox", p).ok());
+  CHECK(rt.send("inbox", 5) == SendResult::ok);
+  CHECK(rt.run_for(run_limit));
+  LONGS_EQUAL(5, got);
+  CHECK(rt.send("inbox", 6) == SendResult::noproc);
+}
+
+TEST(Registry, ListsNamesByPrefixSorted) {
+  Runtime rt({.schedulers = 1});
+  for (const char* n : {"rooms/b", "rooms/a", "games/x"})
+    CHECK(rt.registry().register_name(n, spawn_idle(rt)).ok());
+  auto rooms = rt.registry().list("rooms/");
+  LONGS_EQUAL(2, rooms.size());
+  STRCMP_EQUAL("rooms/a", rooms[0].first.c_str());
+  STRCMP_EQUAL("rooms/b", rooms[1].first.c_str());
+  LONGS_EQUAL(3, rt.registry().list("").size());
+}
+
+TEST(Registry, TopicsHoldManyProcessesAndForgetTheDead) {
+  Runtime rt({.schedulers = 1});
+  Pid a = spawn_idle(rt), b = spawn_idle(rt);
+  rt.registry().join("news", a);
+  rt.registry().join("news", b);
+  rt.registry().join("news", b);  // once only
+  LONGS_EQUAL(2, rt.registry().members("news").size());
+  rt.registry().leave("news", b);
+  std::size_t after_exit = 99;
+  rt.spawn([&](Process& self) -> Proc {
+    self.monitor(a);
+    self.exit(a, troupe::kill);
+    co_await self.receive<Down>();
+    after_exit = self.runtime().registry().members("news").size();
+    self.send(b, Stop{});
+  });
+  CHECK(rt.run_for(run_limit));
+  LONGS_EQUAL(0, after_exit);
+}
