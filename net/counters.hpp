@@ -1,0 +1,25 @@
+#pragma once
+// Counters of a WebSocketServer for metrics. A snapshot is read from relaxed
+// atomics, so it may be read from any thread at any time; the fields are not
+// one consistent cut of the server's state.
+
+#include <cstdint>
+
+namespace troupe {
+
+struct ServerCounters {
+  std::uint64_t tcp_accepted = 0;         // sockets accepted (HTTP and WebSocket)
+  std::uint64_t connections_opened = 0;   // upgrades completed
+  std::uint64_t connections_open = 0;     // open WebSocket connections now
+  std::uint64_t upgrades_refused = 0;     // upgrades answered with an HTTP error
+  std::uint64_t http_requests = 0;        // requests answered by an HttpHandler
+  std::uint64_t frames_in = 0;            // whole messages received
+  std::uint64_t frames_out = 0;           // whole messages handed to the socket
+  std::uint64_t bytes_in = 0;             // message payload bytes received
+  std::uint64_t bytes_out = 0;            // message payload bytes sent
+  std::uint64_t frames_dropped = 0;       // dropped by OverflowPolicy::drop_oldest
+  std::uint64_t closed_for_overflow = 0;  // closed with 1008 by OverflowPolicy::close
+  std::uint64_t closed_for_size = 0;      // closed with 1009
+};
+
+}  // namespace troupe

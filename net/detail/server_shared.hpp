@@ -1,0 +1,81 @@
+#pragma once
+// State every loop of one WebSocketServer reads: configuration (immutable once
+// started), counters and connection limits (thread-safe).
+
+#include <libwebsockets.h>
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "net/counters.hpp"
+#include "net/http.hpp"
+#include "net/route.hpp"
+#include "net/server_options.hpp"
+
+namespace troupe::detail {
+
+struct RouteEntry {
+  std::string prefix;  // "/rooms"
+  std::shared_ptr<RouteHandler> handler;
+  RouteOptions options;
+};
+
+struct AtomicCounters {
+  std::atomic<std::uint64_t> tcp_accepted{0}, connections_opened{0}, connections_open{0},
+      upgrades_refused{0}, http_requests{0}, frames_in{0}, frames_out{0}, bytes_in{0}, bytes_out{0},
+      frames_dropped{0}, closed_for_overflow{0}, closed_for_size{0};
+
+  static void bump(std::atomic<std::uint64_t>& c, std::uint64_t by = 1) {
+    c.fetch_add(by, std::memory_order_relaxed);
+  }
+  ServerCounters snapshot() const;
+};
+
+// Admission counts for max_connections and max_connections_per_name. A slot is
+// reserved when an upgrade is admitted and released when its wsi is destroyed,
+// so upgrades in progress count too.
+class ConnectionLimits {
+ public:
+  enum class Verdict { reserved, server_full, name_full };
+
+  explicit ConnectionLimits(std::size_t max_total) : max_total_(max_total) {}
+  Verdict try_reserve(const std::string& key, std::size_t max_per_key);
+  void release(const std::string& key);
+
+ private:
+  std::mutex mu_;
+  std::size_t max_total_;
+  std::size_t total_ = 0;
+  std::unordered_map<std::string, std::size_t> per_key_;
+};
+
+struct ServerShared {
+  explicit ServerShared(ServerOptions opts);
+
+  // Longest registered prefix p such that path starts with p + "/"; sets
+  // `name` to the rest. Null when none matches.
+  const RouteEntry* match_route(std::string_view path, std::string_view& name) const;
+  const HttpHandler* http_handler(std::string_view path) const;
+
+  ServerOptions options;
+  std::vector<RouteEntry> routes;
+  std::unordered_map<std::string, HttpHandler> http_handlers;
+  AtomicCounters counters;
+  ConnectionLimits limits;
+
+  // lws keeps pointers to these for the life of every context.
+  lws_protocols protocols[2];
+  lws_retry_bo_t retry_policy;
+  std::uint32_t retry_table[1] = {1000};
+  std::vector<lws_protocol_vhost_options> mimetypes;
+  lws_http_mount mount;
+};
+
+}  // namespace troupe::detail

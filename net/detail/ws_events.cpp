@@ -1,0 +1,301 @@
+// WebSocket connections on one loop: admission before the upgrade, message
+// reassembly and size limit, the outbound queue and its limit, and closing.
+//
+// Closing follows the method that works on Debian's lws 4.1.6 with libuv
+// (docs/net.md): lws_close_reason + lws_set_timeout(LWS_TO_KILL_SYNC) + return
+// 0, because returning -1 from SERVER_WRITEABLE drops the socket without a
+// close frame there (warmcat/libwebsockets#3569).
+
+#include <algorithm>
+#include <cstring>
+#include <string>
+#include <string_view>
+
+#include "net/detail/loop_worker.hpp"
+#include "net/detail/request_reader.hpp"
+#include "net/route_name.hpp"
+#include "net/websocket_server.hpp"
+
+namespace troupe::detail {
+namespace {
+
+// RFC 6455 allows 125 bytes of close payload; 2 of them carry the code.
+constexpr std::size_t max_close_reason_bytes = 123;
+
+// Keep a reassembly buffer this large between messages; free bigger ones so
+// an idle connection does not pin the memory of its largest message.
+constexpr std::size_t kept_inbound_capacity = 64 * 1024;
+
+template <typename F>
+bool guarded(F&& f) {
+  try {
+    f();
+    return true;
+  } catch (...) {
+    return false;
+  }
+}
+
+bool origin_allowed(const ServerOptions& options, const Request& request) {
+  if (options.allowed_origins.empty()) return true;
+  const auto origin = request.header("origin");
+  if (!origin) return true;
+  return std::find(options.allowed_origins.begin(), options.allowed_origins.end(), *origin) !=
+         options.allowed_origins.end();
+}
+
+}  // namespace
+
+PeerState& LoopWorker::state_of(lws* wsi) {
+  auto* peer = static_cast<PeerState*>(lws_get_opaque_user_data(wsi));
+  if (!peer) {
+    peer = new PeerState;
+    peer->wsi = wsi;
+    lws_set_opaque_user_data(wsi, peer);
+  }
+  return *peer;
+}
+
+PeerState* LoopWorker::find(ConnectionId id) {
+  auto it = connections_.find(id);
+  return it == connections_.end() ? nullptr : it->second;
+}
+
+int LoopWorker::refuse_upgrade(lws* wsi, int status, std::string_view body) {
+  AtomicCounters::bump(shared_.counters.upgrades_refused);
+  const std::string text(body);
+  if (lws_return_http_status(wsi, static_cast<unsigned int>(status),
+                             text.empty() ? nullptr : text.c_str())) {
+    return -1;
+  }
+  return 1;  // lws completes the HTTP transaction; no upgrade happens
+}
+
+int LoopWorker::on_confirm_upgrade(lws* wsi, std::string_view upgrade) {
+  if (phase_ != Phase::serving) return refuse_upgrade(wsi, 503, "shutting down");
+  if (upgrade.size() != 9 || strncasecmp(upgrade.data(), "websocket", 9) != 0) {
+    return refuse_upgrade(wsi, 400, "unsupported upgrade");
+  }
+  Request request = read_request(wsi, shared_.options.captured_headers);
+  if (request.path.empty()) return refuse_upgrade(wsi, 400, "upgrade needs GET");
+  std::string_view name;
+  const RouteEntry* route = shared_.match_route(request.path, name);
+  if (!route) return refuse_upgrade(wsi, 404, "no such route");
+  if (!is_valid_route_name(name)) return refuse_upgrade(wsi, 400, "bad name");
+  if (!origin_allowed(shared_.options, request)) return refuse_upgrade(wsi, 403, "origin");
+
+  request.route = route->prefix;
+  request.name = std::string(name);
+  request.loop = index_;
+  std::string key = route->prefix + "/" + request.name;
+  switch (shared_.limits.try_reserve(key, route->options.max_connections_per_name)) {
+    case ConnectionLimits::Verdict::reserved:
+      break;
+    case ConnectionLimits::Verdict::server_full:
+      return refuse_upgrade(wsi, 503, "server full");
+    case ConnectionLimits::Verdict::name_full:
+      return refuse_upgrade(wsi, 503, "name full");
+  }
+
+  Admission admission = Admission::reject(500, "authorize failed");
+  guarded([&] { admission = route->handler->authorize(request); });
+  if (!admission.admitted()) {
+    shared_.limits.release(key);
+    return refuse_upgrade(wsi, admission.status, admission.body);
+  }
+
+  PeerState& peer = state_of(wsi);
+  peer.route = route;
+  peer.limit_key = std::move(key);
+  peer.reserved = true;
+  peer.request = std::move(request);
+  return 0;
+}
+
+int LoopWorker::on_established(lws* wsi) {
+  auto* peer = static_cast<PeerState*>(lws_get_opaque_user_data(wsi));
+  if (!peer || !peer->route) return -1;
+  peer->id = ConnectionId{(next_serial_++ << 8) | index_};
+  peer->opened = true;
+  connections_.emplace(peer->id, peer);
+  ++open_wsis_;
+  AtomicCounters::bump(shared_.counters.connections_opened);
+  AtomicCounters::bump(shared_.counters.connections_open);
+
+  const Request request = std::move(peer->request);
+  peer->request = Request{};
+  const bool ok = guarded([&] { peer->route->handler->on_open(peer->id, request); });
+  if (!ok) {
+    request_close(*peer, close_code::internal_error, "handler failed", false);
+  } else if (phase_ != Phase::serving) {
+    request_close(*peer, close_code::going_away, "going away", false);
+  }
+  return 0;
+}
+
+int LoopWorker::on_receive(lws* wsi, PeerState& peer, const char* data, std::size_t len) {
+  if (peer.closing) return 0;
+  if (lws_is_first_fragment(wsi)) {
+    peer.inbound.clear();
+    peer.inbound_kind = lws_frame_is_binary(wsi) ? MessageKind::binary : MessageKind::text;
+  }
+  // Counting what is still to come of this frame refuses a huge frame at its
+  // first chunk, before any of it is buffered.
+  const std::size_t remaining = lws_remaining_packet_payload(wsi);
+  if (peer.inbound.size() + len + remaining > shared_.options.max_message_bytes) {
+    AtomicCounters::bump(shared_.counters.closed_for_size);
+    close_now(peer, close_code::message_too_big, "message too big");
+    return 0;
+  }
+  peer.inbound.append(data, len);
+  if (!lws_is_final_fragment(wsi)) return 0;
+
+  AtomicCounters::bump(shared_.counters.frames_in);
+  AtomicCounters::bump(shared_.counters.bytes_in, peer.inbound.size());
+  const bool ok =
+      guarded([&] { peer.route->handler->on_message(peer.id, peer.inbound, peer.inbound_kind); });
+  peer.inbound.clear();
+  if (peer.inbound.capacity() > kept_inbound_capacity) std::string().swap(peer.inbound);
+  if (!ok) request_close(peer, close_code::internal_error, "handler failed", false);
+  return 0;
+}
+
+void LoopWorker::queue_send(PeerState& peer, OutFrame&& frame) {
+  if (peer.closing) return;
+  const std::size_t limit = shared_.options.max_outbound_bytes;
+  if (peer.outbound_bytes + frame.size() > limit) {
+    if (shared_.options.overflow == OverflowPolicy::close) {
+      AtomicCounters::bump(shared_.counters.closed_for_overflow);
+      request_close(peer, close_code::policy_violation, "outbound queue full", false);
+      return;
+    }
+    while (!peer.outbound.empty() && peer.outbound_bytes + frame.size() > limit) {
+      peer.outbound_bytes -= peer.outbound.front().size();
+      peer.outbound.pop_front();
+      AtomicCounters::bump(shared_.counters.frames_dropped);
+    }
+    if (frame.size() > limit) {
+      AtomicCounters::bump(shared_.counters.frames_dropped);
+      return;
+    }
+  }
+  peer.outbound_bytes += frame.size();
+  peer.outbound.push_back(std::move(frame));
+  lws_callback_on_writable(peer.wsi);
+}
+
+int LoopWorker::on_writeable(PeerState& peer) {
+  if (peer.close_frame_started) return 0;
+  if (!peer.outbound.empty()) {
+    OutFrame& frame = peer.outbound.front();
+    const std::size_t size = frame.size();
+    const auto mode = frame.kind() == MessageKind::text ? LWS_WRITE_TEXT : LWS_WRITE_BINARY;
+    // lws takes the whole frame: what the socket refuses now it keeps and
+    // flushes before the next WRITEABLE, so at most one frame waits in lws.
+    if (lws_write(peer.wsi, frame.payload(), size, mode) < static_cast<int>(size)) {
+      report_close(peer, close_code::abnormal, "write failed");
+      return -1;
+    }
+    AtomicCounters::bump(shared_.counters.frames_out);
+    AtomicCounters::bump(shared_.counters.bytes_out, size);
+    peer.outbound_bytes -= size;
+    peer.outbound.pop_front();
+    if (!peer.outbound.empty() || peer.closing) lws_callback_on_writable(peer.wsi);
+    return 0;
+  }
+  if (peer.closing) close_now(peer, peer.close_code, peer.close_reason);
+  return 0;
+}
+
+void LoopWorker::request_close(PeerState& peer, std::uint16_t code, std::string_view reason,
+                               bool flush) {
+  if (peer.closing) return;
+  peer.closing = true;
+  peer.close_code = code;
+  peer.close_reason = std::string(reason.substr(0, max_close_reason_bytes));
+  if (!flush) {
+    peer.outbound.clear();
+    peer.outbound_bytes = 0;
+  }
+  // A peer that reads nothing never lets lws call WRITEABLE again; this bounds
+  // how long it can hold the connection (lws then drops it without a frame).
+  const auto grace = std::max<long long>(1, shared_.options.close_timeout.count());
+  lws_set_timeout(peer.wsi, PENDING_TIMEOUT_USER_OK, static_cast<int>(grace));
+  lws_callback_on_writable(peer.wsi);
+  report_close(peer, peer.close_code, peer.close_reason);
+}
+
+void LoopWorker::close_now(PeerState& peer, std::uint16_t code, std::string_view reason) {
+  if (!peer.closing) {
+    peer.closing = true;
+    peer.close_code = code;
+    peer.close_reason = std::string(reason.substr(0, max_close_reason_bytes));
+    peer.outbound.clear();
+    peer.outbound_bytes = 0;
+    report_close(peer, peer.close_code, peer.close_reason);
+  }
+  peer.close_frame_started = true;
+  lws_close_reason(peer.wsi, static_cast<lws_close_status>(peer.close_code),
+                   reinterpret_cast<unsigned char*>(peer.close_reason.data()),
+                   peer.close_reason.size());
+  // May run CLOSED synchronously; `peer` itself lives until WSI_DESTROY.
+  lws_set_timeout(peer.wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_SYNC);
+}
+
+void LoopWorker::report_close(PeerState& peer, std::uint16_t code, std::string_view reason) {
+  peer.closing = true;
+  if (peer.reported || !peer.opened) return;
+  peer.reported = true;
+  connections_.erase(peer.id);
+  guarded([&] { peer.route->handler->on_close(peer.id, code, reason); });
+}
+
+void LoopWorker::on_peer_close(PeerState& peer, const unsigned char* payload, std::size_t len) {
+  std::uint16_t code = close_code::no_status;
+  std::string_view reason;
+  if (payload && len >= 2) {
+    code = static_cast<std::uint16_t>((payload[0] << 8) | payload[1]);
+    reason = std::string_view(reinterpret_cast<const char*>(payload) + 2, len - 2);
+  }
+  report_close(peer, code, reason);
+}
+
+void LoopWorker::on_closed(PeerState& peer, bool close_buffer_readable) {
+  if (!peer.reported && close_buffer_readable) {
+    // lws answers protocol errors (1002, 1007) itself; the code it sent is
+    // still in its close buffer. Nothing there means no close handshake.
+    std::uint16_t code = close_code::abnormal;
+    std::string reason;
+    const int length = lws_get_close_length(peer.wsi);
+    if (length >= 2) {
+      const unsigned char* payload = lws_get_close_payload(peer.wsi);
+      code = static_cast<std::uint16_t>((payload[0] << 8) | payload[1]);
+      reason.assign(reinterpret_cast<const char*>(payload) + 2,
+                    static_cast<std::size_t>(length) - 2);
+    }
+    report_close(peer, code, reason);
+  }
+  report_close(peer, close_code::abnormal, {});
+  if (peer.opened && !peer.counted_closed) {
+    peer.counted_closed = true;
+    --open_wsis_;
+    shared_.counters.connections_open.fetch_sub(1, std::memory_order_relaxed);
+  }
+}
+
+void LoopWorker::on_wsi_destroy(lws* wsi) {
+  auto* peer = static_cast<PeerState*>(lws_get_opaque_user_data(wsi));
+  if (!peer) return;
+  lws_set_opaque_user_data(wsi, nullptr);
+  if (peer->opened) on_closed(*peer, false);
+  if (peer->reserved) {
+    shared_.limits.release(peer->limit_key);
+    peer->reserved = false;
+  }
+  peer->wsi = nullptr;
+  // Freed outside lws callbacks: callers up the stack may still hold it.
+  retired_.push_back(peer);
+  if (phase_ != Phase::released) uv_async_send(&wake_);
+}
+
+}  // namespace troupe::detail

@@ -1,0 +1,69 @@
+#pragma once
+// Configuration of a WebSocketServer: where it listens and every limit it
+// enforces. Each limit has a default fit for a public-facing server.
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace troupe {
+
+// What happens when a connection's outbound queue would exceed
+// ServerOptions::max_outbound_bytes (a reader slower than its writers).
+enum class OverflowPolicy : std::uint8_t {
+  close,        // close it with 1008 "outbound queue full"
+  drop_oldest,  // drop the oldest queued messages until the new one fits
+};
+
+struct ServerOptions {
+  // IPv4 or IPv6 literal to bind, e.g. "127.0.0.1", "::1", "0.0.0.0".
+  std::string address = "127.0.0.1";
+  // 0 picks a free port; WebSocketServer::port() tells which.
+  std::uint16_t port = 0;
+  int listen_backlog = 511;
+
+  // A message (all fragments together) larger than this closes with 1009; a
+  // big frame is refused at its first chunk, before it is buffered.
+  std::size_t max_message_bytes = 1 << 20;
+  // Bytes queued for one connection and not yet handed to the socket.
+  std::size_t max_outbound_bytes = 8 << 20;
+  OverflowPolicy overflow = OverflowPolicy::close;
+
+  // Open WebSocket connections (and upgrades in progress) over all routes;
+  // past this an upgrade gets 503.
+  std::size_t max_connections = 100000;
+
+  // Ping a connection after heartbeat_interval without a pong; drop it when
+  // heartbeat_timeout passes without one. Zero interval disables heartbeats.
+  // Whole seconds: libwebsockets' retry policy has that resolution.
+  std::chrono::seconds heartbeat_interval{30};
+  std::chrono::seconds heartbeat_timeout{45};
+
+  // A client must finish its HTTP request (upgrade included) within this, or
+  // it is dropped: covers half-open sockets and slow-handshake clients.
+  std::chrono::seconds handshake_timeout{5};
+  // Time a closing connection gets to flush and exchange close frames before
+  // it is dropped without ceremony.
+  std::chrono::seconds close_timeout{5};
+  // On shutdown, time clients get to answer the 1001 close before the
+  // remaining connections are dropped.
+  std::chrono::milliseconds shutdown_timeout{3000};
+
+  // Allowed Origin header values, e.g. "https://app.example". Empty allows any.
+  // Non-empty: an upgrade whose Origin is not listed gets 403; one without an
+  // Origin header (not a browser, so not a cross-site request) is allowed.
+  std::vector<std::string> allowed_origins;
+
+  // Non-standard request headers (lower case, e.g. "x-api-key") to copy into
+  // Request::headers; standard ones are always copied.
+  std::vector<std::string> captured_headers;
+
+  // Serve files under static_dir at static_mount ("/static/app.js"). Empty
+  // static_dir serves none. The mount must not overlap a route or handler.
+  std::string static_dir;
+  std::string static_mount = "/static";
+};
+
+}  // namespace troupe
