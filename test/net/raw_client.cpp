@@ -44,6 +44,16 @@ RawClient::RawClient(RawClient&& other) noexcept
   other.fd_ = -1;
 }
 
+RawClient& RawClient::operator=(RawClient&& other) noexcept {
+  if (this != &other) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = other.fd_;
+    buffer_ = std::move(other.buffer_);
+    other.fd_ = -1;
+  }
+  return *this;
+}
+
 bool RawClient::connect(std::uint16_t port, const char* address) {
   sockaddr_storage storage{};
   socklen_t length = 0;
@@ -128,9 +138,9 @@ int RawClient::upgrade(std::string_view path, std::string_view extra_headers,
   return status_of(read_head(timeout));
 }
 
-bool RawClient::send_frame(std::uint8_t op, std::string_view payload, bool fin) {
+bool RawClient::send_frame(std::uint8_t op, std::string_view payload, bool fin, std::uint8_t rsv) {
   std::string frame;
-  frame += static_cast<char>((fin ? 0x80 : 0x00) | (op & 0x0f));
+  frame += static_cast<char>((fin ? 0x80 : 0x00) | (rsv & 0x70) | (op & 0x0f));
   const std::size_t n = payload.size();
   if (n < 126) {
     frame += static_cast<char>(0x80 | n);

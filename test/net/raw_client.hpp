@@ -32,7 +32,7 @@ class RawClient {
   RawClient() = default;
   ~RawClient();
   RawClient(RawClient&& other) noexcept;
-  RawClient& operator=(RawClient&&) = delete;
+  RawClient& operator=(RawClient&& other) noexcept;
 
   bool connect(std::uint16_t port, const char* address = "127.0.0.1");
   bool connected() const { return fd_ >= 0; }
@@ -43,8 +43,9 @@ class RawClient {
   // on success), or 0 when no response came.
   int upgrade(std::string_view path, std::string_view extra_headers = {},
               milliseconds timeout = milliseconds(3000));
-  // A masked client frame.
-  bool send_frame(std::uint8_t opcode, std::string_view payload, bool fin = true);
+  // A masked client frame; `rsv` sets the reserved bits (0x70) for malformed ones.
+  bool send_frame(std::uint8_t opcode, std::string_view payload, bool fin = true,
+                  std::uint8_t rsv = 0);
   std::optional<RawFrame> read_frame(milliseconds timeout);
   // Reads (and discards) until the server closes the TCP connection.
   bool wait_eof(milliseconds timeout);
