@@ -23,10 +23,12 @@ std::string to_string(const CallError& e) {
   return "unknown";
 }
 
-SendResult Process::deliver(Pid to, MessageNode* node) { return rt_->deliver(to, node); }
+Runtime& Process::runtime() const { return sched_->runtime(); }
+
+SendResult Process::deliver(Pid to, MessageNode* node) { return runtime().deliver(to, node); }
 
 Pid Process::spawn_body(detail::Body body, SpawnOptions options) {
-  return rt_->spawn_body(this, body, options);
+  return runtime().spawn_body(this, body, options);
 }
 
 void Process::exit(Pid target, ExitReason reason) {
@@ -229,7 +231,7 @@ detail::ExternalOp* Process::end_external() {
 void Process::set_pending_exit(ExitReason reason) {
   if (has_exit_) return;
   has_exit_ = true;
-  pending_exit_ = std::move(reason);
+  pending_exit_ = std::make_unique<ExitReason>(std::move(reason));
 }
 
 void Process::on_exit_signal(Pid from, const ExitReason& reason, bool from_link) {
@@ -314,7 +316,7 @@ void Process::link(Pid other) {
   auto& links = shared_relations().links;
   if (std::find(links.begin(), links.end(), other) == links.end()) links.push_back(other);
   unlock();
-  Process* target = rt_->table_.get(other.slot());
+  Process* target = runtime().table_.get(other.slot());
   if (!target || !target->try_add_link(other.generation(), self())) {
     lock();
     std::erase(shared_->links, other);
@@ -329,13 +331,13 @@ void Process::unlink(Pid other) {
   lock();
   if (shared_) std::erase(shared_->links, other);
   unlock();
-  if (Process* target = rt_->table_.get(other.slot()))
+  if (Process* target = runtime().table_.get(other.slot()))
     target->remove_link(other.generation(), self());
 }
 
 Ref Process::monitor(Pid target) {
   Ref ref{sched_->next_id()};
-  Process* t = target ? rt_->table_.get(target.slot()) : nullptr;
+  Process* t = target ? runtime().table_.get(target.slot()) : nullptr;
   if (t && t->try_add_monitor(target.generation(), ref, self())) {
     own_relations().monitors.emplace_back(ref, target);
   } else {
@@ -356,7 +358,7 @@ void Process::demonitor(Ref ref) {
       // Still set, so no Down for it has been accepted yet: none will be.
       Pid target = it->second;
       monitors.erase(it);
-      if (Process* t = rt_->table_.get(target.slot()))
+      if (Process* t = runtime().table_.get(target.slot()))
         t->remove_monitor(target.generation(), ref);
       return;
     }

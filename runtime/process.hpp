@@ -62,6 +62,12 @@ struct Body {
   void (*free)(void* fn) noexcept = nullptr;
 };
 
+// What a live process keeps of its body: the callable outlives the frame.
+struct BodyStorage {
+  void* fn = nullptr;
+  void (*free)(void* fn) noexcept = nullptr;
+};
+
 template <class F>
 Body make_body(F&& f) {
   using Fn = std::decay_t<F>;
@@ -72,8 +78,17 @@ Body make_body(F&& f) {
     body.fn = &shared;
     body.free = [](void*) noexcept {};
   } else {
-    body.fn = new Fn(std::forward<F>(f));
-    body.free = [](void* fn) noexcept { delete static_cast<Fn*>(fn); };
+    void* mem = pool_alloc(sizeof(Fn));
+    try {
+      body.fn = new (mem) Fn(std::forward<F>(f));
+    } catch (...) {
+      pool_free(mem, sizeof(Fn));
+      throw;
+    }
+    body.free = [](void* fn) noexcept {
+      static_cast<Fn*>(fn)->~Fn();
+      pool_free(fn, sizeof(Fn));
+    };
   }
   return body;
 }
@@ -112,7 +127,7 @@ class Process {
   Process& operator=(const Process&) = delete;
 
   Pid self() const { return Pid(slot_, gen_); }
-  Runtime& runtime() const { return *rt_; }
+  Runtime& runtime() const;
 
   // --- messages -----------------------------------------------------------
   // Queues `msg` for `to`. Order is preserved per sender. Never blocks.
@@ -285,7 +300,6 @@ class Process {
   std::uint32_t gen_ = 0;
   std::uint32_t max_mailbox_ = 0;
   Overflow overflow_ = Overflow::reject;
-  Runtime* rt_ = nullptr;
   detail::Scheduler* sched_ = nullptr;
 
   // --- owned by the process's scheduler thread ---
@@ -300,7 +314,7 @@ class Process {
   detail::ExternalOp* external_op_ = nullptr;
   detail::SharedRelations* shared_ = nullptr;  // guarded by lock_
   detail::OwnRelations* own_ = nullptr;
-  detail::Body body_;
+  detail::BodyStorage body_;
   std::uint64_t receive_timer_ = 0;
   std::int32_t reductions_ = 0;
   Wait wait_ = Wait::ready;
@@ -310,7 +324,7 @@ class Process {
   bool yield_pending_ = false;  // reductions ran out: requeue, then resume the receive
   bool external_done_ = false;
   bool has_exit_ = false;
-  ExitReason pending_exit_;
+  std::unique_ptr<ExitReason> pending_exit_;  // set with has_exit_; rare, so not inline
 };
 
 namespace detail {
@@ -420,9 +434,9 @@ class ReceiveAwaitable {
   }
 
   Process& self_;
-  std::tuple<Cs...> clauses_;
+  [[no_unique_address]] std::tuple<Cs...> clauses_;
   std::int64_t timeout_ns_ = -1;  // no after(): wait forever
-  std::size_t index_ = 0;
+  std::uint32_t index_ = 0;
 };
 
 }  // namespace detail

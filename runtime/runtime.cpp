@@ -107,12 +107,11 @@ Pid Runtime::spawn_body(Process* parent, detail::Body body, SpawnOptions options
   std::uint32_t gen = detail::gen_of(p->state_.load(std::memory_order_acquire)) + 1;
   if (gen == 0 || gen >= (1u << 30)) gen = 1;  // the state word keeps 62 bits; stay well inside
   p->gen_ = gen;
-  p->rt_ = this;
   p->sched_ = &s;
   p->max_mailbox_ = options.max_mailbox;
   p->overflow_ = options.overflow;
   p->wait_ = Process::Wait::ready;
-  p->body_ = body;
+  p->body_ = {body.fn, body.free};
   try {
     p->top_ = body.start(body.fn, *p).release();
   } catch (...) {

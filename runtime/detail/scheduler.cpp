@@ -183,7 +183,7 @@ void Scheduler::run_process(Process* p) {
     case Process::Wait::ready:
       break;
   }
-  if (p->has_exit_) return finish(p, p->pending_exit_);
+  if (p->has_exit_) return finish(p, *p->pending_exit_);
 
   p->resume_point_.resume();
 
@@ -192,7 +192,7 @@ void Scheduler::run_process(Process* p) {
     ExitReason reason = promise.exception ? reason_from_exception(promise.exception) : normal;
     return finish(p, std::move(reason));
   }
-  if (p->has_exit_) return finish(p, p->pending_exit_);
+  if (p->has_exit_) return finish(p, *p->pending_exit_);
   if (p->wait_ == Process::Wait::ready || p->yield_pending_) {
     p->yield_pending_ = false;
     return requeue(p);
@@ -274,7 +274,7 @@ void Scheduler::finish(Process* p, ExitReason reason) {
   p->wait_ = Process::Wait::ready;
   p->trap_exit_ = p->timed_out_ = p->poll_only_ = p->yield_pending_ = false;
   p->external_done_ = p->has_exit_ = false;
-  p->pending_exit_ = ExitReason();
+  p->pending_exit_.reset();
 
   free_slots_.push_back(p);
   rt_.process_exited();
