@@ -335,8 +335,10 @@ void Process::unlink(Pid other) {
     target->remove_link(other.generation(), self());
 }
 
+Ref Process::make_ref() { return Ref{sched_->next_id()}; }
+
 Ref Process::monitor(Pid target) {
-  Ref ref{sched_->next_id()};
+  Ref ref = make_ref();
   Process* t = target ? runtime().table_.get(target.slot()) : nullptr;
   if (t && t->try_add_monitor(target.generation(), ref, self())) {
     own_relations().monitors.emplace_back(ref, target);

@@ -103,6 +103,13 @@ struct ExternalOp {
   virtual ~ExternalOp() = default;
 };
 
+template <class V>
+MessageNode* make_reply(Ref ref, V&& value) {
+  auto* node = make_message<std::decay_t<V>>(MsgKind::reply, std::forward<V>(value));
+  node->aux = ref.id;
+  return node;
+}
+
 template <class R>
 struct ReplyClause {
   static constexpr bool is_troupe_clause = true;
@@ -174,6 +181,9 @@ class Process {
   // True if the timer had not fired yet (its message will never be sent).
   bool cancel_timer(TimerRef ref);
 
+  // A reference unique within the runtime.
+  Ref make_ref();
+
   // Number of messages waiting in the mailbox (after collecting new arrivals).
   std::size_t mailbox_size();
   // Messages a bounded mailbox dropped (drop_newest / drop_oldest).
@@ -189,10 +199,7 @@ class Process {
   // Answers a call. At most once per request; later replies are discarded.
   template <class V>
   SendResult reply(const ReplyTo& to, V&& value) {
-    auto* node =
-        detail::make_message<std::decay_t<V>>(detail::MsgKind::reply, std::forward<V>(value));
-    node->aux = to.ref.id;
-    return deliver(to.from, node);
+    return deliver(to.from, detail::make_reply(to.ref, std::forward<V>(value)));
   }
   template <class T, class V>
   SendResult reply(const Request<T>& req, V&& value) {
@@ -241,6 +248,7 @@ class Process {
   friend class Runtime;
   friend class detail::Scheduler;
   friend class detail::ProcessTable;
+  friend class Registry;
   template <class... Cs>
   friend class detail::ReceiveAwaitable;
   template <class F>

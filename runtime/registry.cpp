@@ -24,7 +24,9 @@ Result<void, RegisterError> Registry::register_name(std::string_view name, Pid p
     std::lock_guard<std::mutex> lock(shard.mutex);
     auto [it, inserted] = shard.names.try_emplace(std::string(name), pid);
     if (!inserted) {
-      if (rt_.alive(it->second)) return unexpected(RegisterError{RegisterError::Kind::taken, it->second});
+      if (it->second == pid && rt_.alive(pid)) return {};
+      if (rt_.alive(it->second))
+        return unexpected(RegisterError{RegisterError::Kind::taken, it->second});
       it->second = pid;  // its holder ended and its release is on the way
     }
   }
@@ -34,7 +36,101 @@ Result<void, RegisterError> Registry::register_name(std::string_view name, Pid p
     unregister_name(name, pid);
     return unexpected(RegisterError{RegisterError::Kind::noproc, {}});
   }
+  std::vector<ReplyTo> waiters;
+  {
+    std::lock_guard<std::mutex> lock(shard.mutex);
+    auto it = shard.pending.find(name);
+    if (it != shard.pending.end()) {
+      waiters.swap(it->second.waiters);
+      if (!it->second.starting) shard.pending.erase(it);
+    }
+  }
+  notify(std::move(waiters), Lookup(pid));
   return {};
+}
+
+void Registry::notify(std::vector<ReplyTo> waiters, const Lookup& outcome) {
+  for (const ReplyTo& w : waiters) rt_.reply(w, outcome);
+}
+
+Task<Registry::Lookup> Registry::await_outcome(Process& self, std::string name, Ref ref,
+                                               Duration timeout) {
+  self.begin_call(ref);
+  auto got = co_await self.receive(
+      detail::ReplyClause<Lookup>{ref.id},
+      after(timeout, [] { return CallResult<Lookup>(unexpected(CallError{})); }));
+  self.end_call(ref);
+  if (got.ok()) co_return std::move(got.value());
+  // Timed out: stop waiting, unless the name arrived in between.
+  Shard& shard = shard_of(name);
+  {
+    std::lock_guard<std::mutex> lock(shard.mutex);
+    auto it = shard.pending.find(name);
+    if (it != shard.pending.end()) {
+      std::erase_if(it->second.waiters, [&](const ReplyTo& w) { return w.ref == ref; });
+      if (!it->second.starting && it->second.waiters.empty()) shard.pending.erase(it);
+    }
+  }
+  if (Pid pid = whereis(name)) co_return pid;
+  co_return unexpected(ExitReason::error("timeout waiting for name " + name));
+}
+
+Task<Registry::Lookup> Registry::wait_for(Process& self, std::string name, Duration timeout) {
+  Ref ref = self.make_ref();
+  Shard& shard = shard_of(name);
+  {
+    std::lock_guard<std::mutex> lock(shard.mutex);
+    auto it = shard.names.find(name);
+    if (it != shard.names.end() && rt_.alive(it->second)) co_return it->second;
+    shard.pending[name].waiters.push_back({self.self(), ref});
+  }
+  co_return co_await await_outcome(self, std::move(name), ref, timeout);
+}
+
+Task<Registry::Lookup> Registry::lookup_or_start(Process& self, std::string name, StartFn start,
+                                                 Duration timeout) {
+  Ref ref = self.make_ref();
+  Shard& shard = shard_of(name);
+  bool starter = false;
+  {
+    std::lock_guard<std::mutex> lock(shard.mutex);
+    auto it = shard.names.find(name);
+    if (it != shard.names.end() && rt_.alive(it->second)) co_return it->second;
+    Pending& pending = shard.pending[name];
+    if (!pending.starting)
+      pending.starting = starter = true;
+    else
+      pending.waiters.push_back({self.self(), ref});
+  }
+  if (!starter) co_return co_await await_outcome(self, std::move(name), ref, timeout);
+
+  Lookup outcome = unexpected(ExitReason::error("start of " + name + " failed"));
+  try {
+    outcome = co_await start(self);
+  } catch (...) {
+    outcome = unexpected(detail::reason_from_exception(std::current_exception()));
+  }
+  if (outcome.ok()) {
+    auto registered = register_name(name, outcome.value());
+    if (!registered.ok()) {
+      // Someone registered the name directly meanwhile: theirs stands.
+      if (registered.error().kind == RegisterError::Kind::taken)
+        outcome = registered.error().holder;
+      else
+        outcome = unexpected(ExitReason(ExitReason::Kind::noproc, "started process of " + name));
+    }
+  }
+  std::vector<ReplyTo> waiters;
+  {
+    std::lock_guard<std::mutex> lock(shard.mutex);
+    auto it = shard.pending.find(name);
+    if (it != shard.pending.end()) {
+      waiters.swap(it->second.waiters);
+      shard.pending.erase(it);
+    }
+  }
+  notify(std::move(waiters), outcome);
+  co_return outcome;
 }
 
 bool Registry::unregister_name(std::string_view name, Pid pid) {

@@ -4,9 +4,11 @@
 // A name maps to one live process. It is released automatically when that
 // process ends, so whereis never returns a process whose exit has been
 // processed. Topics map a key to any number of processes, for pub/sub.
-// Every member may be called from any thread.
+// Every member may be called from any thread, except wait_for and
+// lookup_or_start, which a process co_awaits.
 
 #include <array>
+#include <functional>
 #include <cstdint>
 #include <mutex>
 #include <optional>
@@ -17,6 +19,7 @@
 #include <vector>
 
 #include "runtime/pid.hpp"
+#include "runtime/process.hpp"
 #include "runtime/result.hpp"
 
 namespace troupe {
@@ -41,7 +44,8 @@ class Registry {
   Registry(const Registry&) = delete;
   Registry& operator=(const Registry&) = delete;
 
-  // Binds `name` to `pid`. A process may hold several names.
+  // Binds `name` to `pid`. A process may hold several names; binding a name
+  // to the process that already holds it succeeds.
   Result<void, RegisterError> register_name(std::string_view name, Pid pid);
   // Releases `name` if `pid` holds it (a null pid: whoever holds it).
   bool unregister_name(std::string_view name, Pid pid = {});
@@ -56,6 +60,19 @@ class Registry {
   void leave(std::string_view topic, Pid pid);
   std::vector<Pid> members(std::string_view topic) const;
 
+  // The process registered as `name`, waiting up to `timeout` for one to be
+  // registered (e.g. while its supervisor restarts it). Error: timeout.
+  using Lookup = Result<Pid, ExitReason>;
+  Task<Lookup> wait_for(Process& self, std::string name, Duration timeout);
+
+  // The live process registered as `name`; if there is none, starts exactly
+  // one with `start` (which returns the pid of the process it started), even
+  // when many processes race for the same name: the others wait for the
+  // winner's outcome (up to `timeout`) instead of starting their own.
+  using StartFn = std::function<Task<Lookup>(Process&)>;
+  Task<Lookup> lookup_or_start(Process& self, std::string name, StartFn start,
+                               Duration timeout = default_call_timeout);
+
   // Called by the runtime when `pid` ends: drops its names and topics.
   void release(Pid pid, const std::vector<std::string>& names,
                const std::vector<std::string>& topics);
@@ -65,12 +82,21 @@ class Registry {
     using is_transparent = void;
     std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
   };
+  // Processes waiting for a name, and whether one of them is starting it.
+  struct Pending {
+    bool starting = false;
+    std::vector<ReplyTo> waiters;
+  };
   struct Shard {
     mutable std::mutex mutex;
+    std::unordered_map<std::string, Pending, Hash, std::equal_to<>> pending;
     std::unordered_map<std::string, Pid, Hash, std::equal_to<>> names;
     std::unordered_map<std::string, std::vector<Pid>, Hash, std::equal_to<>> topics;
   };
   static constexpr std::size_t shard_count = 64;
+
+  void notify(std::vector<ReplyTo> waiters, const Lookup& outcome);
+  Task<Lookup> await_outcome(Process& self, std::string name, Ref ref, Duration timeout);
 
   Shard& shard_of(std::string_view key) const {
     return shards_[Hash{}(key) % shard_count];

@@ -48,7 +48,11 @@ class Result {
 
  private:
   void check() const {
-    if (!ok()) throw std::runtime_error("Result holds an error: " + to_string(error()));
+    if (ok()) return;
+    if constexpr (requires(const E& e) { e.to_string(); })
+      throw std::runtime_error("Result holds an error: " + error().to_string());
+    else
+      throw std::runtime_error("Result holds an error: " + to_string(error()));
   }
   std::variant<T, E> v_;
 };

@@ -56,6 +56,12 @@ class Runtime {
                                                              std::forward<T>(msg)));
   }
 
+  // Answers a call (see Process::reply). Any thread.
+  template <class V>
+  SendResult reply(const ReplyTo& to, V&& value) {
+    return deliver(to.from, detail::make_reply(to.ref, std::forward<V>(value)));
+  }
+
   // Sends an exit signal to `to` (kill is untrappable). Any thread.
   void exit(Pid to, ExitReason reason);
 

@@ -1,6 +1,10 @@
 // The registry: unique names, release on exit, prefixes, topics.
 #include <CppUTest/TestHarness.h>
 
+#include <atomic>
+#include <mutex>
+#include <stdexcept>
+
 #include "test/runtime/helpers.hpp"
 
 using namespace troupe;
@@ -104,4 +108,82 @@ TEST(Registry, TopicsHoldManyProcessesAndForgetTheDead) {
   });
   CHECK(rt.run_for(run_limit));
   LONGS_EQUAL(0, after_exit);
+}
+
+TEST(Registry, WaitForGetsANameRegisteredLater) {
+  Runtime rt({.schedulers = 2});
+  Pid found, registered;
+  rt.spawn([&](Process& self) -> Proc {
+    registered = self.spawn([](Process& p) -> Proc {
+      co_await p.receive([](const Go&) {});
+      (void)p.runtime().registry().register_name("late", p.self());
+      co_await p.receive([](const Stop&) {});
+    }, {.placement = Placement::spread});
+    self.send(registered, Go{});
+    auto r = co_await self.runtime().registry().wait_for(self, "late", 10s);
+    if (r.ok()) found = r.value();
+    self.send(registered, Stop{});
+  });
+  CHECK(rt.run_for(run_limit));
+  CHECK(found.valid());
+  CHECK(found == registered);
+}
+
+TEST(Registry, WaitForTimesOutWithAClearError) {
+  Runtime rt({.schedulers = 1});
+  std::string error;
+  rt.spawn([&](Process& self) -> Proc {
+    auto r = co_await self.runtime().registry().wait_for(self, "never", 10ms);
+    if (!r.ok()) error = r.error().to_string();
+  });
+  CHECK(rt.run_for(run_limit));
+  STRCMP_EQUAL("{error, timeout waiting for name never}", error.c_str());
+}
+
+TEST(Registry, LookupOrStartStartsExactlyOneUnderRacingCallers) {
+  Runtime rt({.schedulers = 2});
+  constexpr int callers = 500;
+  std::atomic<int> starts{0};
+  std::vector<Pid> results;
+  auto start = [&](Process& self) -> Task<Registry::Lookup> {
+    ++starts;
+    co_await self.yield();  // widen the race: others arrive while we start
+    co_return self.spawn([](Process& p) -> Proc { co_await p.receive([](const Stop&) {}); },
+                         {.placement = Placement::spread});
+  };
+  // Collects every caller's answer, then stops the room so run_for can end.
+  Pid collector = rt.spawn([&](Process& self) -> Proc {
+    for (int i = 0; i < callers; ++i) results.push_back(co_await self.receive<Pid>());
+    self.send(self.runtime().registry().whereis("rooms/lobby"), Stop{});
+  });
+  for (int i = 0; i < callers; ++i)
+    rt.spawn([&, collector](Process& self) -> Proc {
+      auto r = co_await self.runtime().registry().lookup_or_start(self, "rooms/lobby", start);
+      self.send(collector, r.ok() ? r.value() : Pid{});
+    }, {.placement = Placement::spread});
+  CHECK(rt.run_for(run_limit));
+  LONGS_EQUAL(1, starts.load());
+  LONGS_EQUAL(callers, results.size());
+  for (Pid p : results) CHECK(p.valid() && p == results.front());
+}
+
+TEST(Registry, LookupOrStartReportsAFailedStart) {
+  Runtime rt({.schedulers = 1});
+  std::string first, second;
+  rt.spawn([&](Process& self) -> Proc {
+    auto failing = [](Process&) -> Task<Registry::Lookup> {
+      co_return unexpected(ExitReason::error("no capacity"));
+    };
+    auto r = co_await self.runtime().registry().lookup_or_start(self, "x", failing);
+    if (!r.ok()) first = r.error().to_string();
+    auto throwing = [](Process&) -> Task<Registry::Lookup> {
+      throw std::runtime_error("boom");
+      co_return Pid{};
+    };
+    r = co_await self.runtime().registry().lookup_or_start(self, "x", throwing);
+    if (!r.ok()) second = r.error().to_string();
+  });
+  CHECK(rt.run_for(run_limit));
+  STRCMP_EQUAL("{error, no capacity}", first.c_str());
+  STRCMP_EQUAL("{error, std::runtime_error: boom}", second.c_str());
 }
