@@ -206,15 +206,25 @@ void WebSocketServer::shutdown(std::function<void()> on_stopped) {
 }
 
 void WebSocketServer::on_worker_released() {
-  std::vector<std::function<void()>> callbacks;
   {
     std::lock_guard lock(state_mu_);
     if (--workers_live_ > 0) return;
-    state_ = State::stopped;
-    callbacks.swap(on_stopped_);
-    state_cv_.notify_all();
   }
-  for (auto& callback : callbacks) callback();
+  // Callbacks run before wait_stopped() wakes, since whoever waits may destroy
+  // the server; a shutdown() racing with this adds one more round.
+  for (;;) {
+    std::vector<std::function<void()>> callbacks;
+    {
+      std::lock_guard lock(state_mu_);
+      if (on_stopped_.empty()) {
+        state_ = State::stopped;
+        state_cv_.notify_all();
+        return;
+      }
+      callbacks.swap(on_stopped_);
+    }
+    for (auto& callback : callbacks) callback();
+  }
 }
 
 void WebSocketServer::wait_stopped() {

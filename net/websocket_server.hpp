@@ -103,7 +103,8 @@ class WebSocketServer {
   // Graceful stop: stop accepting, close every connection with 1001, wait up to
   // shutdown_timeout for the clients' answers, then release libwebsockets and
   // every handle on the loops. `on_stopped` runs once, on a loop thread, when
-  // all loops are released (immediately, on this thread, if nothing runs).
+  // all loops are released (immediately, on this thread, if nothing runs); it
+  // runs before wait_stopped() returns and must not destroy the server.
   void shutdown(std::function<void()> on_stopped = {});
 
   // Blocks until the server has stopped (after shutdown() or a failed start()).

@@ -36,6 +36,27 @@ bool guarded(F&& f) {
   }
 }
 
+const char* status_text(int status) {
+  switch (status) {
+    case 400:
+      return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not Found";
+    case 429:
+      return "Too Many Requests";
+    case 500:
+      return "Internal Server Error";
+    case 503:
+      return "Service Unavailable";
+    default:
+      return status < 500 ? "Refused" : "Unavailable";
+  }
+}
+
 bool origin_allowed(const ServerOptions& options, const Request& request) {
   if (options.allowed_origins.empty()) return true;
   const auto origin = request.header("origin");
@@ -63,9 +84,19 @@ PeerState* LoopWorker::find(ConnectionId id) {
 
 int LoopWorker::refuse_upgrade(lws* wsi, int status, std::string_view body) {
   AtomicCounters::bump(shared_.counters.upgrades_refused);
-  const std::string text(body);
-  if (lws_return_http_status(wsi, static_cast<unsigned int>(status),
-                             text.empty() ? nullptr : text.c_str())) {
+  // Written by hand: before the upgrade decision lws has not recorded the
+  // request's HTTP version yet, so lws_return_http_status() would answer
+  // "HTTP/1.0", which strict clients (Python's websockets) reject.
+  std::string text(body.empty() ? status_text(status) : body);
+  text += '\n';
+  std::string response = "HTTP/1.1 " + std::to_string(status) + " " + status_text(status) +
+                         "\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: " +
+                         std::to_string(text.size()) + "\r\nConnection: close\r\n\r\n" + text;
+  std::string buffer(LWS_PRE, '\0');
+  buffer += response;
+  auto* data = reinterpret_cast<unsigned char*>(buffer.data()) + LWS_PRE;
+  if (lws_write(wsi, data, response.size(), LWS_WRITE_HTTP_HEADERS) !=
+      static_cast<int>(response.size())) {
     return -1;
   }
   return 1;  // lws completes the HTTP transaction; no upgrade happens

@@ -26,11 +26,17 @@ TEST_GROUP(Routing) {
 
 TEST(Routing, UnknownPrefixIs404) {
   TestServer server(quick_options());
+  RawClient raw;
+  CHECK_TRUE(raw.connect(server.port()));
+  raw.send_all(
+      "GET /nope/x HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n");
+  STRCMP_CONTAINS("HTTP/1.1 404 Not Found\r\n", raw.read_head(3s).c_str());
   CHECK_EQUAL(404, upgrade_status(server.port(), "/nope/x"));
   CHECK_EQUAL(404, upgrade_status(server.port(), "/echo"));
   CHECK_EQUAL(404, upgrade_status(server.port(), "/echoes/x"));
   CHECK_EQUAL(0u, server.handler().count(Event::Kind::open));
-  CHECK_EQUAL(3u, server.server().counters().upgrades_refused);
+  CHECK_EQUAL(4u, server.server().counters().upgrades_refused);
   CHECK_TRUE(server.stop());
 }
 
@@ -171,6 +177,10 @@ TEST(Routing, ConnectionLimitsPerNameAndTotalAre503) {
 TEST(Routing, PlainGetOnARouteIs426AndUnknownPathIs404) {
   TestServer server(quick_options());
   CHECK_EQUAL(426, http_get(server.port(), "/echo/x").first);
+  RawClient raw;
+  CHECK_TRUE(raw.connect(server.port()));
+  raw.send_all("GET /nothing HTTP/1.1\r\nHost: h\r\n\r\n");
+  STRCMP_CONTAINS("HTTP/1.1 404", raw.read_head(3s).c_str());
   CHECK_EQUAL(404, http_get(server.port(), "/nothing-here").first);
   CHECK_TRUE(server.stop());
 }
