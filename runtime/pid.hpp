@@ -23,6 +23,9 @@ class Pid {
   constexpr std::uint32_t slot() const { return slot_; }
   constexpr std::uint32_t generation() const { return gen_; }
   constexpr std::uint64_t raw() const { return (std::uint64_t{slot_} << 32) | gen_; }
+  static constexpr Pid from_raw(std::uint64_t raw) {
+    return Pid(static_cast<std::uint32_t>(raw >> 32), static_cast<std::uint32_t>(raw));
+  }
 
   friend constexpr auto operator<=>(const Pid&, const Pid&) = default;
   std::string to_string() const;

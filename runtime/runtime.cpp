@@ -1,6 +1,7 @@
 #include "runtime/runtime.hpp"
 
 #include <chrono>
+#include <cstdlib>
 #include <stdexcept>
 #include <thread>
 
@@ -137,19 +138,41 @@ Pid Runtime::spawn_body(Process* parent, detail::Body body, SpawnOptions options
   return pid;
 }
 
-void Runtime::process_exited() {
-  if (live_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+void Runtime::process_exited(Pid pid) {
+  bool last = live_.fetch_sub(1, std::memory_order_acq_rel) == 1;
+  if (last || pid.raw() == root_.load(std::memory_order_acquire)) {
     std::lock_guard<std::mutex> lock(run_mutex_);
     run_cv_.notify_all();
+    if (options_.loop) uv_stop(options_.loop);
   }
+}
+
+bool Runtime::run_done() const {
+  if (stop_requested_.load()) return true;
+  Pid root = this->root();
+  return root ? !alive(root) : live_.load() == 0;
+}
+
+void Runtime::set_root(Pid pid) {
+  root_.store(pid.raw(), std::memory_order_release);
+  if (options_.handle_signals) schedulers_.front()->watch_signals();
+}
+
+void Runtime::on_signal(int signum) {
+  if (signals_seen_.fetch_add(1) > 0) std::_Exit(128 + signum);  // the second one forces
+  Pid root = this->root();
+  if (root)
+    exit(root, troupe::shutdown);
+  else
+    stop();
 }
 
 void Runtime::run() {
   if (options_.loop) {
-    while (!stop_requested_.load() && live_.load() > 0) uv_run(options_.loop, UV_RUN_ONCE);
+    while (!run_done()) uv_run(options_.loop, UV_RUN_ONCE);
   } else {
     std::unique_lock<std::mutex> lock(run_mutex_);
-    run_cv_.wait(lock, [&] { return stop_requested_.load() || live_.load() == 0; });
+    run_cv_.wait(lock, [&] { return run_done(); });
   }
   stop_requested_.store(false);
 }
@@ -162,17 +185,17 @@ bool Runtime::run_for(Duration max) {
     timer.data = this;
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(max).count();
     uv_timer_start(&timer, [](uv_timer_t* t) { uv_stop(t->loop); }, static_cast<std::uint64_t>(ms), 0);
-    while (!stop_requested_.load() && live_.load() > 0 && std::chrono::steady_clock::now() < deadline)
+    while (!run_done() && std::chrono::steady_clock::now() < deadline)
       uv_run(options_.loop, UV_RUN_ONCE);
     uv_close(reinterpret_cast<uv_handle_t*>(&timer), nullptr);
     uv_run(options_.loop, UV_RUN_NOWAIT);
   } else {
     std::unique_lock<std::mutex> lock(run_mutex_);
-    run_cv_.wait_until(lock, deadline,
-                       [&] { return stop_requested_.load() || live_.load() == 0; });
+    run_cv_.wait_until(lock, deadline, [&] { return run_done(); });
   }
+  bool done = run_done();
   stop_requested_.store(false);
-  return live_.load() == 0;
+  return done;
 }
 
 void Runtime::stop() {

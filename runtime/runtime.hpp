@@ -32,6 +32,7 @@ struct RuntimeOptions {
   unsigned schedulers = 0;     // 0: one per core
   uv_loop_t* loop = nullptr;   // embed on this loop (one scheduler, no threads)
   int reductions = 1000;       // receives a process may complete before it yields
+  bool handle_signals = true;  // start(): SIGINT/SIGTERM shut the root down
 };
 
 class Runtime {
@@ -65,8 +66,25 @@ class Runtime {
   // Sends an exit signal to `to` (kill is untrappable). Any thread.
   void exit(Pid to, ExitReason reason);
 
-  // Blocks until no process is alive, or stop() is called. In embedded
-  // mode it runs the application's loop meanwhile.
+  // Starts the application's root, e.g. a supervisor from a SupervisorSpec
+  // (supervisors/ provides start_root for it). run() then returns when the
+  // root exits. With options.handle_signals, the first SIGINT or SIGTERM
+  // sends the root an exit signal `shutdown` (a supervisor stops its
+  // children in reverse order, each within its shutdown timeout); a second
+  // one ends the program at once (exit status 128 + signal).
+  template <class Spec>
+  Pid start(const Spec& spec) {
+    Pid root = start_root(*this, spec);  // found by argument-dependent lookup
+    set_root(root);
+    return root;
+  }
+  // Makes `pid` the root: run() returns when it exits. Any thread.
+  void set_root(Pid pid);
+  Pid root() const { return Pid::from_raw(root_.load(std::memory_order_acquire)); }
+
+  // Blocks until the root (if any) has exited, or else until no process is
+  // alive, or until stop() is called. In embedded mode it runs the
+  // application's loop meanwhile.
   void run();
   // run() for at most `max`; true if every process ended by then.
   bool run_for(Duration max);
@@ -104,7 +122,9 @@ class Runtime {
   detail::Scheduler& place(Process* parent, const SpawnOptions& options);
   Process* lookup(Pid pid) const;
   void wake(Process* p, std::uint32_t gen);
-  void process_exited();
+  void process_exited(Pid pid);
+  bool run_done() const;
+  void on_signal(int signum);
   // Records a registry key on a live process, so its exit releases it.
   bool attach_key(Pid pid, const std::string& key, bool topic);
   void detach_key(Pid pid, std::string_view key, bool topic);
@@ -115,6 +135,8 @@ class Runtime {
   std::vector<std::unique_ptr<detail::Scheduler>> schedulers_;
   std::atomic<unsigned> round_robin_{0};
   std::atomic<std::size_t> live_{0};
+  std::atomic<std::uint64_t> root_{0};
+  std::atomic<int> signals_seen_{0};
   std::mutex run_mutex_;
   std::condition_variable run_cv_;
   std::atomic<bool> stop_requested_{false};

@@ -4,7 +4,9 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <csignal>
 #include <functional>
+#include <memory>
 
 #include "runtime/detail/relations.hpp"
 #include "runtime/detail/state.hpp"
@@ -277,7 +279,7 @@ void Scheduler::finish(Process* p, ExitReason reason) {
   p->pending_exit_.reset();
 
   free_slots_.push_back(p);
-  rt_.process_exited();
+  rt_.process_exited(self);
 }
 
 Process* Scheduler::claim_slot() {
@@ -376,6 +378,38 @@ void Scheduler::fire_timers() {
   arm_timer();
 }
 
+// --- signals --------------------------------------------------------------------
+
+void Scheduler::watch_signals() {
+  auto install = [this] {
+    if (!signals_.empty()) return;
+    for (int signum : {SIGINT, SIGTERM}) {
+      auto sig = std::make_unique<uv_signal_t>();
+      uv_signal_init(loop_, sig.get());
+      sig->data = this;
+      uv_signal_start(
+          sig.get(),
+          [](uv_signal_t* h, int n) { static_cast<Scheduler*>(h->data)->rt_.on_signal(n); },
+          signum);
+      uv_unref(reinterpret_cast<uv_handle_t*>(sig.get()));
+      signals_.push_back(std::move(sig));
+    }
+  };
+  if (tls_current == this || !owns_loop_) return install();
+  // Installed before we return, so a signal right after start() is caught.
+  std::mutex m;
+  std::condition_variable cv;
+  bool done = false;
+  post([&] {
+    install();
+    std::lock_guard<std::mutex> lock(m);
+    done = true;
+    cv.notify_one();
+  });
+  std::unique_lock<std::mutex> lock(m);
+  cv.wait(lock, [&] { return done; });
+}
+
 // --- shutdown -----------------------------------------------------------------
 
 void Scheduler::terminate_all() {
@@ -408,6 +442,10 @@ void Scheduler::close_handles() {
   close(&async_);
   close(&idle_);
   close(&timer_);
+  for (auto& sig : signals_) {
+    uv_signal_stop(sig.get());
+    close(sig.get());
+  }
 }
 
 void Scheduler::shutdown_processes() {
@@ -438,7 +476,8 @@ void Scheduler::stop() {
   close_handles();
   // Embedded: run the application's loop until our handles are closed and
   // offloaded work has come back (it refers to our processes).
-  while (outstanding_ops > 0 || closed_handles_ < 3) uv_run(loop_, UV_RUN_ONCE);
+  while (outstanding_ops > 0 || closed_handles_ < 3 + static_cast<int>(signals_.size()))
+    uv_run(loop_, UV_RUN_ONCE);
 }
 
 }  // namespace troupe::detail

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <condition_variable>
 #include <mutex>
 #include <thread>
@@ -49,6 +50,8 @@ class Scheduler {
   void enqueue(Process* p);
   // Owner thread: an event of p's fired; run it if it is waiting.
   void wake_local(Process* p);
+  // SIGINT/SIGTERM go to Runtime::on_signal. Any thread.
+  void watch_signals();
   // Runs `fn` on this scheduler's thread. Any thread.
   void post(std::function<void()> fn);
 
@@ -121,6 +124,7 @@ class Scheduler {
   std::vector<std::function<void()>> posted_;
   std::atomic<bool> has_posted_{false};
   int closed_handles_ = 0;
+  std::vector<std::unique_ptr<uv_signal_t>> signals_;
 };
 
 std::int64_t now_ns();
