@@ -9,7 +9,7 @@ packages=(
   clang libclang-rt-14-dev
   libuv1-dev libmsgpack-cxx-dev libwebsockets-dev libwebsockets-evlib-uv
   libhiredis-dev cpputest redis-server redis-tools
-  python3 python3-websockets clang-format
+  python3 python3-websockets clang-format time
 )
 packages+=("$@")
 
