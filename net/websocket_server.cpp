@@ -94,9 +94,14 @@ WebSocketServer::~WebSocketServer() {
   }
 }
 
+bool WebSocketServer::configurable() const {
+  std::lock_guard lock(state_mu_);
+  return state_ == State::idle;
+}
+
 void WebSocketServer::add_route(std::string prefix, std::shared_ptr<RouteHandler> handler,
                                 RouteOptions options) {
-  if (state_ != State::idle) throw std::logic_error("add_route after start");
+  if (!configurable()) throw std::logic_error("add_route after start");
   if (!is_valid_prefix(prefix)) throw std::invalid_argument("bad route prefix: " + prefix);
   if (!handler) throw std::invalid_argument("null route handler");
   auto& routes = shared_->routes;
@@ -109,7 +114,7 @@ void WebSocketServer::add_route(std::string prefix, std::shared_ptr<RouteHandler
 }
 
 void WebSocketServer::add_http_handler(std::string path, HttpHandler handler) {
-  if (state_ != State::idle) throw std::logic_error("add_http_handler after start");
+  if (!configurable()) throw std::logic_error("add_http_handler after start");
   if (path.empty() || path.front() != '/') throw std::invalid_argument("bad HTTP path: " + path);
   if (!handler) throw std::invalid_argument("null HTTP handler");
   if (!shared_->http_handlers.emplace(path, std::move(handler)).second) {

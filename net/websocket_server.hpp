@@ -116,6 +116,7 @@ class WebSocketServer {
  private:
   friend class detail::LoopWorker;
   void on_worker_released();
+  bool configurable() const;
 
   std::vector<EventLoop> loops_;
   std::shared_ptr<detail::ServerShared> shared_;
