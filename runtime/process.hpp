@@ -196,6 +196,19 @@ class Process {
   template <class R, class Req>
   Task<CallResult<R>> call(Pid to, Req req, Duration timeout = default_call_timeout);
 
+  // Awaiting an asynchronous completion (e.g. a store callback on another
+  // thread): take a ref with expect_reply() *before* starting the work, hand
+  // the work ReplyTo{self(), ref} (runtime.reply(to, value) is thread-safe),
+  // then co_await await_reply<R>(ref, timeout). A reply that comes after the
+  // timeout is discarded, never seen by a later wait.
+  Ref expect_reply() {
+    Ref ref = make_ref();
+    begin_call(ref);
+    return ref;
+  }
+  template <class R>
+  Task<CallResult<R>> await_reply(Ref ref, Duration timeout = default_call_timeout);
+
   // Answers a call. At most once per request; later replies are discarded.
   template <class V>
   SendResult reply(const ReplyTo& to, V&& value) {
@@ -518,6 +531,16 @@ auto Process::offload(F fn) {
 template <class F>
 Pid Process::spawn(F&& body, SpawnOptions options) {
   return spawn_body(detail::make_body(std::forward<F>(body)), options);
+}
+
+template <class R>
+Task<CallResult<R>> Process::await_reply(Ref ref, Duration timeout) {
+  CallResult<R> result = co_await receive(
+      detail::ReplyClause<R>{ref.id}, after(timeout, []() -> CallResult<R> {
+        return unexpected(CallError{CallError::Kind::timeout, {}, {}});
+      }));
+  end_call(ref);
+  co_return result;
 }
 
 template <class R, class Req>

@@ -1,7 +1,9 @@
 #include "runtime/detail/pool.hpp"
 
 #include <cstdlib>
+#include <mutex>
 #include <new>
+#include <vector>
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 #define TROUPE_POOL_BYPASS 1
@@ -15,10 +17,45 @@ constexpr std::size_t granule = 16;
 constexpr std::size_t max_pooled = 512;
 constexpr std::size_t classes = max_pooled / granule;
 constexpr std::size_t cap_per_class = 4096;
+constexpr std::size_t batch = 1024;          // blocks moved between threads at once
+constexpr std::size_t max_shared_batches = 64;  // per class, then back to malloc
 
 struct FreeBlock {
   FreeBlock* next;
 };
+
+// Producer/consumer pairs on different threads (a sender allocates, the
+// receiver frees) would otherwise malloc on one side and free on the
+// other; whole batches of blocks travel between them here instead.
+struct SharedBatches {
+  std::mutex mutex;
+  std::vector<FreeBlock*> batches[classes];
+
+  bool put(std::size_t c, FreeBlock* head) {
+    std::lock_guard<std::mutex> lock(mutex);
+    if (batches[c].size() >= max_shared_batches) return false;
+    batches[c].push_back(head);
+    return true;
+  }
+  FreeBlock* take(std::size_t c) {
+    std::lock_guard<std::mutex> lock(mutex);
+    if (batches[c].empty()) return nullptr;
+    FreeBlock* head = batches[c].back();
+    batches[c].pop_back();
+    return head;
+  }
+  ~SharedBatches() {
+    for (auto& list : batches)
+      for (FreeBlock* b : list)
+        while (b) {
+          FreeBlock* next = b->next;
+          std::free(b);
+          b = next;
+        }
+  }
+};
+
+[[maybe_unused]] SharedBatches shared_batches;
 
 struct ThreadPool {
   FreeBlock* heads[classes] = {};
@@ -52,6 +89,12 @@ void* pool_alloc(std::size_t size) {
   if (size > 0 && size <= max_pooled) {
     std::size_t c = class_of(size);
     ThreadPool& pool = local_pool;
+    if (!pool.heads[c]) {
+      if (FreeBlock* refill = shared_batches.take(c)) {
+        pool.heads[c] = refill;
+        pool.counts[c] = batch;
+      }
+    }
     if (FreeBlock* block = pool.heads[c]) {
       pool.heads[c] = block->next;
       --pool.counts[c];
@@ -68,13 +111,27 @@ void pool_free(void* block, std::size_t size) noexcept {
   if (size > 0 && size <= max_pooled) {
     std::size_t c = class_of(size);
     ThreadPool& pool = local_pool;
-    if (pool.counts[c] < cap_per_class) {
-      auto* free_block = static_cast<FreeBlock*>(block);
-      free_block->next = pool.heads[c];
-      pool.heads[c] = free_block;
-      ++pool.counts[c];
-      return;
+    auto* free_block = static_cast<FreeBlock*>(block);
+    if (pool.counts[c] >= cap_per_class) {
+      // Hand a batch from the top of this list to other threads.
+      FreeBlock* head = pool.heads[c];
+      FreeBlock* last = head;
+      for (std::size_t i = 1; i < batch; ++i) last = last->next;
+      FreeBlock* rest = last->next;
+      last->next = nullptr;
+      if (shared_batches.put(c, head)) {
+        pool.heads[c] = rest;
+        pool.counts[c] -= batch;
+      } else {
+        last->next = rest;
+        std::free(block);
+        return;
+      }
     }
+    free_block->next = pool.heads[c];
+    pool.heads[c] = free_block;
+    ++pool.counts[c];
+    return;
   }
 #else
   (void)size;

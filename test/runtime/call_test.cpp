@@ -2,6 +2,8 @@
 #include <CppUTest/TestHarness.h>
 
 #include <future>
+#include <mutex>
+#include <thread>
 #include <stdexcept>
 
 #include "test/runtime/helpers.hpp"
@@ -166,4 +168,34 @@ TEST(Offload, KilledWhileWaitingFreesTheWorkWhenItReturns) {
   });
   CHECK(rt.run_for(run_limit));
   CHECK(reason == troupe::killed);
+}
+
+TEST(Call, AwaitReplyGetsACompletionFromAnotherThread) {
+  Runtime rt({.schedulers = 1});
+  int got = 0;
+  CallError::Kind late = CallError::Kind::noproc;
+  std::vector<std::thread> workers;
+  std::mutex m;
+  rt.spawn([&](Process& self) -> Proc {
+    Ref ref = self.expect_reply();
+    ReplyTo to{self.self(), ref};
+    Runtime* runtime = &self.runtime();
+    {
+      std::lock_guard<std::mutex> lock(m);
+      workers.emplace_back([runtime, to] { runtime->reply(to, 99); });
+    }
+    auto r = co_await self.await_reply<int>(ref, 10s);
+    if (r) got = *r;
+    // A completion that misses its timeout is never seen afterwards.
+    Ref slow = self.expect_reply();
+    auto t = co_await self.await_reply<int>(slow, 1ms);
+    if (!t) late = t.error().kind;
+    self.runtime().reply(ReplyTo{self.self(), slow}, 5);
+    auto none = co_await self.receive<int>(5ms);
+    if (none) got = -1;
+  });
+  CHECK(rt.run_for(run_limit));
+  for (auto& w : workers) w.join();
+  LONGS_EQUAL(99, got);
+  CHECK(late == CallError::Kind::timeout);
 }
