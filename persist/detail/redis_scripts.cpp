@@ -1,0 +1,113 @@
+#include "persist/detail/redis_scripts.hpp"
+
+namespace troupe::detail {
+
+const std::string_view apply_script = R"lua(
+local n = (#KEYS - 1) / 2
+local all = ARGV[1] == 'all'
+local cut = tonumber(ARGV[2]) + 1
+local chunk = 1000  -- unpack() must stay within Lua's stack limit
+
+local function each_chunk(items, fn)
+  for first = 1, #items, chunk do
+    fn(unpack(items, first, math.min(#items, first + chunk - 1)))
+  end
+end
+
+local stored = {}
+do
+  local names = {}
+  for i = 1, n do names[i] = KEYS[2 * i + 1] end
+  local at = 0
+  each_chunk(names, function(...)
+    local got = redis.call('MGET', ...)
+    for j = 1, #got do stored[at + j] = tonumber(got[j]) or 0 end
+    at = at + #got
+  end)
+end
+
+-- Decide every op against the revisions as they evolve through the call.
+local result = {1}
+local current, before, last_value, order = {}, {}, {}, {}
+local failed = false
+for i = 1, n do
+  local vkey = KEYS[2 * i]
+  if before[vkey] == nil then
+    before[vkey] = stored[i]
+    order[#order + 1] = i
+  end
+  local rev = current[vkey] or stored[i]
+  local kind = ARGV[3 * i]
+  if kind == 'd' then
+    result[#result + 1] = 1
+    result[#result + 1] = rev > 0 and 1 or 0
+    current[vkey] = 0
+  elseif kind == 'c' and tonumber(ARGV[3 * i + 2]) ~= rev + 1 then
+    failed = true
+    result[#result + 1] = 0
+    result[#result + 1] = rev
+  else
+    current[vkey] = rev + 1
+    last_value[vkey] = ARGV[3 * i + 1]
+    result[#result + 1] = 1
+    result[#result + 1] = rev + 1
+  end
+end
+if all and failed then
+  result[1] = 0
+  return result
+end
+
+-- Write each key's final state.
+local sets, adds, dels, rems = {}, {}, {}, {}
+for _, i in ipairs(order) do
+  local vkey, rkey = KEYS[2 * i], KEYS[2 * i + 1]
+  local rev = current[vkey]
+  if rev == nil then
+    -- only failed conditional puts touched this key
+  elseif rev == 0 then
+    if before[vkey] > 0 then
+      dels[#dels + 1] = vkey
+      dels[#dels + 1] = rkey
+      rems[#rems + 1] = string.sub(vkey, cut)
+    end
+  else
+    sets[#sets + 1] = vkey
+    sets[#sets + 1] = last_value[vkey]
+    sets[#sets + 1] = rkey
+    sets[#sets + 1] = rev
+    if before[vkey] == 0 then
+      adds[#adds + 1] = 0
+      adds[#adds + 1] = string.sub(vkey, cut)
+    end
+  end
+end
+each_chunk(sets, function(...) redis.call('MSET', ...) end)
+each_chunk(dels, function(...) redis.call('DEL', ...) end)
+each_chunk(adds, function(...) redis.call('ZADD', KEYS[1], ...) end)
+each_chunk(rems, function(...) redis.call('ZREM', KEYS[1], ...) end)
+return result
+)lua";
+
+const std::string_view list_script = R"lua(
+local members = redis.call('ZRANGEBYLEX', KEYS[1], ARGV[1], ARGV[2], 'LIMIT', 0, tonumber(ARGV[3]))
+local out = {}
+if #members == 0 then return out end
+local vk, rk = {}, {}
+for i, m in ipairs(members) do
+  vk[i] = ARGV[4] .. m
+  rk[i] = ARGV[5] .. m
+end
+local values = redis.call('MGET', unpack(vk))
+local revs = redis.call('MGET', unpack(rk))
+for i, m in ipairs(members) do
+  if values[i] then
+    out[#out + 1] = m
+    out[#out + 1] = values[i]
+    out[#out + 1] = revs[i] or '0'
+  end
+end
+return out
+)lua";
+
+}  // namespace troupe::detail
