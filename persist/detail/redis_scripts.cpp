@@ -26,6 +26,35 @@ do
   end)
 end
 
+-- "each": distinct keys, conditional puts only. The hot path of fenced
+-- snapshot writes, so it skips the bookkeeping an atomic batch needs.
+if not all then
+  local result, sets, adds = {1}, {}, {}
+  for i = 1, n do
+    local rev = stored[i]
+    local want = tonumber(ARGV[3 * i + 2])
+    if want == rev + 1 then
+      local s = #sets
+      sets[s + 1] = KEYS[2 * i]
+      sets[s + 2] = ARGV[3 * i + 1]
+      sets[s + 3] = KEYS[2 * i + 1]
+      sets[s + 4] = want
+      if rev == 0 then
+        adds[#adds + 1] = 0
+        adds[#adds + 1] = string.sub(KEYS[2 * i], cut)
+      end
+      result[2 * i] = 1
+      result[2 * i + 1] = want
+    else
+      result[2 * i] = 0
+      result[2 * i + 1] = rev
+    end
+  end
+  each_chunk(sets, function(...) redis.call('MSET', ...) end)
+  each_chunk(adds, function(...) redis.call('ZADD', KEYS[1], ...) end)
+  return result
+end
+
 -- Decide every op against the revisions as they evolve through the call.
 local result = {1}
 local current, before, last_value, order = {}, {}, {}, {}

@@ -10,7 +10,7 @@
 // apply_script — puts, conditional puts and dels.
 //   KEYS[1] = P index; op i: KEYS[2i] = P v:<key>, KEYS[2i+1] = P r:<key>
 //   ARGV[1] = "all" (atomic batch: apply every op or none) or "each"
-//             (independent conditional puts, distinct keys)
+//             (independent conditional puts only, distinct keys)
 //   ARGV[2] = length of "P v:" (to recover keys for the index)
 //   op i: ARGV[3i] = kind ("p" put, "c" conditional put, "d" del),
 //         ARGV[3i+1] = value, ARGV[3i+2] = revision to write ("c" only)
