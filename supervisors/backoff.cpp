@@ -1,0 +1,33 @@
+#include "supervisors/backoff.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+
+namespace troupe {
+
+Duration backoff_delay(const Backoff& b, unsigned n, double u) {
+  if (!b.enabled()) return Duration::zero();
+  double jitter = std::clamp(b.jitter, 0.0, 1.0);
+  u = std::clamp(u, 0.0, 1.0);
+  // In double: base * 2^n overflows any integer duration long before the cap matters.
+  double ticks =
+      static_cast<double>(b.base.count()) * std::ldexp(1.0, static_cast<int>(std::min(n, 1000u)));
+  ticks *= 1.0 + jitter * (2.0 * u - 1.0);
+  double cap = static_cast<double>(b.cap.count());
+  if (!(ticks < cap)) return b.cap;  // also catches inf
+  return Duration(static_cast<Duration::rep>(std::max(ticks, 0.0)));
+}
+
+std::string to_string(const Backoff& b) {
+  if (!b.enabled()) return "none";
+  auto ms = [](Duration d) {
+    return std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(d).count()) + "ms";
+  };
+  char jitter[32];
+  std::snprintf(jitter, sizeof jitter, "%g", b.jitter);
+  return "{base=" + ms(b.base) + ", cap=" + ms(b.cap) + ", jitter=" + jitter +
+         ", reset_after=" + ms(b.reset_after) + "}";
+}
+
+}  // namespace troupe
