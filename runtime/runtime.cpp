@@ -76,6 +76,8 @@ SendResult Runtime::deliver(Pid to, MessageNode* node) {
 
 void Runtime::wake(Process* p, std::uint32_t gen) {
   std::uint64_t expected = detail::state_word(gen, detail::st_waiting);
+  // Most sends find the target running or queued already: a load is enough.
+  if (p->state_.load(std::memory_order_seq_cst) != expected) return;
   if (p->state_.compare_exchange_strong(expected, detail::state_word(gen, detail::st_scheduled),
                                         std::memory_order_seq_cst))
     p->sched_->enqueue(p);

@@ -113,19 +113,20 @@ void pool_free(void* block, std::size_t size) noexcept {
     ThreadPool& pool = local_pool;
     auto* free_block = static_cast<FreeBlock*>(block);
     if (pool.counts[c] >= cap_per_class) {
-      // Hand a batch from the top of this list to other threads.
+      // Hand a batch from the top of this list to other threads, or back to
+      // malloc when they hold enough already.
       FreeBlock* head = pool.heads[c];
       FreeBlock* last = head;
       for (std::size_t i = 1; i < batch; ++i) last = last->next;
-      FreeBlock* rest = last->next;
+      pool.heads[c] = last->next;
+      pool.counts[c] -= batch;
       last->next = nullptr;
-      if (shared_batches.put(c, head)) {
-        pool.heads[c] = rest;
-        pool.counts[c] -= batch;
-      } else {
-        last->next = rest;
-        std::free(block);
-        return;
+      if (!shared_batches.put(c, head)) {
+        while (head) {
+          FreeBlock* next = head->next;
+          std::free(head);
+          head = next;
+        }
       }
     }
     free_block->next = pool.heads[c];
