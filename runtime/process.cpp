@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "runtime/detail/lifo.hpp"
 #include "runtime/detail/relations.hpp"
 #include "runtime/detail/scheduler.hpp"
 #include "runtime/detail/state.hpp"
@@ -39,20 +40,9 @@ void Process::exit(Pid target, ExitReason reason) {
 // --- mailbox --------------------------------------------------------------------
 
 void Process::drain() {
-  MessageNode* n = inbox_.exchange(nullptr, std::memory_order_acquire);
-  if (!n) return;
-  MessageNode* ordered = nullptr;  // the inbox is LIFO; restore arrival order
-  while (n) {
-    MessageNode* next = n->next;
-    n->next = ordered;
-    ordered = n;
-    n = next;
-  }
-  while (ordered) {
-    MessageNode* next = ordered->next;
-    accept(ordered);
-    ordered = next;
-  }
+  if (!inbox_.load(std::memory_order_relaxed)) return;
+  detail::lifo_take_all<MessageNode, &MessageNode::next>(inbox_,
+                                                         [this](MessageNode* n) { accept(n); });
   if (max_mailbox_ && overflow_ == Overflow::drop_oldest) trim_mailbox();
 }
 

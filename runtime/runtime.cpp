@@ -5,6 +5,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "runtime/detail/lifo.hpp"
 #include "runtime/detail/relations.hpp"
 #include "runtime/detail/scheduler.hpp"
 #include "runtime/detail/state.hpp"
@@ -65,11 +66,7 @@ SendResult Runtime::deliver(Pid to, MessageNode* node) {
     node->counted = true;  // drop_oldest: the owner trims when it drains
   }
   node->target_gen = to.generation();
-  MessageNode* head = p->inbox_.load(std::memory_order_relaxed);
-  do {
-    node->next = head;
-  } while (!p->inbox_.compare_exchange_weak(head, node, std::memory_order_seq_cst,
-                                            std::memory_order_relaxed));
+  detail::lifo_push<MessageNode, &MessageNode::next>(p->inbox_, node, std::memory_order_seq_cst);
   wake(p, to.generation());
   return SendResult::ok;
 }

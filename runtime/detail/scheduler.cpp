@@ -8,6 +8,7 @@
 #include <functional>
 #include <memory>
 
+#include "runtime/detail/lifo.hpp"
 #include "runtime/detail/relations.hpp"
 #include "runtime/detail/state.hpp"
 #include "runtime/process.hpp"
@@ -92,29 +93,13 @@ void Scheduler::enqueue(Process* p) {
     push_local(p);
     return;
   }
-  Process* head = remote_.load(std::memory_order_relaxed);
-  do {
-    p->next_run_ = head;
-  } while (!remote_.compare_exchange_weak(head, p, std::memory_order_release,
-                                          std::memory_order_relaxed));
+  Process* head = lifo_push<Process, &Process::next_run_>(remote_, p, std::memory_order_release);
   if (!head) uv_async_send(&async_);  // the first of a batch wakes the loop
 }
 
 void Scheduler::take_remote() {
-  Process* p = remote_.exchange(nullptr, std::memory_order_acquire);
-  if (!p) return;
-  Process* reversed = nullptr;  // restore arrival order
-  while (p) {
-    Process* next = p->next_run_;
-    p->next_run_ = reversed;
-    reversed = p;
-    p = next;
-  }
-  while (reversed) {
-    Process* next = reversed->next_run_;
-    push_local(reversed);
-    reversed = next;
-  }
+  if (!remote_.load(std::memory_order_relaxed)) return;
+  lifo_take_all<Process, &Process::next_run_>(remote_, [this](Process* p) { push_local(p); });
 }
 
 void Scheduler::wake_local(Process* p) {
