@@ -19,16 +19,18 @@ std::string to_string(const RegisterError& e) {
 
 Result<void, RegisterError> Registry::register_name(std::string_view name, Pid pid) {
   if (name.empty()) return unexpected(RegisterError{RegisterError::Kind::invalid, {}});
-  Shard& shard = shard_of(name);
+  const std::uint64_t hash = hash_of(name);
+  Shard& shard = shard_of(hash);
+  bool waiters_possible;
   {
     std::lock_guard<std::mutex> lock(shard.mutex);
-    auto [it, inserted] = shard.names.try_emplace(std::string(name), pid);
+    auto [holder, inserted] = shard.names.insert(name, hash, pid);
     if (!inserted) {
-      if (it->second == pid && rt_.alive(pid)) return {};
-      if (rt_.alive(it->second))
-        return unexpected(RegisterError{RegisterError::Kind::taken, it->second});
-      it->second = pid;  // its holder ended and its release is on the way
+      if (*holder == pid && rt_.alive(pid)) return {};
+      if (rt_.alive(*holder)) return unexpected(RegisterError{RegisterError::Kind::taken, *holder});
+      *holder = pid;  // its holder ended and its release is on the way
     }
+    waiters_possible = !shard.pending.empty();
   }
   // Insert first, then attach: a holder that dies in between either sees the
   // key and releases it, or makes attach fail and we take it back.
@@ -36,6 +38,7 @@ Result<void, RegisterError> Registry::register_name(std::string_view name, Pid p
     unregister_name(name, pid);
     return unexpected(RegisterError{RegisterError::Kind::noproc, {}});
   }
+  if (!waiters_possible) return {};
   std::vector<ReplyTo> waiters;
   {
     std::lock_guard<std::mutex> lock(shard.mutex);
@@ -77,11 +80,12 @@ Task<Registry::Lookup> Registry::await_outcome(Process& self, std::string name, 
 
 Task<Registry::Lookup> Registry::wait_for(Process& self, std::string name, Duration timeout) {
   Ref ref = self.make_ref();
-  Shard& shard = shard_of(name);
+  const std::uint64_t hash = hash_of(name);
+  Shard& shard = shard_of(hash);
   {
     std::lock_guard<std::mutex> lock(shard.mutex);
-    auto it = shard.names.find(name);
-    if (it != shard.names.end() && rt_.alive(it->second)) co_return it->second;
+    const Pid* found = shard.names.find(name, hash);
+    if (found && rt_.alive(*found)) co_return *found;
     shard.pending[name].waiters.push_back({self.self(), ref});
   }
   co_return co_await await_outcome(self, std::move(name), ref, timeout);
@@ -90,12 +94,13 @@ Task<Registry::Lookup> Registry::wait_for(Process& self, std::string name, Durat
 Task<Registry::Lookup> Registry::lookup_or_start(Process& self, std::string name, StartFn start,
                                                  Duration timeout) {
   Ref ref = self.make_ref();
-  Shard& shard = shard_of(name);
+  const std::uint64_t hash = hash_of(name);
+  Shard& shard = shard_of(hash);
   bool starter = false;
   {
     std::lock_guard<std::mutex> lock(shard.mutex);
-    auto it = shard.names.find(name);
-    if (it != shard.names.end() && rt_.alive(it->second)) co_return it->second;
+    const Pid* found = shard.names.find(name, hash);
+    if (found && rt_.alive(*found)) co_return *found;
     Pending& pending = shard.pending[name];
     if (!pending.starting)
       pending.starting = starter = true;
@@ -134,37 +139,37 @@ Task<Registry::Lookup> Registry::lookup_or_start(Process& self, std::string name
 }
 
 bool Registry::unregister_name(std::string_view name, Pid pid) {
-  Shard& shard = shard_of(name);
+  const std::uint64_t hash = hash_of(name);
+  Shard& shard = shard_of(hash);
   Pid holder;
   {
     std::lock_guard<std::mutex> lock(shard.mutex);
-    auto it = shard.names.find(name);
-    if (it == shard.names.end() || (pid && it->second != pid)) return false;
-    holder = it->second;
-    shard.names.erase(it);
+    const Pid* found = shard.names.find(name, hash);
+    if (!found || (pid && *found != pid)) return false;
+    holder = *found;
+    shard.names.erase(name, hash);
   }
   rt_.detach_key(holder, name, false);
   return true;
 }
 
+// No liveness check: a process's names are released as part of processing
+// its exit, before any link or monitor hears of it.
 Pid Registry::whereis(std::string_view name) const {
-  Shard& shard = shard_of(name);
-  Pid pid;
-  {
-    std::lock_guard<std::mutex> lock(shard.mutex);
-    auto it = shard.names.find(name);
-    if (it == shard.names.end()) return {};
-    pid = it->second;
-  }
-  return rt_.alive(pid) ? pid : Pid{};
+  const std::uint64_t hash = hash_of(name);
+  Shard& shard = shard_of(hash);
+  std::lock_guard<std::mutex> lock(shard.mutex);
+  const Pid* found = shard.names.find(name, hash);
+  return found ? *found : Pid{};
 }
 
 std::vector<std::pair<std::string, Pid>> Registry::list(std::string_view prefix) const {
   std::vector<std::pair<std::string, Pid>> out;
   for (Shard& shard : shards_) {
     std::lock_guard<std::mutex> lock(shard.mutex);
-    for (auto& [name, pid] : shard.names)
-      if (name.starts_with(prefix) && rt_.alive(pid)) out.emplace_back(name, pid);
+    shard.names.for_each([&](std::string_view name, Pid pid) {
+      if (name.starts_with(prefix) && rt_.alive(pid)) out.emplace_back(std::string(name), pid);
+    });
   }
   std::sort(out.begin(), out.end());
   return out;
@@ -217,10 +222,11 @@ std::vector<Pid> Registry::members(std::string_view topic) const {
 void Registry::release(Pid pid, const std::vector<std::string>& names,
                        const std::vector<std::string>& topics) {
   for (const auto& name : names) {
-    Shard& shard = shard_of(name);
+    const std::uint64_t hash = hash_of(name);
+    Shard& shard = shard_of(hash);
     std::lock_guard<std::mutex> lock(shard.mutex);
-    auto it = shard.names.find(name);
-    if (it != shard.names.end() && it->second == pid) shard.names.erase(it);
+    const Pid* found = shard.names.find(name, hash);
+    if (found && *found == pid) shard.names.erase(name, hash);
   }
   for (const auto& topic : topics) {
     Shard& shard = shard_of(topic);

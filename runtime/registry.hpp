@@ -18,6 +18,7 @@
 #include <utility>
 #include <vector>
 
+#include "runtime/detail/name_table.hpp"
 #include "runtime/pid.hpp"
 #include "runtime/process.hpp"
 #include "runtime/result.hpp"
@@ -90,7 +91,7 @@ class Registry {
   struct Shard {
     mutable std::mutex mutex;
     std::unordered_map<std::string, Pending, Hash, std::equal_to<>> pending;
-    std::unordered_map<std::string, Pid, Hash, std::equal_to<>> names;
+    detail::NameTable names;
     std::unordered_map<std::string, std::vector<Pid>, Hash, std::equal_to<>> topics;
   };
   static constexpr std::size_t shard_count = 64;
@@ -98,9 +99,10 @@ class Registry {
   void notify(std::vector<ReplyTo> waiters, const Lookup& outcome);
   Task<Lookup> await_outcome(Process& self, std::string name, Ref ref, Duration timeout);
 
-  Shard& shard_of(std::string_view key) const {
-    return shards_[Hash{}(key) % shard_count];
-  }
+  static std::uint64_t hash_of(std::string_view key) { return Hash{}(key); }
+  // The top bits pick the shard; the table inside uses the low bits.
+  Shard& shard_of(std::uint64_t hash) const { return shards_[hash >> 58]; }
+  Shard& shard_of(std::string_view key) const { return shard_of(hash_of(key)); }
 
   Runtime& rt_;
   mutable std::array<Shard, shard_count> shards_;
