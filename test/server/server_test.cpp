@@ -17,7 +17,7 @@ struct Get {
 struct Add {
   int n = 0;
 };
-struct Later {  // replied to by the next Add
+struct Later {  // replied to by the next Add, which the server casts to itself
   using reply = int;
 };
 struct Crash {
@@ -37,7 +37,10 @@ struct Counter : Server<Counter> {
 
   void init() { log->add("init"); }
   int handle_call(const Get&) { return n; }
-  void handle_call(const Later&, const From& from) { waiting = from; }
+  void handle_call(const Later&, const From& from) {
+    waiting = from;
+    cast(process(), pid(), Add{41});  // handled after this callback: the reply is deferred
+  }
   int handle_call(const Crash&) { throw std::runtime_error("crash in call"); }
   Task<int> handle_call(const Slow&) {
     co_await process().sleep_for(1ms);
@@ -126,10 +129,6 @@ TEST(Server, DeferredReplyArrivesWhenTheServerSendsIt) {
   rt.spawn([&](Process& self) -> Proc {
     auto pid = co_await start_server<Counter>(self, {}, 1, &log);
     Pid server = *pid;
-    self.spawn([server](Process& p) -> Proc {
-      co_await p.sleep_for(1ms);
-      cast(p, server, Add{41});
-    });
     auto r = co_await call(self, server, Later{});
     if (r) got = *r;
     self.exit(server, troupe::kill);
@@ -198,7 +197,7 @@ TEST(Server, CallTimesOut) {
   CallError err;
   rt.spawn([&](Process& self) -> Proc {
     auto pid = co_await start_server<Counter>(self, {}, 0, &log);
-    auto r = co_await call(self, *pid, Later{}, 2ms);  // nobody sends the Add
+    auto r = co_await call(self, *pid, Slow{}, 0ms);  // the reply needs at least 1 ms
     if (!r) err = r.error();
     self.exit(*pid, troupe::kill);
   });
@@ -287,8 +286,6 @@ TEST(Server, SpawnServerFromOutsideServesByName) {
   Pid pid = spawn_server<Counter>(rt, {.name = "outside"}, 7, &log);
   int got = 0;
   rt.spawn([&](Process& self) -> Proc {
-    Ref m = self.monitor(pid);
-    (void)m;
     auto r = co_await call(self, pid, Get{});
     if (r) got = *r;
     cast(self, "outside", Add{1});

@@ -135,3 +135,16 @@ TEST(RestartWindow, ZeroIntensityRefusesTheFirstRestart) {
   RestartWindow w(0, 1s);
   CHECK_FALSE(w.add(RestartWindow::Clock::now()));
 }
+
+TEST_GROUP(SupervisorEvents){};
+
+TEST(SupervisorEvents, PrintAsOneLineWithTheReason) {
+  SupervisorEvent e{SupervisorEvent::Kind::child_crashed, Pid(1, 2), "db", Pid(3, 4),
+                    ExitReason::error("disk")};
+  STRCMP_EQUAL("child_crashed supervisor=<0.1.2> child=db pid=<0.3.4> reason={error, disk}",
+               to_string(e).c_str());
+  e.kind = SupervisorEvent::Kind::restart_delayed;
+  e.delay = 250ms;
+  STRCMP_EQUAL("restart_delayed supervisor=<0.1.2> child=db pid=<0.3.4> delay_ms=250",
+               to_string(e).c_str());
+}
