@@ -43,7 +43,10 @@ class Result {
     return std::get<0>(v_);
   }
   T& operator*() & { return value(); }
+  const T& operator*() const& { return value(); }
   T* operator->() { return &value(); }
+  const T* operator->() const { return &value(); }
+  // Only when !ok().
   const E& error() const { return std::get<1>(v_); }
 
  private:
@@ -66,6 +69,10 @@ class Result<void, E> {
   Result(Unexpected<G> e) : error_(std::move(e.error)), ok_(false) {}
   bool ok() const { return ok_; }
   explicit operator bool() const { return ok_; }
+  // Throws when the operation failed.
+  void value() const {
+    if (!ok_) throw std::runtime_error("Result holds an error: " + error_.to_string());
+  }
   const E& error() const { return error_; }
 
  private:
