@@ -107,6 +107,15 @@ class Runtime {
     return send(registry_.whereis(name), std::forward<T>(msg));
   }
 
+  // Sends a copy of `msg` to every process that joined `topic` (pub/sub);
+  // returns how many it was sent to. Any thread.
+  template <class T>
+  std::size_t dispatch(std::string_view topic, const T& msg) {
+    std::size_t sent = 0;
+    for (Pid member : registry_.members(topic)) sent += send(member, T(msg)) == SendResult::ok;
+    return sent;
+  }
+
   // The loop of a scheduler, for integrating I/O (gateway, stores) with it.
   uv_loop_t* loop(unsigned scheduler) const;
   // Runs `fn` on that scheduler's thread. Any thread.

@@ -110,6 +110,20 @@ TEST(Registry, TopicsHoldManyProcessesAndForgetTheDead) {
   LONGS_EQUAL(0, after_exit);
 }
 
+TEST(Registry, DispatchSendsToEveryMemberOfATopic) {
+  Runtime rt({.schedulers = 2});
+  std::atomic<int> sum{0};
+  std::vector<Pid> members;
+  for (int i = 0; i < 5; ++i)
+    members.push_back(rt.spawn([&](Process& self) -> Proc { sum += co_await self.receive<int>(); },
+                               {.placement = Placement::spread}));
+  for (Pid p : members) rt.registry().join("scores", p);
+  LONGS_EQUAL(5, rt.dispatch("scores", 7));
+  LONGS_EQUAL(0, rt.dispatch("nobody-listens", 7));
+  CHECK(rt.run_for(run_limit));
+  LONGS_EQUAL(35, sum.load());
+}
+
 TEST(Registry, WaitForGetsANameRegisteredLater) {
   Runtime rt({.schedulers = 2});
   Pid found, registered;
