@@ -143,4 +143,9 @@ format:
 clean:
 	rm -rf build build-asan build-tsan
 
+# Fragments owned by the parts they build: the WebSocket benchmark
+# (bench-ws) and the example apps' extra targets.
+-include bench/ws.mk
+-include examples/examples.mk
+
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
