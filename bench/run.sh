@@ -14,7 +14,9 @@ quick=${QUICK:-0}
 out=${OUT:-$build/bench-results.txt}
 kit=$here/../../shared/bench-peers/actors
 
+quick_flag=""
 if [[ $quick == 1 ]]; then
+  quick_flag="--quick"
   spawn_ns="10000 100000"; hops=1000000; pp=100000; per=1000; crashes=5000; rounds=5; reg=10000
 else
   spawn_ns="100000 1000000"; hops=10000000; pp=1000000; per=10000; crashes=100000; rounds=100; reg=100000
@@ -46,25 +48,27 @@ for rep in $(seq 1 "$reps"); do
       run_one "$rep" "$actors" --bench=fanin --sched=$s --per_sender="$per"
     done
     run_one "$rep" "$actors" --bench=fanin --sched=2 --placement=spread --per_sender="$per"
-    if [[ -x $build/bench/sup_bench ]]; then
-      run_one "$rep" "$build/bench/sup_bench" --bench=sup --crashes="$crashes" --rounds="$rounds"
-      run_one "$rep" "$build/bench/sup_bench" --bench=registry --n="$reg"
-      run_one "$rep" "$build/bench/sup_bench" --bench=call
-    fi
-    if [[ -x $build/bench/snapshot_store ]]; then
-      run_one "$rep" "$build/bench/snapshot_store"
+    for s in 0 1; do  # 0: one scheduler per core (the default), 1: beside Erlang's +S 1
+      run_one "$rep" "$build/bench/sup_bench" --bench=sup --sched=$s --crashes="$crashes" --rounds="$rounds"
+    done
+    run_one "$rep" "$build/bench/sup_bench" --bench=registry --n="$reg"
+    run_one "$rep" "$build/bench/sup_bench" --bench=call
+    run_one "$rep" "$build/bench/snapshot_store" ${quick_flag}
+    if [[ -x $build/bench/resume_bench ]]; then
+      run_one "$rep" "$build/bench/resume_bench" ${quick_flag}
     fi
   } | tee -a "$out"
 done
 
-echo "# medians over $reps reps"
+echo "# medians over $reps reps (also in $build/bench-medians.txt)"
 if [[ -f $kit/summarize.awk ]]; then
-  awk -f "$kit/summarize.awk" "$out"
+  awk -f "$kit/summarize.awk" "$out" | tee "$build/bench-medians.txt"
 fi
 if [[ ${PEERS:-0} == 1 && -f $kit/run.sh ]]; then
   # The kit writes next to itself; run a private copy so shared/ stays read-only.
   tmp=$(mktemp -d)
   cp -r "$kit" "$tmp/actors"
-  REPS=$reps QUICK=$quick OUT="$build/peer-results.txt" bash "$tmp/actors/run.sh"
+  REPS=$reps QUICK=$quick OUT="$(pwd)/$build/peer-results.txt" bash "$tmp/actors/run.sh"
   rm -rf "$tmp"
+  python3 "$here/table.py" "$build/bench-medians.txt" "$build/peer-results.txt"
 fi
