@@ -13,10 +13,11 @@
 #include <string>
 #include <vector>
 
+#include "bench/bench_args.hpp"
 #include "troupe.hpp"
 
 using namespace troupe;
-using Clock = std::chrono::steady_clock;
+using troupe::bench::Clock;
 
 namespace {
 
@@ -30,9 +31,7 @@ struct PingMsg {
 };
 struct PongMsg {};
 
-double seconds(Clock::time_point a, Clock::time_point b) {
-  return std::chrono::duration<double>(b - a).count();
-}
+using troupe::bench::seconds;
 
 long rss_kb() {
   std::ifstream status("/proc/self/status");
@@ -46,23 +45,6 @@ long rss_kb() {
     status.ignore(1 << 20, '\n');
   }
   return 0;
-}
-
-std::map<std::string, std::string> parse_args(int argc, char** argv) {
-  std::map<std::string, std::string> args;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    if (a.rfind("--", 0) != 0) continue;
-    auto eq = a.find('=');
-    args[a.substr(2, eq == std::string::npos ? std::string::npos : eq - 2)] =
-        eq == std::string::npos ? "1" : a.substr(eq + 1);
-  }
-  return args;
-}
-
-long arg(const std::map<std::string, std::string>& args, const char* key, long fallback) {
-  auto it = args.find(key);
-  return it == args.end() ? fallback : std::atol(it->second.c_str());
 }
 
 // Blocks the driver until only it is left: the children are really gone.
@@ -80,11 +62,13 @@ void bench_spawn(Runtime& rt, long n, SpawnOptions where, const std::string& cfg
     auto t0 = Clock::now();
     Pid driver = self.self();
     for (long i = 0; i < n; ++i)
-      children.push_back(self.spawn([driver](Process& c) -> Proc {
-        c.send(driver, Ready{});
-        co_await c.receive([](const GoMsg&) {});
-        c.send(driver, Done{});
-      }, where));
+      children.push_back(self.spawn(
+          [driver](Process& c) -> Proc {
+            c.send(driver, Ready{});
+            co_await c.receive([](const GoMsg&) {});
+            c.send(driver, Done{});
+          },
+          where));
     auto t1 = Clock::now();
     for (long i = 0; i < n; ++i) co_await self.receive([](const Ready&) {});
     auto t2 = Clock::now();
@@ -114,20 +98,22 @@ void bench_ring(Runtime& rt, long size, long hops, SpawnOptions where, const std
     Pid driver = self.self();
     std::vector<Pid> nodes;
     for (long i = 0; i < size; ++i)
-      nodes.push_back(self.spawn([driver](Process& node) -> Proc {
-        Pid next = co_await node.receive<Pid>();
-        bool running = true;
-        while (running) {
-          co_await node.receive(
-              [&](long k) {
-                if (k == 0)
-                  node.send(driver, RingDone{});
-                else
-                  node.send(next, k - 1);
-              },
-              [&](const StopMsg&) { running = false; });
-        }
-      }, where));
+      nodes.push_back(self.spawn(
+          [driver](Process& node) -> Proc {
+            Pid next = co_await node.receive<Pid>();
+            bool running = true;
+            while (running) {
+              co_await node.receive(
+                  [&](long k) {
+                    if (k == 0)
+                      node.send(driver, RingDone{});
+                    else
+                      node.send(next, k - 1);
+                  },
+                  [&](const StopMsg&) { running = false; });
+            }
+          },
+          where));
     for (long i = 0; i < size; ++i) self.send(nodes[i], nodes[(i + 1) % size]);
     auto t0 = Clock::now();
     self.send(nodes[0], hops);
@@ -147,14 +133,16 @@ void bench_ring(Runtime& rt, long size, long hops, SpawnOptions where, const std
 void bench_pingpong(Runtime& rt, long n, SpawnOptions where, const std::string& cfg) {
   double total_s = 0;
   rt.spawn([&](Process& self) -> Proc {
-    Pid pong = self.spawn([](Process& p) -> Proc {
-      for (;;) {
-        bool stop = false;
-        co_await p.receive([&](const PingMsg& m) { p.send(m.from, PongMsg{}); },
-                           [&](const StopMsg&) { stop = true; });
-        if (stop) co_return;
-      }
-    }, where);
+    Pid pong = self.spawn(
+        [](Process& p) -> Proc {
+          for (;;) {
+            bool stop = false;
+            co_await p.receive([&](const PingMsg& m) { p.send(m.from, PongMsg{}); },
+                               [&](const StopMsg&) { stop = true; });
+            if (stop) co_return;
+          }
+        },
+        where);
     Pid me = self.self();
     for (int i = 0; i < 1000; ++i) {
       self.send(pong, PingMsg{me});
@@ -180,17 +168,21 @@ void bench_fanin(Runtime& rt, long senders, long per_sender, SpawnOptions where,
   rt.spawn([&](Process& self) -> Proc {
     const long expected = senders * per_sender;
     Pid driver = self.self();
-    Pid receiver = self.spawn([driver, expected](Process& r) -> Proc {
-      long count = 0;
-      while (count < expected) co_await r.receive([&](long) { ++count; });
-      r.send(driver, Clock::now());
-    }, where);
+    Pid receiver = self.spawn(
+        [driver, expected](Process& r) -> Proc {
+          long count = 0;
+          while (count < expected) co_await r.receive([&](long) { ++count; });
+          r.send(driver, Clock::now());
+        },
+        where);
     std::vector<Pid> pids;
     for (long s = 0; s < senders; ++s)
-      pids.push_back(self.spawn([receiver, per_sender](Process& p) -> Proc {
-        co_await p.receive([](const GoMsg&) {});
-        for (long k = per_sender; k >= 1; --k) p.send(receiver, k);
-      }, where));
+      pids.push_back(self.spawn(
+          [receiver, per_sender](Process& p) -> Proc {
+            co_await p.receive([](const GoMsg&) {});
+            for (long k = per_sender; k >= 1; --k) p.send(receiver, k);
+          },
+          where));
     co_await self.yield();  // let the senders reach their receive
     auto t0 = Clock::now();
     for (Pid p : pids) self.send(p, GoMsg{});
@@ -207,24 +199,24 @@ void bench_fanin(Runtime& rt, long senders, long per_sender, SpawnOptions where,
 }  // namespace
 
 int main(int argc, char** argv) {
-  auto args = parse_args(argc, argv);
-  std::string bench = args.count("bench") ? args["bench"] : "";
-  unsigned sched = static_cast<unsigned>(arg(args, "sched", 2));
+  troupe::bench::Args args(argc, argv);
+  std::string bench = args.str("bench");
+  unsigned sched = static_cast<unsigned>(args.num("sched", 2));
   SpawnOptions where;
-  std::string placement = args.count("placement") ? args["placement"] : "local";
+  std::string placement = args.str("placement", "local");
   where.placement = placement == "spread" ? Placement::spread : Placement::local;
   std::string cfg = "sched=" + std::to_string(sched);
   if (placement != "local") cfg += " placement=" + placement;
 
   Runtime rt({.schedulers = sched});
   if (bench == "spawn") {
-    bench_spawn(rt, arg(args, "n", 1'000'000), where, cfg);
+    bench_spawn(rt, args.num("n", 1'000'000), where, cfg);
   } else if (bench == "ring") {
-    bench_ring(rt, arg(args, "size", 1000), arg(args, "hops", 10'000'000), where, cfg);
+    bench_ring(rt, args.num("size", 1000), args.num("hops", 10'000'000), where, cfg);
   } else if (bench == "pingpong") {
-    bench_pingpong(rt, arg(args, "n", 1'000'000), where, cfg);
+    bench_pingpong(rt, args.num("n", 1'000'000), where, cfg);
   } else if (bench == "fanin") {
-    bench_fanin(rt, arg(args, "senders", 1000), arg(args, "per_sender", 10'000), where, cfg);
+    bench_fanin(rt, args.num("senders", 1000), args.num("per_sender", 10'000), where, cfg);
   } else {
     std::fprintf(stderr, "usage: %s --bench=spawn|ring|pingpong|fanin [--sched=N] [--n=N]\n",
                  argv[0]);

@@ -19,12 +19,13 @@
 #include <thread>
 #include <vector>
 
+#include "bench/bench_args.hpp"
 #include "runtime/server.hpp"
 #include "supervisors/supervisor.hpp"
 #include "troupe.hpp"
 
 using namespace troupe;
-using Clock = std::chrono::steady_clock;
+using troupe::bench::Clock;
 
 namespace {
 
@@ -46,32 +47,19 @@ struct Options {
 };
 
 Options parse(int argc, char** argv) {
-  std::map<std::string, std::string> args;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    if (a.rfind("--", 0) != 0) continue;
-    auto eq = a.find('=');
-    args[a.substr(2, eq == std::string::npos ? std::string::npos : eq - 2)] =
-        eq == std::string::npos ? "1" : a.substr(eq + 1);
-  }
-  auto num = [&](const char* key, long fallback) {
-    auto it = args.find(key);
-    return it == args.end() ? fallback : std::atol(it->second.c_str());
-  };
+  troupe::bench::Args args(argc, argv);
   Options o;
-  o.bench = args.count("bench") ? args["bench"] : "";
-  o.sched = static_cast<unsigned>(num("sched", 0));
-  o.workers = num("workers", o.workers);
-  o.crashes = num("crashes", o.crashes);
-  o.rounds = num("rounds", o.rounds);
-  o.n = num("n", o.n);
-  o.calls = num("calls", o.calls);
+  o.bench = args.str("bench");
+  o.sched = static_cast<unsigned>(args.num("sched", 0));
+  o.workers = args.num("workers", o.workers);
+  o.crashes = args.num("crashes", o.crashes);
+  o.rounds = args.num("rounds", o.rounds);
+  o.n = args.num("n", o.n);
+  o.calls = args.num("calls", o.calls);
   return o;
 }
 
-double seconds(Clock::time_point a, Clock::time_point b) {
-  return std::chrono::duration<double>(b - a).count();
-}
+using troupe::bench::seconds;
 
 // The kit's percentile: the element at max(1, min(len, round(p * len))), 1-based.
 double percentile_us(const std::vector<std::int64_t>& sorted_ns, double p) {

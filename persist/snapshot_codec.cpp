@@ -1,23 +1,17 @@
 #include "persist/snapshot_codec.hpp"
 
+#include "persist/detail/big_endian.hpp"
 #include "persist/detail/crc32c.hpp"
 
 namespace troupe {
 namespace {
 
+using detail::get_be;
+using detail::put_be;
+
 constexpr std::string_view magic = "TRPS";
 constexpr std::size_t header_size = 10;  // magic, format version, body length
 constexpr std::size_t trailer_size = 4;  // CRC32C
-
-void put_be(std::string& out, std::uint64_t v, int bytes) {
-  for (int i = bytes - 1; i >= 0; --i) out += static_cast<char>((v >> (8 * i)) & 0xff);
-}
-
-std::uint64_t get_be(std::string_view in, std::size_t at, int bytes) {
-  std::uint64_t v = 0;
-  for (int i = 0; i < bytes; ++i) v = (v << 8) | static_cast<unsigned char>(in[at + i]);
-  return v;
-}
 
 CodecError error(CodecErrc code, std::string message) {
   return {code, std::move(message)};

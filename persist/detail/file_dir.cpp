@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "persist/detail/big_endian.hpp"
 #include "persist/detail/crc32c.hpp"
 #include "persist/detail/file_names.hpp"
 #include "persist/detail/validate.hpp"
@@ -22,16 +23,6 @@ namespace {
 constexpr std::string_view entry_magic = "TRF1";
 constexpr std::size_t entry_header = 12;  // magic + revision
 constexpr std::string_view journal_magic = "TRJ1";
-
-void put_be(std::string& out, std::uint64_t v, int bytes) {
-  for (int i = bytes - 1; i >= 0; --i) out += static_cast<char>((v >> (8 * i)) & 0xff);
-}
-
-std::uint64_t get_be(std::string_view in, std::size_t at, int bytes) {
-  std::uint64_t v = 0;
-  for (int i = 0; i < bytes; ++i) v = (v << 8) | static_cast<unsigned char>(in[at + i]);
-  return v;
-}
 
 // Writes every byte of the iovecs, resuming after partial writes and EINTR.
 bool write_all(int fd, iovec* iov, int count) {
