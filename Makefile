@@ -123,7 +123,7 @@ tsan:
 bench: deps $(BENCH_BINS)
 	@BUILD=$(BUILD) bash bench/run.sh
 
-run: deps all
+run: deps lib examples
 	@bash tools/run.sh $(BUILD)
 
 PUBLIC_HEADERS := troupe.hpp $(wildcard $(addsuffix /*.hpp,$(LAYERS)) $(addsuffix /detail/*.hpp,$(LAYERS)))
