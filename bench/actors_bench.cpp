@@ -162,25 +162,34 @@ void bench_pingpong(Runtime& rt, long n, SpawnOptions where, const std::string& 
               cfg.c_str(), n, total_s * 1e9 / n, n / total_s, total_s);
 }
 
-void bench_fanin(Runtime& rt, long senders, long per_sender, SpawnOptions where,
+// bounded > 0: the receiver's mailbox holds at most `bounded` messages and
+// senders use send_when_room (backpressure) instead of send.
+void bench_fanin(Runtime& rt, long senders, long per_sender, long bounded, SpawnOptions where,
                  const std::string& cfg) {
   double total_s = 0;
   rt.spawn([&](Process& self) -> Proc {
     const long expected = senders * per_sender;
     Pid driver = self.self();
+    SpawnOptions receiver_options = where;
+    receiver_options.max_mailbox = static_cast<std::uint32_t>(bounded);
     Pid receiver = self.spawn(
         [driver, expected](Process& r) -> Proc {
           long count = 0;
           while (count < expected) co_await r.receive([&](long) { ++count; });
           r.send(driver, Clock::now());
         },
-        where);
+        receiver_options);
     std::vector<Pid> pids;
     for (long s = 0; s < senders; ++s)
       pids.push_back(self.spawn(
-          [receiver, per_sender](Process& p) -> Proc {
+          [receiver, per_sender, bounded](Process& p) -> Proc {
             co_await p.receive([](const GoMsg&) {});
-            for (long k = per_sender; k >= 1; --k) p.send(receiver, k);
+            for (long k = per_sender; k >= 1; --k) {
+              if (bounded)
+                co_await p.send_when_room(receiver, k, std::chrono::hours(1));
+              else
+                p.send(receiver, k);
+            }
           },
           where));
     co_await self.yield();  // let the senders reach their receive
@@ -216,7 +225,9 @@ int main(int argc, char** argv) {
   } else if (bench == "pingpong") {
     bench_pingpong(rt, args.num("n", 1'000'000), where, cfg);
   } else if (bench == "fanin") {
-    bench_fanin(rt, args.num("senders", 1000), args.num("per_sender", 10'000), where, cfg);
+    long bounded = args.num("bounded", 0);
+    if (bounded) cfg += " mode=bounded max_mailbox=" + std::to_string(bounded);
+    bench_fanin(rt, args.num("senders", 1000), args.num("per_sender", 10'000), bounded, where, cfg);
   } else {
     std::fprintf(stderr, "usage: %s --bench=spawn|ring|pingpong|fanin [--sched=N] [--n=N]\n",
                  argv[0]);

@@ -9,12 +9,18 @@ const std::string empty_detail;
 
 const char* kind_name(ExitReason::Kind kind) {
   switch (kind) {
-    case ExitReason::Kind::normal: return "normal";
-    case ExitReason::Kind::shutdown: return "shutdown";
-    case ExitReason::Kind::killed: return "killed";
-    case ExitReason::Kind::kill: return "kill";
-    case ExitReason::Kind::noproc: return "noproc";
-    case ExitReason::Kind::error: return "error";
+    case ExitReason::Kind::normal:
+      return "normal";
+    case ExitReason::Kind::shutdown:
+      return "shutdown";
+    case ExitReason::Kind::killed:
+      return "killed";
+    case ExitReason::Kind::kill:
+      return "kill";
+    case ExitReason::Kind::noproc:
+      return "noproc";
+    case ExitReason::Kind::error:
+      return "error";
   }
   return "unknown";
 }
@@ -24,7 +30,9 @@ ExitReason::ExitReason(Kind kind, std::string detail)
     : kind_(kind),
       detail_(detail.empty() ? nullptr : std::make_shared<const std::string>(std::move(detail))) {}
 
-const std::string& ExitReason::detail() const { return detail_ ? *detail_ : empty_detail; }
+const std::string& ExitReason::detail() const {
+  return detail_ ? *detail_ : empty_detail;
+}
 
 std::string ExitReason::to_string() const {
   if (!detail_) return kind_name(kind_);

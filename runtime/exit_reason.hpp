@@ -25,7 +25,9 @@ class ExitReason {
 
   static ExitReason error(std::string what) { return {Kind::error, std::move(what)}; }
   // Erlang's {shutdown, Term}: a normal exit for supervisors, with a detail.
-  static ExitReason shutdown_with(std::string detail) { return {Kind::shutdown, std::move(detail)}; }
+  static ExitReason shutdown_with(std::string detail) {
+    return {Kind::shutdown, std::move(detail)};
+  }
 
   Kind kind() const { return kind_; }
   const std::string& detail() const;

@@ -15,18 +15,27 @@ using detail::MsgKind;
 
 std::string to_string(const CallError& e) {
   switch (e.kind) {
-    case CallError::Kind::timeout: return "timeout";
-    case CallError::Kind::noproc: return "noproc";
-    case CallError::Kind::exit: return "exit: " + e.reason.to_string();
-    case CallError::Kind::mailbox_full: return "mailbox_full";
-    case CallError::Kind::bad_reply: return "bad_reply: " + e.detail;
+    case CallError::Kind::timeout:
+      return "timeout";
+    case CallError::Kind::noproc:
+      return "noproc";
+    case CallError::Kind::exit:
+      return "exit: " + e.reason.to_string();
+    case CallError::Kind::mailbox_full:
+      return "mailbox_full";
+    case CallError::Kind::bad_reply:
+      return "bad_reply: " + e.detail;
   }
   return "unknown";
 }
 
-Runtime& Process::runtime() const { return sched_->runtime(); }
+Runtime& Process::runtime() const {
+  return sched_->runtime();
+}
 
-SendResult Process::deliver(Pid to, MessageNode* node) { return runtime().deliver(to, node); }
+SendResult Process::deliver(Pid to, MessageNode* node) {
+  return runtime().deliver(to, node);
+}
 
 Pid Process::spawn_body(detail::Body body, SpawnOptions options) {
   return runtime().spawn_body(this, body, options);
@@ -90,7 +99,38 @@ void Process::discard_node(MessageNode* n) {
 }
 
 void Process::consumed(MessageNode* n) {
-  if (n->counted) pending_user_.fetch_sub(1, std::memory_order_relaxed);
+  if (!n->counted) return;
+  std::uint32_t left = pending_user_.fetch_sub(1, std::memory_order_seq_cst) - 1;
+  // Pairs with wait_for_room: it sets the flag, then reads the count.
+  if (left <= max_mailbox_ / 2 && space_waiting_.load(std::memory_order_seq_cst))
+    release_space_waiters();
+}
+
+void Process::release_space_waiters() {
+  std::vector<ReplyTo> waiters;
+  lock();
+  if (shared_) waiters.swap(shared_->space_waiters);
+  space_waiting_.store(false, std::memory_order_relaxed);
+  unlock();
+  for (const ReplyTo& w : waiters) runtime().reply(w, detail::Room{});
+}
+
+SendResult Process::deliver_or_keep(Pid to, MessageNode* node) {
+  return runtime().deliver(to, node, true);
+}
+
+bool Process::wait_for_room(Pid to, ReplyTo waiter) {
+  Process* t = runtime().lookup(to);
+  if (!t) return false;
+  t->lock();
+  t->space_waiting_.store(true, std::memory_order_seq_cst);
+  std::uint64_t word = t->state_.load(std::memory_order_acquire);
+  bool wait = detail::gen_of(word) == to.generation() &&
+              detail::state_of(word) != detail::st_dead &&
+              t->pending_user_.load(std::memory_order_seq_cst) >= t->max_mailbox_;
+  if (wait) t->shared_relations().space_waiters.push_back(waiter);
+  t->unlock();
+  return wait;
 }
 
 void Process::trim_mailbox() {
@@ -325,7 +365,9 @@ void Process::unlink(Pid other) {
     target->remove_link(other.generation(), self());
 }
 
-Ref Process::make_ref() { return Ref{sched_->next_id()}; }
+Ref Process::make_ref() {
+  return Ref{sched_->next_id()};
+}
 
 Ref Process::monitor(Pid target) {
   Ref ref = make_ref();
@@ -344,8 +386,8 @@ Ref Process::monitor(Pid target) {
 void Process::demonitor(Ref ref) {
   if (own_) {
     auto& monitors = own_->monitors;
-    auto it = std::find_if(monitors.begin(), monitors.end(),
-                           [&](auto& m) { return m.first == ref; });
+    auto it =
+        std::find_if(monitors.begin(), monitors.end(), [&](auto& m) { return m.first == ref; });
     if (it != monitors.end()) {
       // Still set, so no Down for it has been accepted yet: none will be.
       Pid target = it->second;
@@ -369,7 +411,9 @@ void Process::demonitor(Ref ref) {
 
 // --- calls and timers -----------------------------------------------------------
 
-void Process::begin_call(Ref ref) { own_relations().active_calls.push_back(ref); }
+void Process::begin_call(Ref ref) {
+  own_relations().active_calls.push_back(ref);
+}
 
 void Process::end_call(Ref ref) {
   std::erase(own_relations().active_calls, ref);
@@ -393,6 +437,8 @@ TimerRef Process::start_timer(Duration delay, Pid to, MessageNode* node) {
   return TimerRef{sched_->add_timer(ns, to, node)};
 }
 
-bool Process::cancel_timer(TimerRef ref) { return ref.valid() && sched_->cancel_timer(ref.id); }
+bool Process::cancel_timer(TimerRef ref) {
+  return ref.valid() && sched_->cancel_timer(ref.id);
+}
 
 }  // namespace troupe

@@ -72,11 +72,14 @@ template <class F>
 Body make_body(F&& f) {
   using Fn = std::decay_t<F>;
   Body body;
-  body.start = [](void* fn, Process& self) -> Proc { return (*static_cast<Fn*>(fn))(self); };
+  body.start = [](void* fn, Process& self) -> Proc {
+    return (*static_cast<Fn*>(fn))(self);
+  };
   if constexpr (std::is_empty_v<Fn> && std::is_default_constructible_v<Fn>) {
     static Fn shared;  // stateless: every process may share one instance
     body.fn = &shared;
-    body.free = [](void*) noexcept {};
+    body.free = [](void*) noexcept {
+    };
   } else {
     void* mem = pool_alloc(sizeof(Fn));
     try {
@@ -140,9 +143,16 @@ class Process {
   // Queues `msg` for `to`. Order is preserved per sender. Never blocks.
   template <class T>
   SendResult send(Pid to, T&& msg) {
-    return deliver(to, detail::make_message<std::decay_t<T>>(detail::MsgKind::user,
-                                                             std::forward<T>(msg)));
+    return deliver(
+        to, detail::make_message<std::decay_t<T>>(detail::MsgKind::user, std::forward<T>(msg)));
   }
+
+  // Like send, but when `to` has a bounded mailbox with Overflow::reject and
+  // it is full, waits (without blocking the scheduler) until the receiver
+  // has worked it down to half, then sends: backpressure from a slow
+  // consumer. Gives mailbox_full only after `timeout`. Must be co_awaited.
+  template <class T>
+  Task<SendResult> send_when_room(Pid to, T msg, Duration timeout = default_call_timeout);
 
   // Selective receive; see receive.hpp for the clauses. Must be co_awaited.
   template <class First, class... Rest>
@@ -174,9 +184,9 @@ class Process {
   // scheduler; cancel it from this process.
   template <class T>
   TimerRef send_after(Duration delay, Pid to, T&& msg) {
-    return start_timer(delay, to,
-                       detail::make_message<std::decay_t<T>>(detail::MsgKind::user,
-                                                             std::forward<T>(msg)));
+    return start_timer(
+        delay, to,
+        detail::make_message<std::decay_t<T>>(detail::MsgKind::user, std::forward<T>(msg)));
   }
   // True if the timer had not fired yet (its message will never be sent).
   bool cancel_timer(TimerRef ref);
@@ -272,6 +282,12 @@ class Process {
   Process() = default;
 
   SendResult deliver(Pid to, detail::MessageNode* node);
+  // deliver, except that on mailbox_full the node stays the caller's.
+  SendResult deliver_or_keep(Pid to, detail::MessageNode* node);
+  // Registers `waiter` for room in `to`'s mailbox; false if there is room
+  // already (or `to` is gone): try again at once.
+  bool wait_for_room(Pid to, ReplyTo waiter);
+  void release_space_waiters();
   TimerRef start_timer(Duration delay, Pid to, detail::MessageNode* node);
   Pid spawn_body(detail::Body body, SpawnOptions options);
 
@@ -314,6 +330,7 @@ class Process {
   std::atomic<detail::MessageNode*> inbox_{nullptr};  // LIFO of new arrivals
   std::atomic<std::uint32_t> pending_user_{0};        // counted messages, when bounded
   std::atomic_flag lock_ = ATOMIC_FLAG_INIT;          // guards relations_ (links, monitors)
+  std::atomic<bool> space_waiting_{false};            // senders wait in send_when_room
   std::atomic<std::uint64_t> dropped_{0};
 
   // --- set at spawn, read-only for others ---
@@ -341,7 +358,7 @@ class Process {
   Wait wait_ = Wait::ready;
   bool trap_exit_ = false;
   bool timed_out_ = false;
-  bool poll_only_ = false;    // the waiting receive has after(0)
+  bool poll_only_ = false;      // the waiting receive has after(0)
   bool yield_pending_ = false;  // reductions ran out: requeue, then resume the receive
   bool external_done_ = false;
   bool has_exit_ = false;
@@ -364,7 +381,8 @@ class ReceiveAwaitable {
 
  public:
   ReceiveAwaitable(Process& p, Cs... cs) : self_(p), clauses_(std::move(cs)...) {
-    if constexpr (after_count == 1) std::apply([&](auto&... c) { (set_timeout(c), ...); }, clauses_);
+    if constexpr (after_count == 1)
+      std::apply([&](auto&... c) { (set_timeout(c), ...); }, clauses_);
   }
 
   bool await_ready() { return self_.begin_receive(this, &match_thunk, timeout_ns_); }
@@ -533,12 +551,47 @@ Pid Process::spawn(F&& body, SpawnOptions options) {
   return spawn_body(detail::make_body(std::forward<F>(body)), options);
 }
 
+namespace detail {
+struct Room {};  // send_when_room: the mailbox has room again
+
+// Owns a message node until it is handed over; frees it otherwise (e.g.
+// when the process is killed while waiting).
+struct NodeOwner {
+  MessageNode* node;
+  ~NodeOwner() {
+    if (node) node->dispose();
+  }
+};
+}  // namespace detail
+
+template <class T>
+Task<SendResult> Process::send_when_room(Pid to, T msg, Duration timeout) {
+  detail::NodeOwner owned{detail::make_message<T>(detail::MsgKind::user, std::move(msg))};
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    SendResult result = deliver_or_keep(to, owned.node);
+    if (result != SendResult::mailbox_full) {
+      owned.node = nullptr;  // delivered, or freed by deliver
+      co_return result;
+    }
+    Ref ref = expect_reply();
+    if (!wait_for_room(to, ReplyTo{self(), ref})) {
+      end_call(ref);
+      continue;
+    }
+    auto left = deadline - std::chrono::steady_clock::now();
+    auto room =
+        co_await await_reply<detail::Room>(ref, left > Duration::zero() ? left : Duration::zero());
+    if (!room) co_return SendResult::mailbox_full;
+  }
+}
+
 template <class R>
 Task<CallResult<R>> Process::await_reply(Ref ref, Duration timeout) {
-  CallResult<R> result = co_await receive(
-      detail::ReplyClause<R>{ref.id}, after(timeout, []() -> CallResult<R> {
-        return unexpected(CallError{CallError::Kind::timeout, {}, {}});
-      }));
+  CallResult<R> result =
+      co_await receive(detail::ReplyClause<R>{ref.id}, after(timeout, []() -> CallResult<R> {
+                         return unexpected(CallError{CallError::Kind::timeout, {}, {}});
+                       }));
   end_call(ref);
   co_return result;
 }
@@ -554,17 +607,17 @@ Task<CallResult<R>> Process::call(Pid to, Req req, Duration timeout) {
     demonitor(ref);
     co_return unexpected(CallError{CallError::Kind::mailbox_full, {}, {}});
   }
-  CallResult<R> result = co_await receive(
-      detail::ReplyClause<R>{ref.id},
-      when([ref](const Down& d) { return d.ref == ref; },
-           [](Down& d) -> CallResult<R> {
-             if (d.reason.kind() == ExitReason::Kind::noproc)
-               return unexpected(CallError{CallError::Kind::noproc, d.reason, {}});
-             return unexpected(CallError{CallError::Kind::exit, d.reason, {}});
-           }),
-      after(timeout, []() -> CallResult<R> {
-        return unexpected(CallError{CallError::Kind::timeout, {}, {}});
-      }));
+  CallResult<R> result =
+      co_await receive(detail::ReplyClause<R>{ref.id},
+                       when([ref](const Down& d) { return d.ref == ref; },
+                            [](Down& d) -> CallResult<R> {
+                              if (d.reason.kind() == ExitReason::Kind::noproc)
+                                return unexpected(CallError{CallError::Kind::noproc, d.reason, {}});
+                              return unexpected(CallError{CallError::Kind::exit, d.reason, {}});
+                            }),
+                       after(timeout, []() -> CallResult<R> {
+                         return unexpected(CallError{CallError::Kind::timeout, {}, {}});
+                       }));
   end_call(ref);
   demonitor(ref);
   co_return result;

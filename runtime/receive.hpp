@@ -137,7 +137,9 @@ struct is_message_clause<AfterClause<F>> : std::false_type {};
 // handler to wrap in a TypeClause. Decided without instantiating TypeClause,
 // so a non-clause argument just makes receive(...) not viable.
 template <class D>
-concept built_clause = requires { D::is_troupe_clause; };
+concept built_clause = requires {
+  D::is_troupe_clause;
+};
 
 template <class C, class D = std::remove_cvref_t<C>>
 using clause_t = std::conditional_t<built_clause<D>, D, TypeClause<D>>;

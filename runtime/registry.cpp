@@ -10,9 +10,12 @@ namespace troupe {
 
 std::string to_string(const RegisterError& e) {
   switch (e.kind) {
-    case RegisterError::Kind::taken: return "name taken by " + e.holder.to_string();
-    case RegisterError::Kind::noproc: return "noproc";
-    case RegisterError::Kind::invalid: return "invalid name";
+    case RegisterError::Kind::taken:
+      return "name taken by " + e.holder.to_string();
+    case RegisterError::Kind::noproc:
+      return "noproc";
+    case RegisterError::Kind::invalid:
+      return "invalid name";
   }
   return "unknown";
 }
@@ -59,9 +62,9 @@ void Registry::notify(std::vector<ReplyTo> waiters, const Lookup& outcome) {
 Task<Registry::Lookup> Registry::await_outcome(Process& self, std::string name, Ref ref,
                                                Duration timeout) {
   self.begin_call(ref);
-  auto got = co_await self.receive(
-      detail::ReplyClause<Lookup>{ref.id},
-      after(timeout, [] { return CallResult<Lookup>(unexpected(CallError{})); }));
+  auto got = co_await self.receive(detail::ReplyClause<Lookup>{ref.id}, after(timeout, [] {
+                                     return CallResult<Lookup>(unexpected(CallError{}));
+                                   }));
   self.end_call(ref);
   if (got.ok()) co_return std::move(got.value());
   // Timed out: stop waiting, unless the name arrived in between.
@@ -245,7 +248,8 @@ bool Runtime::attach_key(Pid pid, const std::string& key, bool topic) {
   if (!p) return false;
   p->lock();
   std::uint64_t word = p->state_.load(std::memory_order_acquire);
-  bool alive = detail::gen_of(word) == pid.generation() && detail::state_of(word) != detail::st_dead;
+  bool alive =
+      detail::gen_of(word) == pid.generation() && detail::state_of(word) != detail::st_dead;
   if (alive) {
     auto& shared = p->shared_relations();
     (topic ? shared.topics : shared.names).push_back(key);

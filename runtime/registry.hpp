@@ -8,8 +8,8 @@
 // lookup_or_start, which a process co_awaits.
 
 #include <array>
-#include <functional>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -29,9 +29,9 @@ class Runtime;
 
 struct RegisterError {
   enum class Kind {
-    taken,   // the name is held by `holder`
-    noproc,  // the process to register is not alive
-    invalid, // the empty name
+    taken,    // the name is held by `holder`
+    noproc,   // the process to register is not alive
+    invalid,  // the empty name
   };
   Kind kind = Kind::taken;
   Pid holder;

@@ -22,8 +22,8 @@ template <class T, class E>
 class Result {
  public:
   template <class U = T>
-    requires std::is_constructible_v<T, U&&>
-  Result(U&& value) : v_(std::in_place_index<0>, std::forward<U>(value)) {}
+  requires std::is_constructible_v<T, U&&> Result(U&& value)
+      : v_(std::in_place_index<0>, std::forward<U>(value)) {}
   template <class G>
   Result(Unexpected<G> e) : v_(std::in_place_index<1>, std::move(e.error)) {}
 

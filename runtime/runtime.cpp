@@ -26,7 +26,9 @@ Runtime::Runtime(RuntimeOptions options) : options_(options) {
     for (auto& s : schedulers_) s->start_thread();
 }
 
-Runtime::~Runtime() { shutdown(); }
+Runtime::~Runtime() {
+  shutdown();
+}
 
 uv_loop_t* Runtime::loop(unsigned scheduler) const {
   return schedulers_.at(scheduler)->loop();
@@ -46,9 +48,11 @@ Process* Runtime::lookup(Pid pid) const {
   return p;
 }
 
-bool Runtime::alive(Pid pid) const { return lookup(pid) != nullptr; }
+bool Runtime::alive(Pid pid) const {
+  return lookup(pid) != nullptr;
+}
 
-SendResult Runtime::deliver(Pid to, MessageNode* node) {
+SendResult Runtime::deliver(Pid to, MessageNode* node, bool keep_on_full) {
   Process* p = lookup(to);
   if (!p) {
     node->dispose();
@@ -58,8 +62,11 @@ SendResult Runtime::deliver(Pid to, MessageNode* node) {
     std::uint32_t queued = p->pending_user_.fetch_add(1, std::memory_order_relaxed);
     if (queued >= p->max_mailbox_ && p->overflow_ != Overflow::drop_oldest) {
       p->pending_user_.fetch_sub(1, std::memory_order_relaxed);
+      if (p->overflow_ == Overflow::reject) {
+        if (!keep_on_full) node->dispose();
+        return SendResult::mailbox_full;
+      }
       node->dispose();
-      if (p->overflow_ == Overflow::reject) return SendResult::mailbox_full;
       p->dropped_.fetch_add(1, std::memory_order_relaxed);
       return SendResult::dropped;
     }
@@ -183,7 +190,8 @@ bool Runtime::run_for(Duration max) {
     uv_timer_init(options_.loop, &timer);
     timer.data = this;
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(max).count();
-    uv_timer_start(&timer, [](uv_timer_t* t) { uv_stop(t->loop); }, static_cast<std::uint64_t>(ms), 0);
+    uv_timer_start(
+        &timer, [](uv_timer_t* t) { uv_stop(t->loop); }, static_cast<std::uint64_t>(ms), 0);
     while (!run_done() && std::chrono::steady_clock::now() < deadline)
       uv_run(options_.loop, UV_RUN_ONCE);
     uv_close(reinterpret_cast<uv_handle_t*>(&timer), nullptr);

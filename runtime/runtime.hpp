@@ -53,8 +53,8 @@ class Runtime {
   // Queues a message for `to`. Any thread.
   template <class T>
   SendResult send(Pid to, T&& msg) {
-    return deliver(to, detail::make_message<std::decay_t<T>>(detail::MsgKind::user,
-                                                             std::forward<T>(msg)));
+    return deliver(
+        to, detail::make_message<std::decay_t<T>>(detail::MsgKind::user, std::forward<T>(msg)));
   }
 
   // Answers a call (see Process::reply). Any thread.
@@ -126,7 +126,9 @@ class Runtime {
   friend class detail::Scheduler;
   friend class Registry;
 
-  SendResult deliver(Pid to, detail::MessageNode* node);
+  // Queues `node` for `to`, or frees it; with keep_on_full, a node a full
+  // mailbox rejects stays the caller's.
+  SendResult deliver(Pid to, detail::MessageNode* node, bool keep_on_full = false);
   Pid spawn_body(Process* parent, detail::Body body, SpawnOptions options);
   detail::Scheduler& place(Process* parent, const SpawnOptions& options);
   Process* lookup(Pid pid) const;

@@ -21,7 +21,7 @@ enum class Placement : std::uint8_t {
 
 struct SpawnOptions {
   Placement placement = Placement::local;
-  int scheduler = -1;           // a fixed scheduler index; overrides placement
+  int scheduler = -1;             // a fixed scheduler index; overrides placement
   std::uint32_t max_mailbox = 0;  // 0 = unbounded; counts ordinary messages only
   Overflow overflow = Overflow::reject;
   bool link = false;  // link to the spawner atomically (spawn_link)

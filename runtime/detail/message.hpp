@@ -41,7 +41,9 @@ enum class MsgKind : std::uint8_t {
   wake,         // system lane: no payload, just makes the process run its waiters
 };
 
-inline bool is_system(MsgKind k) { return k == MsgKind::exit_signal || k == MsgKind::wake; }
+inline bool is_system(MsgKind k) {
+  return k == MsgKind::exit_signal || k == MsgKind::wake;
+}
 
 struct MessageNode {
   MessageNode* next = nullptr;

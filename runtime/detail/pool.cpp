@@ -17,7 +17,7 @@ constexpr std::size_t granule = 16;
 constexpr std::size_t max_pooled = 512;
 constexpr std::size_t classes = max_pooled / granule;
 constexpr std::size_t cap_per_class = 4096;
-constexpr std::size_t batch = 1024;          // blocks moved between threads at once
+constexpr std::size_t batch = 1024;             // blocks moved between threads at once
 constexpr std::size_t max_shared_batches = 64;  // per class, then back to malloc
 
 struct FreeBlock {
@@ -74,7 +74,9 @@ struct ThreadPool {
 
 [[maybe_unused]] thread_local ThreadPool local_pool;
 
-[[maybe_unused]] std::size_t class_of(std::size_t size) { return (size + granule - 1) / granule - 1; }
+[[maybe_unused]] std::size_t class_of(std::size_t size) {
+  return (size + granule - 1) / granule - 1;
+}
 
 void* checked_malloc(std::size_t size) {
   void* p = std::malloc(size);

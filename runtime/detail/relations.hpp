@@ -5,6 +5,7 @@
 #include <utility>
 #include <vector>
 
+#include "runtime/messages.hpp"
 #include "runtime/pid.hpp"
 
 namespace troupe::detail {
@@ -15,6 +16,7 @@ struct SharedRelations {
   std::vector<std::pair<Ref, Pid>> monitored_by;  // (ref, watcher)
   std::vector<std::string> names;                 // registry names it holds
   std::vector<std::string> topics;                // registry topics it joined
+  std::vector<ReplyTo> space_waiters;             // senders in send_when_room
 };
 
 // Touched only by the owning process.

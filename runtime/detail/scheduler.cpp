@@ -2,9 +2,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
-#include <csignal>
 #include <functional>
 #include <memory>
 
@@ -44,10 +44,14 @@ std::int64_t now_ns() {
       .count();
 }
 
-Scheduler* Scheduler::current() { return tls_current; }
+Scheduler* Scheduler::current() {
+  return tls_current;
+}
 
 Scheduler::Scheduler(Runtime& rt, unsigned index, uv_loop_t* foreign_loop)
-    : rt_(rt), index_(index), loop_(foreign_loop ? foreign_loop : &own_loop_),
+    : rt_(rt),
+      index_(index),
+      loop_(foreign_loop ? foreign_loop : &own_loop_),
       owns_loop_(foreign_loop == nullptr) {
   if (owns_loop_) check_uv(uv_loop_init(&own_loop_), "uv_loop_init");
   check_uv(uv_async_init(loop_, &async_, &Scheduler::on_async), "uv_async_init");
@@ -230,6 +234,8 @@ void Scheduler::finish(Process* p, ExitReason reason) {
   p->unlock();
 
   if (shared) {
+    // Senders waiting for room retry and find the process gone.
+    for (const ReplyTo& w : shared->space_waiters) rt_.reply(w, Room{});
     if (!shared->names.empty() || !shared->topics.empty())
       rt_.registry().release(self, shared->names, shared->topics);
     for (Pid linked : shared->links) {
@@ -278,7 +284,9 @@ Process* Scheduler::claim_slot() {
 
 // --- offload ------------------------------------------------------------------
 
-void Scheduler::on_offload_run(uv_work_t* req) { static_cast<ExternalOp*>(req->data)->run(); }
+void Scheduler::on_offload_run(uv_work_t* req) {
+  static_cast<ExternalOp*>(req->data)->run();
+}
 
 void Scheduler::on_offload_done(uv_work_t* req, int) {
   auto* op = static_cast<ExternalOp*>(req->data);
@@ -310,7 +318,13 @@ bool Scheduler::cancel_timer(std::uint64_t id) {
   auto it = timers_.find(id);
   if (it == timers_.end()) return false;
   if (it->second.msg) it->second.msg->dispose();
-  timers_.erase(it);  // its heap entry is skipped when it comes due
+  timers_.erase(it);  // its heap entry is skipped when it comes due ...
+  // ... unless cancelled entries pile up (long timeouts cancelled at a high
+  // rate, as calls and receives with after() do): then drop them.
+  if (due_.size() > 1024 && due_.size() > 2 * timers_.size()) {
+    std::erase_if(due_, [&](const Due& d) { return !timers_.count(d.id); });
+    std::make_heap(due_.begin(), due_.end(), std::greater<>());
+  }
   return true;
 }
 
@@ -418,9 +432,8 @@ void Scheduler::close_handles() {
   auto close = [](auto* h) {
     auto* handle = reinterpret_cast<uv_handle_t*>(h);
     if (uv_is_closing(handle)) return;
-    uv_close(handle, [](uv_handle_t* closed) {
-      ++static_cast<Scheduler*>(closed->data)->closed_handles_;
-    });
+    uv_close(handle,
+             [](uv_handle_t* closed) { ++static_cast<Scheduler*>(closed->data)->closed_handles_; });
   };
   uv_timer_stop(&timer_);
   uv_idle_stop(&idle_);

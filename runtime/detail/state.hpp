@@ -18,8 +18,12 @@ enum ProcState : std::uint64_t {
 constexpr std::uint64_t state_word(std::uint32_t gen, std::uint64_t st) {
   return (std::uint64_t{gen} << 2) | st;
 }
-constexpr std::uint32_t gen_of(std::uint64_t word) { return static_cast<std::uint32_t>(word >> 2); }
-constexpr std::uint64_t state_of(std::uint64_t word) { return word & 3; }
+constexpr std::uint32_t gen_of(std::uint64_t word) {
+  return static_cast<std::uint32_t>(word >> 2);
+}
+constexpr std::uint64_t state_of(std::uint64_t word) {
+  return word & 3;
+}
 
 // The system-lane payload of an exit signal.
 struct ExitSignal {

@@ -3,8 +3,8 @@
 
 #include <future>
 #include <mutex>
-#include <thread>
 #include <stdexcept>
+#include <thread>
 
 #include "test/runtime/helpers.hpp"
 
@@ -22,16 +22,17 @@ struct Slow {
 
 // Answers Add with the sum; answers Slow after its delay; crashes on Stop.
 Pid spawn_adder(Process& self) {
-  return self.spawn([](Process& s) -> Proc {
-    for (;;) {
-      co_await s.receive([&](Request<Add>& r) { s.reply(r, r.value.a + r.value.b); },
-                         [&](Request<Slow>& r) {
-                           s.send_after(r.value.delay, s.self(), r.reply_to);
-                         },
-                         [&](ReplyTo& late) { s.reply(late, -1); },
-                         [&](const Stop&) { s.exit(ExitReason::error("stopped")); });
-    }
-  }, {.placement = Placement::spread});
+  return self.spawn(
+      [](Process& s) -> Proc {
+        for (;;) {
+          co_await s.receive(
+              [&](Request<Add>& r) { s.reply(r, r.value.a + r.value.b); },
+              [&](Request<Slow>& r) { s.send_after(r.value.delay, s.self(), r.reply_to); },
+              [&](ReplyTo& late) { s.reply(late, -1); },
+              [&](const Stop&) { s.exit(ExitReason::error("stopped")); });
+        }
+      },
+      {.placement = Placement::spread});
 }
 
 }  // namespace
@@ -158,9 +159,8 @@ TEST(Offload, KilledWhileWaitingFreesTheWorkWhenItReturns) {
   auto opened = gate.get_future().share();
   ExitReason reason;
   rt.spawn([&](Process& self) -> Proc {
-    Pid worker = self.spawn([opened](Process& w) -> Proc {
-      co_await w.offload([opened] { opened.wait(); });
-    });
+    Pid worker = self.spawn(
+        [opened](Process& w) -> Proc { co_await w.offload([opened] { opened.wait(); }); });
     self.monitor(worker);
     self.exit(worker, troupe::kill);
     reason = (co_await self.receive<Down>()).reason;

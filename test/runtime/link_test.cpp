@@ -27,10 +27,12 @@ TEST(Links, AbnormalExitPropagatesToLinkedProcesses) {
   ExitReason partner_reason;
   rt.spawn([&](Process& self) -> Proc {
     Pid partner = self.spawn([](Process& p) -> Proc {
-      Pid crasher = p.spawn([](Process& c) -> Proc {
-        co_await c.receive([](const Go&) {});
-        co_await crash_with(c, "boom");
-      }, {.placement = Placement::spread});
+      Pid crasher = p.spawn(
+          [](Process& c) -> Proc {
+            co_await c.receive([](const Go&) {});
+            co_await crash_with(c, "boom");
+          },
+          {.placement = Placement::spread});
       p.link(crasher);
       p.send(crasher, Go{});
       co_await p.receive([](const Stop&) {});  // never arrives: the link kills us

@@ -13,13 +13,17 @@ TEST_GROUP(Mailbox){};
 TEST(Mailbox, OrderIsPreservedPerSender) {
   Runtime rt({.schedulers = 2});
   std::vector<int> got;
-  Pid receiver = rt.spawn([&](Process& self) -> Proc {
-    for (int i = 0; i < 1000; ++i) got.push_back(co_await self.receive<int>());
-  }, {.scheduler = 0});
-  rt.spawn([&](Process& self) -> Proc {
-    for (int i = 0; i < 1000; ++i) self.send(receiver, i);
-    co_return;
-  }, {.scheduler = 1});
+  Pid receiver = rt.spawn(
+      [&](Process& self) -> Proc {
+        for (int i = 0; i < 1000; ++i) got.push_back(co_await self.receive<int>());
+      },
+      {.scheduler = 0});
+  rt.spawn(
+      [&](Process& self) -> Proc {
+        for (int i = 0; i < 1000; ++i) self.send(receiver, i);
+        co_return;
+      },
+      {.scheduler = 1});
   CHECK(rt.run_for(run_limit));
   LONGS_EQUAL(1000, got.size());
   for (int i = 0; i < 1000; ++i) LONGS_EQUAL(i, got[i]);
@@ -62,8 +66,8 @@ TEST(Mailbox, ReceiveReturnsWhatTheClauseReturns) {
   int result = 0;
   rt.spawn([&](Process& self) -> Proc {
     self.send(self.self(), Pong{7});
-    result = co_await self.receive([](const Ping&) { return 1; },
-                                   [](const Pong& p) { return p.n * 2; });
+    result =
+        co_await self.receive([](const Ping&) { return 1; }, [](const Pong& p) { return p.n * 2; });
   });
   CHECK(rt.run_for(run_limit));
   LONGS_EQUAL(14, result);
@@ -103,9 +107,8 @@ TEST(Mailbox, AnyMessageMatchesEverything) {
     self.send(self.self(), 5);
     self.send(self.self(), Pong{1});
     for (int i = 0; i < 2; ++i)
-      co_await self.receive([&](AnyMessage& m) {
-        log.add(m.is<int>() ? "int" : std::string(m.type_name()));
-      });
+      co_await self.receive(
+          [&](AnyMessage& m) { log.add(m.is<int>() ? "int" : std::string(m.type_name())); });
   });
   CHECK(rt.run_for(run_limit));
   STRCMP_EQUAL("int,troupe::test::Pong", log.joined().c_str());
@@ -147,12 +150,14 @@ TEST_GROUP(BoundedMailbox){};
 // A receiver that holds still until told to count its mailbox.
 static Pid spawn_sleeper(Runtime& rt, SpawnOptions opts, std::size_t& size, std::uint64_t& dropped,
                          std::vector<int>& kept) {
-  return rt.spawn([&](Process& self) -> Proc {
-    co_await self.receive([](const Go&) {});
-    size = self.mailbox_size();
-    dropped = self.dropped_messages();
-    while (auto v = co_await self.receive<int>(0ms)) kept.push_back(*v);
-  }, opts);
+  return rt.spawn(
+      [&](Process& self) -> Proc {
+        co_await self.receive([](const Go&) {});
+        size = self.mailbox_size();
+        dropped = self.dropped_messages();
+        while (auto v = co_await self.receive<int>(0ms)) kept.push_back(*v);
+      },
+      opts);
 }
 
 TEST(BoundedMailbox, RejectReportsMailboxFullToTheSender) {
@@ -164,7 +169,7 @@ TEST(BoundedMailbox, RejectReportsMailboxFullToTheSender) {
   rt.spawn([&](Process& self) -> Proc {
     for (int i = 0; i < 5; ++i) results.push_back(static_cast<int>(self.send(r, i)));
     results.push_back(static_cast<int>(self.send(r, Go{})));  // ordinary, so bounded too
-    self.exit(r, troupe::kill);  // signals are never bounded
+    self.exit(r, troupe::kill);                               // signals are never bounded
     co_return;
   });
   CHECK(rt.run_for(run_limit));
@@ -179,7 +184,8 @@ TEST(BoundedMailbox, DropNewestCountsDrops) {
   std::size_t size = 0;
   std::uint64_t dropped = 0;
   std::vector<int> kept;
-  Pid r = spawn_sleeper(rt, {.max_mailbox = 4, .overflow = Overflow::drop_newest}, size, dropped, kept);
+  Pid r =
+      spawn_sleeper(rt, {.max_mailbox = 4, .overflow = Overflow::drop_newest}, size, dropped, kept);
   rt.spawn([&](Process& self) -> Proc {
     for (int i = 0; i < 3; ++i) self.send(r, i);
     self.send(r, Go{});
@@ -196,7 +202,8 @@ TEST(BoundedMailbox, DropOldestKeepsTheNewest) {
   std::size_t size = 0;
   std::uint64_t dropped = 0;
   std::vector<int> kept;
-  Pid r = spawn_sleeper(rt, {.max_mailbox = 3, .overflow = Overflow::drop_oldest}, size, dropped, kept);
+  Pid r =
+      spawn_sleeper(rt, {.max_mailbox = 3, .overflow = Overflow::drop_oldest}, size, dropped, kept);
   rt.spawn([&](Process& self) -> Proc {
     for (int i = 0; i < 10; ++i) self.send(r, i);
     self.send(r, Go{});  // all queued before r runs again: it keeps 8, 9, Go
@@ -211,20 +218,95 @@ TEST(BoundedMailbox, DropOldestKeepsTheNewest) {
 TEST(BoundedMailbox, SystemMessagesBypassTheBound) {
   Runtime rt({.schedulers = 1});
   int downs = 0, exits = 0;
-  rt.spawn([&](Process& self) -> Proc {
-    self.trap_exit(true);
-    for (int i = 0; i < 5; ++i) self.send(self.self(), i);  // fills the bound of 2, 3 rejected
-    for (int i = 0; i < 3; ++i) {
-      self.monitor(self.spawn([](Process&) -> Proc { co_return; }));
-      self.spawn_link([](Process& c) -> Proc {
-        c.exit(ExitReason::error("boom"));
-        co_return;
-      });
-    }
-    for (int i = 0; i < 6; ++i)
-      co_await self.receive([&](const Down&) { ++downs; }, [&](const Exit&) { ++exits; });
-  }, {.max_mailbox = 2});
+  rt.spawn(
+      [&](Process& self) -> Proc {
+        self.trap_exit(true);
+        for (int i = 0; i < 5; ++i) self.send(self.self(), i);  // fills the bound of 2, 3 rejected
+        for (int i = 0; i < 3; ++i) {
+          self.monitor(self.spawn([](Process&) -> Proc { co_return; }));
+          self.spawn_link([](Process& c) -> Proc {
+            c.exit(ExitReason::error("boom"));
+            co_return;
+          });
+        }
+        for (int i = 0; i < 6; ++i)
+          co_await self.receive([&](const Down&) { ++downs; }, [&](const Exit&) { ++exits; });
+      },
+      {.max_mailbox = 2});
   CHECK(rt.run_for(run_limit));
   LONGS_EQUAL(3, downs);
   LONGS_EQUAL(3, exits);
+}
+
+TEST_GROUP(Backpressure){};
+
+// A receiver that consumes nothing until `gate` ends, then `count` ints.
+static Pid spawn_gated_receiver(Process& self, Pid gate, int count, std::vector<int>& got) {
+  return self.spawn(
+      [gate, count, &got](Process& r) -> Proc {
+        r.monitor(gate);
+        co_await r.receive<Down>();  // never bounded, so it gets through a full mailbox
+        for (int i = 0; i < count; ++i) got.push_back(co_await r.receive<int>());
+      },
+      {.max_mailbox = 4, .overflow = Overflow::reject});
+}
+
+TEST(Backpressure, SendWhenRoomWaitsForTheReceiverToWorkItsMailboxDown) {
+  Runtime rt({.schedulers = 1});
+  std::vector<int> got;
+  std::vector<SendResult> results;
+  rt.spawn([&](Process& self) -> Proc {
+    Pid gate = self.spawn([](Process& g) -> Proc { co_await g.receive([](const Stop&) {}); });
+    Pid r = spawn_gated_receiver(self, gate, 20, got);
+    for (int i = 0; i < 4; ++i) results.push_back(co_await self.send_when_room(r, i));
+    // Full, and nobody consumes: it waits, then gives up.
+    results.push_back(co_await self.send_when_room(r, 4, 20ms));
+    self.exit(gate, troupe::kill);  // the receiver starts consuming
+    for (int i = 4; i < 20; ++i) results.push_back(co_await self.send_when_room(r, i));
+  });
+  CHECK(rt.run_for(run_limit));
+  LONGS_EQUAL(21, results.size());
+  for (int i = 0; i < 21; ++i)
+    CHECK(results[i] == (i == 4 ? SendResult::mailbox_full : SendResult::ok));
+  LONGS_EQUAL(20, got.size());
+  for (int i = 0; i < 20; ++i) LONGS_EQUAL(i, got[i]);
+}
+
+TEST(Backpressure, AWaitingSenderLearnsTheReceiverDied) {
+  Runtime rt({.schedulers = 1});
+  std::vector<int> got;
+  SendResult last = SendResult::ok;
+  rt.spawn([&](Process& self) -> Proc {
+    Pid gate = self.spawn([](Process& g) -> Proc { co_await g.receive([](const Stop&) {}); });
+    Pid r = spawn_gated_receiver(self, gate, 20, got);
+    Pid killer = self.spawn([r](Process& k) -> Proc {
+      co_await k.receive([](const Go&) {});
+      k.exit(r, troupe::kill);
+    });
+    for (int i = 0; i < 4; ++i) co_await self.send_when_room(r, i);
+    self.send(killer, Go{});  // runs once we wait below
+    last = co_await self.send_when_room(r, 4, 10s);
+    self.exit(gate, troupe::kill);
+  });
+  CHECK(rt.run_for(run_limit));
+  CHECK(last == SendResult::noproc);
+  CHECK(got.empty());
+}
+
+TEST(Mailbox, TimeoutsStillFireAfterManyLongOnesWereCancelled) {
+  Runtime rt({.schedulers = 1});
+  int matched = 0;
+  bool timed_out = false;
+  rt.spawn([&](Process& self) -> Proc {
+    // Each receive arms a one-hour timer and cancels it when its message
+    // arrives; the scheduler must drop those cancelled entries as it goes.
+    for (int i = 0; i < 5000; ++i) {
+      self.send_after(0ms, self.self(), i);
+      if (co_await self.receive<int>(1h)) ++matched;
+    }
+    timed_out = !(co_await self.receive<int>(10ms)).has_value();
+  });
+  CHECK(rt.run_for(run_limit));
+  LONGS_EQUAL(5000, matched);
+  CHECK(timed_out);
 }

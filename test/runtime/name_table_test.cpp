@@ -1,17 +1,19 @@
 // The registry's open-addressing name table: inserts, finds, erases with
 // tombstones, growth, and names longer than the inline buffer.
+#include "runtime/detail/name_table.hpp"
+
 #include <CppUTest/TestHarness.h>
 
 #include <functional>
 #include <string>
 
-#include "runtime/detail/name_table.hpp"
-
 using troupe::Pid;
 using troupe::detail::NameTable;
 
 namespace {
-std::uint64_t h(const std::string& s) { return std::hash<std::string>{}(s); }
+std::uint64_t h(const std::string& s) {
+  return std::hash<std::string>{}(s);
+}
 }  // namespace
 
 TEST_GROUP(NameTable){};

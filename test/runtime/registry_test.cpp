@@ -128,11 +128,13 @@ TEST(Registry, WaitForGetsANameRegisteredLater) {
   Runtime rt({.schedulers = 2});
   Pid found, registered;
   rt.spawn([&](Process& self) -> Proc {
-    registered = self.spawn([](Process& p) -> Proc {
-      co_await p.receive([](const Go&) {});
-      (void)p.runtime().registry().register_name("late", p.self());
-      co_await p.receive([](const Stop&) {});
-    }, {.placement = Placement::spread});
+    registered = self.spawn(
+        [](Process& p) -> Proc {
+          co_await p.receive([](const Go&) {});
+          (void)p.runtime().registry().register_name("late", p.self());
+          co_await p.receive([](const Stop&) {});
+        },
+        {.placement = Placement::spread});
     self.send(registered, Go{});
     auto r = co_await self.runtime().registry().wait_for(self, "late", 10s);
     if (r.ok()) found = r.value();
@@ -171,10 +173,12 @@ TEST(Registry, LookupOrStartStartsExactlyOneUnderRacingCallers) {
     self.send(self.runtime().registry().whereis("rooms/lobby"), Stop{});
   });
   for (int i = 0; i < callers; ++i)
-    rt.spawn([&, collector](Process& self) -> Proc {
-      auto r = co_await self.runtime().registry().lookup_or_start(self, "rooms/lobby", start);
-      self.send(collector, r.ok() ? r.value() : Pid{});
-    }, {.placement = Placement::spread});
+    rt.spawn(
+        [&, collector](Process& self) -> Proc {
+          auto r = co_await self.runtime().registry().lookup_or_start(self, "rooms/lobby", start);
+          self.send(collector, r.ok() ? r.value() : Pid{});
+        },
+        {.placement = Placement::spread});
   CHECK(rt.run_for(run_limit));
   LONGS_EQUAL(1, starts.load());
   LONGS_EQUAL(callers, results.size());

@@ -59,10 +59,12 @@ TEST(Scheduling, ProcessesSpreadAcrossSchedulersExchangeMessages) {
     constexpr int senders = 8, per = 5000;
     Pid me = self.self();
     for (int s = 0; s < senders; ++s)
-      self.spawn([me](Process& p) -> Proc {
-        for (int i = 1; i <= per; ++i) p.send(me, i);
-        co_return;
-      }, {.placement = Placement::spread});
+      self.spawn(
+          [me](Process& p) -> Proc {
+            for (int i = 1; i <= per; ++i) p.send(me, i);
+            co_return;
+          },
+          {.placement = Placement::spread});
     for (int i = 0; i < senders * per; ++i) total += co_await self.receive<int>();
   });
   CHECK(rt.run_for(run_limit));
@@ -97,7 +99,8 @@ TEST(Scheduling, EmbedsOnTheApplicationsLoop) {
     uv_timer_t app_timer;  // the application's own handle on the same loop
     uv_timer_init(&loop, &app_timer);
     app_timer.data = &app_timer_fired;
-    uv_timer_start(&app_timer, [](uv_timer_t* t) { *static_cast<bool*>(t->data) = true; }, 1, 0);
+    uv_timer_start(
+        &app_timer, [](uv_timer_t* t) { *static_cast<bool*>(t->data) = true; }, 1, 0);
     rt.spawn([&](Process& self) -> Proc {
       Pid echo = self.spawn([](Process& e) -> Proc {
         for (int i = 0; i < 100; ++i) {
