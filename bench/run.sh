@@ -48,6 +48,7 @@ for rep in $(seq 1 "$reps"); do
       run_one "$rep" "$actors" --bench=fanin --sched=$s --per_sender="$per"
     done
     run_one "$rep" "$actors" --bench=fanin --sched=2 --placement=spread --per_sender="$per"
+    run_one "$rep" "$actors" --bench=fanin --sched=2 --bounded=100000 --per_sender="$per"
     for s in 0 1; do  # 0: one scheduler per core (the default), 1: beside Erlang's +S 1
       run_one "$rep" "$build/bench/sup_bench" --bench=sup --sched=$s --crashes="$crashes" --rounds="$rounds"
     done
