@@ -48,7 +48,7 @@ using KeyValues = std::vector<std::pair<std::string, std::string>>;
 // What the server knows about an HTTP request or a WebSocket upgrade. Header
 // names are lower case; query keys/values and the path are percent-decoded
 // (libwebsockets decodes them while parsing, and folds "//", "/./", "/../").
-struct Request {
+struct HttpRequest {
   std::string path;      // "/rooms/lobby"
   std::string route;     // matched route prefix, "/rooms"; empty for plain HTTP
   std::string name;      // decoded name after the prefix, "lobby"; empty for plain HTTP

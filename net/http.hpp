@@ -19,6 +19,6 @@ struct HttpResponse {
 };
 
 // Called for GET requests whose decoded path equals the registered path.
-using HttpHandler = std::function<HttpResponse(const Request&)>;
+using HttpHandler = std::function<HttpResponse(const HttpRequest&)>;
 
 }  // namespace troupe

@@ -14,15 +14,15 @@ std::optional<std::string_view> find(const KeyValues& pairs, std::string_view ke
 
 }  // namespace
 
-std::optional<std::string_view> Request::header(std::string_view lower_name) const {
+std::optional<std::string_view> HttpRequest::header(std::string_view lower_name) const {
   return find(headers, lower_name);
 }
 
-std::optional<std::string_view> Request::query_param(std::string_view key) const {
+std::optional<std::string_view> HttpRequest::query_param(std::string_view key) const {
   return find(query, key);
 }
 
-std::optional<std::string_view> Request::cookie(std::string_view key) const {
+std::optional<std::string_view> HttpRequest::cookie(std::string_view key) const {
   return find(cookies, key);
 }
 

@@ -38,10 +38,10 @@ class RouteHandler {
   // Before the upgrade, after the server's own checks (path, name, Origin,
   // connection limits) passed. Runs with the request's path, query, headers and
   // cookies; the layer above may also refuse here (e.g. its actor is full).
-  virtual Admission authorize(const Request&) { return Admission::admit(); }
+  virtual Admission authorize(const HttpRequest&) { return Admission::admit(); }
 
   // The upgrade completed. `request` is the one authorize() saw.
-  virtual void on_open(ConnectionId, const Request& request) = 0;
+  virtual void on_open(ConnectionId, const HttpRequest& request) = 0;
 
   // One whole message (fragments reassembled, at most max_message_bytes).
   // `data` is valid only during the call.

@@ -57,7 +57,7 @@ struct ServerOptions {
   std::vector<std::string> allowed_origins;
 
   // Non-standard request headers (lower case, e.g. "x-api-key") to copy into
-  // Request::headers; standard ones are always copied.
+  // HttpRequest::headers; standard ones are always copied.
   std::vector<std::string> captured_headers;
 
   // Serve files under static_dir at static_mount ("/static/app.js"). Empty

@@ -29,7 +29,7 @@ int LoopWorker::on_http(lws* wsi, std::string_view uri) {
     return answer_with_status(wsi, is_route ? 426 : HTTP_STATUS_NOT_FOUND);
   }
 
-  Request request = read_request(wsi, shared_.options.captured_headers);
+  HttpRequest request = read_request(wsi, shared_.options.captured_headers);
   request.loop = index_;
   HttpResponse response;
   try {

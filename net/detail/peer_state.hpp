@@ -57,7 +57,7 @@ struct PeerState {
   const RouteEntry* route = nullptr;
   std::string limit_key;  // "<prefix>/<name>", for ConnectionLimits
   bool reserved = false;  // holds a ConnectionLimits slot
-  Request request;
+  HttpRequest request;
   ConnectionId id;  // set when the upgrade completes
   bool opened = false;
 

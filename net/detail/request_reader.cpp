@@ -82,8 +82,8 @@ KeyValues parse_cookies(std::string_view header) {
   return cookies;
 }
 
-Request read_request(lws* wsi, const std::vector<std::string>& captured_headers) {
-  Request request;
+HttpRequest read_request(lws* wsi, const std::vector<std::string>& captured_headers) {
+  HttpRequest request;
   request.path = copy_token(wsi, WSI_TOKEN_GET_URI);
   read_query(wsi, request.query);
   read_headers(wsi, captured_headers, request.headers);

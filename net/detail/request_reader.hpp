@@ -1,5 +1,5 @@
 #pragma once
-// Builds a Request from the parsed headers lws holds for a wsi. Loop thread,
+// Builds a HttpRequest from the parsed headers lws holds for a wsi. Loop thread,
 // inside an HTTP or HTTP_CONFIRM_UPGRADE callback (while the headers exist).
 
 #include <libwebsockets.h>
@@ -12,7 +12,7 @@
 
 namespace troupe::detail {
 
-Request read_request(lws* wsi, const std::vector<std::string>& captured_headers);
+HttpRequest read_request(lws* wsi, const std::vector<std::string>& captured_headers);
 
 // "a=1; b=2" -> {"a","1"}, {"b","2"}. Pure; exposed for tests.
 KeyValues parse_cookies(std::string_view header);

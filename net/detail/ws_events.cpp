@@ -39,7 +39,7 @@ bool guarded(F&& f) {
 const char* status_text(int status) {
   switch (status) {
     case 400:
-      return "Bad Request";
+      return "Bad HttpRequest";
     case 401:
       return "Unauthorized";
     case 403:
@@ -57,7 +57,7 @@ const char* status_text(int status) {
   }
 }
 
-bool origin_allowed(const ServerOptions& options, const Request& request) {
+bool origin_allowed(const ServerOptions& options, const HttpRequest& request) {
   if (options.allowed_origins.empty()) return true;
   const auto origin = request.header("origin");
   if (!origin) return true;
@@ -107,7 +107,7 @@ int LoopWorker::on_confirm_upgrade(lws* wsi, std::string_view upgrade) {
   if (upgrade.size() != 9 || strncasecmp(upgrade.data(), "websocket", 9) != 0) {
     return refuse_upgrade(wsi, 400, "unsupported upgrade");
   }
-  Request request = read_request(wsi, shared_.options.captured_headers);
+  HttpRequest request = read_request(wsi, shared_.options.captured_headers);
   if (request.path.empty()) return refuse_upgrade(wsi, 400, "upgrade needs GET");
   std::string_view name;
   const RouteEntry* route = shared_.match_route(request.path, name);
@@ -153,8 +153,8 @@ int LoopWorker::on_established(lws* wsi) {
   AtomicCounters::bump(shared_.counters.connections_opened);
   AtomicCounters::bump(shared_.counters.connections_open);
 
-  const Request request = std::move(peer->request);
-  peer->request = Request{};
+  const HttpRequest request = std::move(peer->request);
+  peer->request = HttpRequest{};
   const bool ok = guarded([&] { peer->route->handler->on_open(peer->id, request); });
   if (!ok) {
     request_close(*peer, close_code::internal_error, "handler failed", false);

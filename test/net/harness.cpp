@@ -5,11 +5,11 @@
 
 namespace troupe::test {
 
-Admission RecordingHandler::authorize(const Request& request) {
+Admission RecordingHandler::authorize(const HttpRequest& request) {
   return authorizer ? authorizer(request) : Admission::admit();
 }
 
-void RecordingHandler::on_open(ConnectionId id, const Request& request) {
+void RecordingHandler::on_open(ConnectionId id, const HttpRequest& request) {
   Event event{Event::Kind::open, id};
   event.request = request;
   record(std::move(event));

@@ -27,18 +27,18 @@ struct Event {
   std::string data;  // message data, or close reason
   MessageKind message_kind = MessageKind::text;
   std::uint16_t code = 0;
-  Request request;  // for open
+  HttpRequest request;  // for open
   std::thread::id thread;
 };
 
 class RecordingHandler : public RouteHandler {
  public:
   // When echo is on, every message is sent back through `server`.
-  std::function<Admission(const Request&)> authorizer;
+  std::function<Admission(const HttpRequest&)> authorizer;
   std::atomic<WebSocketServer*> echo_to{nullptr};
 
-  Admission authorize(const Request& request) override;
-  void on_open(ConnectionId id, const Request& request) override;
+  Admission authorize(const HttpRequest& request) override;
+  void on_open(ConnectionId id, const HttpRequest& request) override;
   void on_message(ConnectionId id, std::string_view data, MessageKind kind) override;
   void on_close(ConnectionId id, std::uint16_t code, std::string_view reason) override;
 

@@ -48,16 +48,16 @@ TEST(Http, HandlersAnswerByExactPathBesideWebSockets) {
   auto handler = std::make_shared<RecordingHandler>();
   TestServer server(quick_options(), 1, [&](WebSocketServer& s) {
     s.add_route("/echo", handler);
-    s.add_http_handler("/healthz", [](const Request&) {
+    s.add_http_handler("/healthz", [](const HttpRequest&) {
       return HttpResponse{200, "text/plain", "ok\n"};
     });
-    s.add_http_handler("/metrics", [](const Request& request) {
+    s.add_http_handler("/metrics", [](const HttpRequest& request) {
       return HttpResponse{200, "text/plain; version=0.0.4",
                           "q " + std::string(request.query_param("q").value_or("-")) + "\n"};
     });
     s.add_http_handler("/broken",
-                       [](const Request&) -> HttpResponse { throw std::runtime_error("no"); });
-    s.add_http_handler("/empty", [](const Request&) {
+                       [](const HttpRequest&) -> HttpResponse { throw std::runtime_error("no"); });
+    s.add_http_handler("/empty", [](const HttpRequest&) {
       return HttpResponse{204, "text/plain", ""};
     });
   });
@@ -83,7 +83,7 @@ TEST(Http, HandlersAnswerByExactPathBesideWebSockets) {
 
 TEST(Http, KeepAliveConnectionServesSeveralRequests) {
   TestServer server(quick_options(), 1, [](WebSocketServer& s) {
-    s.add_http_handler("/n", [](const Request&) { return HttpResponse{200, "text/plain", "n"}; });
+    s.add_http_handler("/n", [](const HttpRequest&) { return HttpResponse{200, "text/plain", "n"}; });
   });
   RawClient raw;
   CHECK_TRUE(raw.connect(server.port()));

@@ -65,7 +65,7 @@ TEST(Routing, NameIsPercentDecodedAndRequestCarriesQueryHeadersCookies) {
                                   "Cookie: sid=s1; theme=\"dark\"\r\nX-Api-Key: k-42\r\n"));
   const auto open = server.handler().wait(Event::Kind::open, 3s);
   CHECK_TRUE(open.has_value());
-  const Request& request = open->request;
+  const HttpRequest& request = open->request;
   STRCMP_EQUAL("caf\xc3\xa9:1", request.name.c_str());
   STRCMP_EQUAL("/echo/caf\xc3\xa9:1", request.path.c_str());
   STRCMP_EQUAL("abc", std::string(request.query_param("token").value_or("")).c_str());
@@ -80,7 +80,7 @@ TEST(Routing, NameIsPercentDecodedAndRequestCarriesQueryHeadersCookies) {
 
 TEST(Routing, AuthorizeRejectsWith401Or403BeforeTheUpgrade) {
   auto handler = std::make_shared<RecordingHandler>();
-  handler->authorizer = [](const Request& request) {
+  handler->authorizer = [](const HttpRequest& request) {
     const auto token = request.query_param("token");
     if (!token) return Admission::reject(401, "token needed");
     if (*token != "good" || request.cookie("sid") != "s1") return Admission::reject(403);

@@ -1,0 +1,102 @@
+#pragma once
+// Session actors: one process per named session (a room, a document, a
+// game) that browser clients reach through the Gateway (gateway.hpp).
+//
+//   struct Room : troupe::Session {
+//     troupe::Task<> on_message(troupe::Connection& c, std::string_view text,
+//                               troupe::MessageKind) override {
+//       broadcast(text);  // to every connection of this room
+//       co_return;
+//     }
+//   };
+//   gateway.route("/rooms", [] { return std::make_unique<Room>(); });
+//
+// Every callback runs on the session's own process, one at a time, and may
+// co_await (calls, offload, ...). An exception escaping a callback crashes
+// the session: its supervisor restarts it under the same name, and the
+// connections that were open are handed to the new incarnation
+// (on_connect with resumed = true); frames sent meanwhile wait, in order.
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "net/connection.hpp"
+#include "runtime/process.hpp"
+#include "runtime/receive.hpp"
+
+namespace troupe {
+
+class WebSocketServer;
+
+// One client connection as its session sees it. The gateway owns the socket;
+// send and close may be called from the session (and are safe from any
+// thread). Tags and `state` belong to the session.
+class Connection {
+ public:
+  Connection(ConnectionId id, WebSocketServer* server) : id_(id), server_(server) {}
+
+  ConnectionId id() const { return id_; }
+  // Queues a frame; false if the connection is already gone.
+  bool send(std::string_view data, MessageKind kind = MessageKind::text) const;
+  // Closes after the queued frames are flushed.
+  void close(std::uint16_t code = close_code::normal, std::string_view reason = {}) const;
+
+  void tag(std::string t) { tags_.push_back(std::move(t)); }
+  bool has_tag(std::string_view t) const;
+  const std::vector<std::string>& tags() const { return tags_; }
+  // A small per-connection key/value state (a nickname, a role).
+  std::map<std::string, std::string, std::less<>> state;
+
+ private:
+  ConnectionId id_;
+  WebSocketServer* server_;
+  std::vector<std::string> tags_;
+};
+
+struct ConnectInfo {
+  HttpRequest request;   // path, name, query, headers, cookies of the upgrade
+  bool resumed = false;  // handed over after the session restarted
+};
+
+class Session {
+ public:
+  virtual ~Session() = default;
+
+  // After the session started (or restarted), before any connection.
+  virtual Task<> on_start() { co_return; }
+  virtual Task<> on_connect(Connection&, const ConnectInfo&) { co_return; }
+  virtual Task<> on_message(Connection& c, std::string_view data, MessageKind kind) = 0;
+  virtual Task<> on_close(Connection&, std::uint16_t /*code*/, std::string_view /*reason*/) {
+    co_return;
+  }
+  // Any other message sent to the session's process (rt.send, call); the
+  // message lives only during this call, so it is not a coroutine.
+  virtual void on_info(AnyMessage&) {}
+  // Before the session stops: idle, shut down, or restarted after a crash
+  // it survived long enough to see (not after a kill).
+  virtual Task<> on_stop() { co_return; }
+
+  // --- for the callbacks ---
+  Process& self() const { return *self_; }
+  // The session's name within its route ("lobby" for /rooms/lobby).
+  const std::string& name() const { return name_; }
+  // Sends to every connection, except `except` if given.
+  void broadcast(std::string_view data, std::optional<ConnectionId> except = {},
+                 MessageKind kind = MessageKind::text) const;
+  // The connections carrying `tag` (all of them for an empty tag).
+  std::vector<Connection*> connections(std::string_view tag = {});
+  std::size_t connection_count() const { return connections_.size(); }
+
+ private:
+  friend class SessionRunner;
+  Process* self_ = nullptr;
+  std::string name_;
+  std::map<std::uint64_t, std::unique_ptr<Connection>> connections_;
+};
+
+}  // namespace troupe

@@ -1,0 +1,247 @@
+// Session actors behind the gateway, with real WebSocket clients over
+// loopback: one session per name, broadcast, crash survival, idle stop.
+
+#include <CppUTest/TestHarness.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <stdexcept>
+
+#include "net/gateway.hpp"
+#include "test/net/harness.hpp"
+#include "test/net/raw_client.hpp"
+#include "test/net/ws_client.hpp"
+
+using namespace troupe;
+using namespace troupe::test;
+
+namespace {
+
+// Counts session starts and stops, and lets a test wait for a stop.
+struct Lifecycle {
+  std::atomic<int> starts{0};
+  std::mutex m;
+  std::condition_variable cv;
+  int stops = 0;
+
+  void stopped() {
+    std::lock_guard<std::mutex> lock(m);
+    ++stops;
+    cv.notify_all();
+  }
+  bool wait_stops(int n) {
+    std::unique_lock<std::mutex> lock(m);
+    return cv.wait_for(lock, 5s, [&] { return stops >= n; });
+  }
+};
+
+// Greets, echoes, broadcasts "bcast:<text>" to the others, tags "tag:<t>"
+// and reports "who:<t>", and crashes on "crash".
+struct Room : Session {
+  explicit Room(Lifecycle* life) : life(life) {}
+  Lifecycle* life;
+
+  Task<> on_start() override {
+    ++life->starts;
+    co_return;
+  }
+  Task<> on_connect(Connection& c, const ConnectInfo& info) override {
+    c.send("hello " + name() + (info.resumed ? " resumed" : ""));
+    co_return;
+  }
+  Task<> on_message(Connection& c, std::string_view text, MessageKind) override {
+    if (text == "crash") throw std::runtime_error("asked to crash");
+    if (text.starts_with("bcast:")) {
+      broadcast(text.substr(6), c.id());
+    } else if (text.starts_with("tag:")) {
+      c.tag(std::string(text.substr(4)));
+      c.send("tagged");
+    } else if (text.starts_with("who:")) {
+      c.send(std::to_string(connections(text.substr(4)).size()));
+    } else {
+      c.send(text);
+    }
+    co_return;
+  }
+  // The application pushes to a room from outside: rt.send("rooms/<name>", text).
+  void on_info(AnyMessage& m) override {
+    if (m.is<std::string>()) broadcast(m.get<std::string>());
+  }
+  Task<> on_stop() override {
+    life->stopped();
+    co_return;
+  }
+};
+
+struct Fixture {
+  Runtime rt{{.schedulers = 2}};
+  Lifecycle life;
+  Gateway gateway{rt, {.server = quick_options()}};
+
+  explicit Fixture(KindOptions options = {}) {
+    gateway.route(
+        "/rooms", [this] { return std::make_unique<Room>(&life); }, options);
+    CHECK_FALSE(gateway.start());
+  }
+  ~Fixture() {
+    gateway.stop();
+    rt.shutdown();
+  }
+};
+
+std::string next_text(ClientConnection& c) {
+  auto m = c.next_message(5s);
+  return m ? m->data : std::string("<nothing>");
+}
+
+}  // namespace
+
+TEST_GROUP(Session) {
+  Watchdog watchdog{60s};
+};
+
+TEST(Session, ConnectionReachesTheSessionOfItsName) {
+  Fixture f;
+  WsTestClient client;
+  auto c = client.connect(f.gateway.port(), "/rooms/lobby");
+  CHECK_TRUE(c->wait_open(3s));
+  STRCMP_EQUAL("hello lobby", next_text(*c).c_str());
+  c->send("ping");
+  STRCMP_EQUAL("ping", next_text(*c).c_str());
+  CHECK_TRUE(f.rt.registry().whereis("rooms/lobby").valid());
+}
+
+TEST(Session, RacingConnectsToOneNameStartOneSession) {
+  Fixture f;
+  WsTestClient client;
+  constexpr int n = 300;
+  std::vector<std::shared_ptr<ClientConnection>> conns;
+  for (int i = 0; i < n; ++i) conns.push_back(client.connect(f.gateway.port(), "/rooms/crowd"));
+  for (auto& c : conns) {
+    CHECK_TRUE(c->wait_open(10s));
+    STRCMP_EQUAL("hello crowd", next_text(*c).c_str());
+  }
+  LONGS_EQUAL(1, f.life.starts.load());
+  LONGS_EQUAL(1, f.rt.registry().list("rooms/").size());
+}
+
+TEST(Session, BroadcastSkipsTheSenderAndTagsSelectConnections) {
+  Fixture f;
+  WsTestClient client;
+  std::vector<std::shared_ptr<ClientConnection>> conns;
+  for (int i = 0; i < 3; ++i) {
+    conns.push_back(client.connect(f.gateway.port(), "/rooms/talk"));
+    CHECK_TRUE(conns.back()->wait_open(3s));
+    STRCMP_EQUAL("hello talk", next_text(*conns.back()).c_str());
+  }
+  conns[0]->send("bcast:news");
+  STRCMP_EQUAL("news", next_text(*conns[1]).c_str());
+  STRCMP_EQUAL("news", next_text(*conns[2]).c_str());
+  // Had the sender got it too, it would come before this echo.
+  conns[0]->send("echo");
+  STRCMP_EQUAL("echo", next_text(*conns[0]).c_str());
+
+  conns[1]->send("tag:red");
+  STRCMP_EQUAL("tagged", next_text(*conns[1]).c_str());
+  conns[2]->send("who:red");
+  STRCMP_EQUAL("1", next_text(*conns[2]).c_str());
+  conns[2]->send("who:");
+  STRCMP_EQUAL("3", next_text(*conns[2]).c_str());
+}
+
+TEST(Session, CrashKeepsConnectionsOpenAndFramesInOrder) {
+  Fixture f;
+  WsTestClient client;
+  auto a = client.connect(f.gateway.port(), "/rooms/fragile");
+  auto b = client.connect(f.gateway.port(), "/rooms/fragile");
+  CHECK_TRUE(a->wait_open(3s) && b->wait_open(3s));
+  STRCMP_EQUAL("hello fragile", next_text(*a).c_str());
+  STRCMP_EQUAL("hello fragile", next_text(*b).c_str());
+  Pid before = f.rt.registry().whereis("rooms/fragile");
+
+  for (const char* m : {"1", "2", "crash", "3", "4"}) a->send(m);
+  STRCMP_EQUAL("1", next_text(*a).c_str());
+  STRCMP_EQUAL("2", next_text(*a).c_str());
+  // Both connections are handed to the restarted session ...
+  STRCMP_EQUAL("hello fragile resumed", next_text(*a).c_str());
+  STRCMP_EQUAL("hello fragile resumed", next_text(*b).c_str());
+  // ... and what was sent while it restarted arrives, in order.
+  STRCMP_EQUAL("3", next_text(*a).c_str());
+  STRCMP_EQUAL("4", next_text(*a).c_str());
+  b->send("still here");
+  STRCMP_EQUAL("still here", next_text(*b).c_str());
+  Pid after = f.rt.registry().whereis("rooms/fragile");
+  CHECK_TRUE(after.valid() && after != before);
+  LONGS_EQUAL(2, f.life.starts.load());
+}
+
+TEST(Session, CloseOnCrashClosesWith1012) {
+  Fixture f({.close_on_crash = true});
+  // A raw client: lws's client refuses 1012, which RFC 6455 registered later.
+  RawClient raw;
+  CHECK_TRUE(raw.connect(f.gateway.port()));
+  LONGS_EQUAL(101, raw.upgrade("/rooms/strict"));
+  auto hello = raw.read_frame(3s);
+  CHECK_TRUE(hello && hello->payload == "hello strict");
+  CHECK_TRUE(raw.send_frame(opcode::text, "crash"));
+  auto closing = raw.read_frame(5s);
+  CHECK_TRUE(closing.has_value());
+  LONGS_EQUAL(opcode::close, closing->opcode);
+  LONGS_EQUAL(1012, closing->close_code());
+}
+
+TEST(Session, IdleSessionStopsAndTheNextConnectionStartsItAgain) {
+  Fixture f({.idle_timeout = 50ms});
+  WsTestClient client;
+  auto a = client.connect(f.gateway.port(), "/rooms/sleepy");
+  CHECK_TRUE(a->wait_open(3s));
+  STRCMP_EQUAL("hello sleepy", next_text(*a).c_str());
+  a->close(1000, "bye");
+  CHECK_TRUE(a->wait_closed(3s).has_value());
+  CHECK_TRUE(f.life.wait_stops(1));
+  auto b = client.connect(f.gateway.port(), "/rooms/sleepy");
+  CHECK_TRUE(b->wait_open(3s));
+  STRCMP_EQUAL("hello sleepy", next_text(*b).c_str());
+  LONGS_EQUAL(2, f.life.starts.load());
+}
+
+TEST(Session, AuthorizeRejectsBeforeAnySessionStarts) {
+  Fixture f({.authorize = [](const HttpRequest& r) {
+    return r.query_param("token") == "secret" ? Admission::admit() : Admission::reject(401);
+  }});
+  RawClient raw;
+  CHECK_TRUE(raw.connect(f.gateway.port()));
+  LONGS_EQUAL(401, raw.upgrade("/rooms/vault"));
+  WsTestClient client;
+  auto ok = client.connect(f.gateway.port(), "/rooms/vault?token=secret");
+  CHECK_TRUE(ok->wait_open(3s));
+  STRCMP_EQUAL("hello vault", next_text(*ok).c_str());
+  LONGS_EQUAL(1, f.life.starts.load());
+}
+
+TEST(Session, TheApplicationCanPushToASessionByName) {
+  Fixture f;
+  WsTestClient client;
+  auto a = client.connect(f.gateway.port(), "/rooms/news");
+  CHECK_TRUE(a->wait_open(3s));
+  STRCMP_EQUAL("hello news", next_text(*a).c_str());
+  CHECK_TRUE(f.rt.send("rooms/news", std::string("breaking")) == SendResult::ok);
+  STRCMP_EQUAL("breaking", next_text(*a).c_str());
+}
+
+TEST(Session, HealthAndMetricsAnswerOverHttp) {
+  Fixture f;
+  WsTestClient client;
+  auto a = client.connect(f.gateway.port(), "/rooms/stats");
+  CHECK_TRUE(a->wait_open(3s));
+  STRCMP_EQUAL("hello stats", next_text(*a).c_str());
+  RawClient raw;
+  CHECK_TRUE(raw.connect(f.gateway.port()));
+  CHECK_TRUE(raw.send_all("GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
+  std::string head = raw.read_head(3s);
+  CHECK_TRUE(head.find(" 200 ") != std::string::npos);
+  std::string body = raw.read_body(4096, 3s);
+  CHECK_TRUE(body.find("troupe_sessions{route=\"/rooms\"} 1") != std::string::npos);
+  CHECK_TRUE(body.find("troupe_connections 1") != std::string::npos);
+}
