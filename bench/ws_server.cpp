@@ -57,8 +57,10 @@ int main(int argc, char** argv) {
   Gateway gateway(rt, {.server = server});
   KindOptions kind{.idle_timeout = std::chrono::seconds(60)};
   kind.route.max_connections_per_name = 100000;
-  gateway.route("/echo", [] { return std::make_unique<Echo>(); }, kind);
-  gateway.route("/broadcast", [] { return std::make_unique<Broadcast>(); }, kind);
+  gateway.route(
+      "/echo", [] { return std::make_unique<Echo>(); }, kind);
+  gateway.route(
+      "/broadcast", [] { return std::make_unique<Broadcast>(); }, kind);
   if (auto err = gateway.start()) {
     std::fprintf(stderr, "ws_server: cannot listen on port %ld: %s\n", port, err.message().c_str());
     return 1;

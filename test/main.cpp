@@ -16,4 +16,6 @@ __attribute__((init_priority(101))) LeakCountingOff leak_counting_off;
 
 }  // namespace
 
-int main(int argc, char** argv) { return CommandLineTestRunner::RunAllTests(argc, argv); }
+int main(int argc, char** argv) {
+  return CommandLineTestRunner::RunAllTests(argc, argv);
+}

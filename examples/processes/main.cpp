@@ -70,9 +70,9 @@ int main() {
     auto t0 = std::chrono::steady_clock::now();
     self.send(ring[0], 100'000L);
     co_await self.receive<long>();
-    auto us = std::chrono::duration_cast<std::chrono::microseconds>(
-                  std::chrono::steady_clock::now() - t0)
-                  .count();
+    auto us =
+        std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0)
+            .count();
     std::printf("100000 hops around a ring of 1000 in %lld us\n", static_cast<long long>(us));
     for (Pid node : ring) self.exit(node, troupe::kill);
     self.send(add, std::string("stop"));

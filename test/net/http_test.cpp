@@ -83,7 +83,9 @@ TEST(Http, HandlersAnswerByExactPathBesideWebSockets) {
 
 TEST(Http, KeepAliveConnectionServesSeveralRequests) {
   TestServer server(quick_options(), 1, [](WebSocketServer& s) {
-    s.add_http_handler("/n", [](const HttpRequest&) { return HttpResponse{200, "text/plain", "n"}; });
+    s.add_http_handler("/n", [](const HttpRequest&) {
+      return HttpResponse{200, "text/plain", "n"};
+    });
   });
   RawClient raw;
   CHECK_TRUE(raw.connect(server.port()));
