@@ -1,0 +1,57 @@
+#include "persist/store_client.hpp"
+
+namespace troupe {
+
+Task<StoreResult<std::optional<Entry>>> StoreClient::get(Process& self, std::string key,
+                                                         Duration timeout) {
+  co_return co_await run<std::optional<Entry>>(
+      self,
+      [key = std::move(key)](Store& s, StoreCallback<std::optional<Entry>> done) mutable {
+        s.get(std::move(key), std::move(done));
+      },
+      timeout);
+}
+
+Task<StoreResult<Revision>> StoreClient::put(Process& self, std::string key, std::string value,
+                                             Duration timeout) {
+  co_return co_await run<Revision>(
+      self,
+      [key = std::move(key), value = std::move(value)](Store& s,
+                                                       StoreCallback<Revision> done) mutable {
+        s.put(std::move(key), std::move(value), std::move(done));
+      },
+      timeout);
+}
+
+Task<StoreResult<bool>> StoreClient::del(Process& self, std::string key, Duration timeout) {
+  co_return co_await run<bool>(
+      self,
+      [key = std::move(key)](Store& s, StoreCallback<bool> done) mutable {
+        s.del(std::move(key), std::move(done));
+      },
+      timeout);
+}
+
+Task<StoreResult<void>> StoreClient::compare_and_put(Process& self, std::string key,
+                                                     std::string value, Revision revision,
+                                                     Duration timeout) {
+  co_return co_await run<void>(
+      self,
+      [key = std::move(key), value = std::move(value), revision](Store& s,
+                                                                 StoreCallback<void> done) mutable {
+        s.compare_and_put(std::move(key), std::move(value), revision, std::move(done));
+      },
+      timeout);
+}
+
+Task<StoreResult<void>> StoreClient::batch(Process& self, std::vector<WriteOp> ops,
+                                           Duration timeout) {
+  co_return co_await run<void>(
+      self,
+      [ops = std::move(ops)](Store& s, StoreCallback<void> done) mutable {
+        s.batch(std::move(ops), std::move(done));
+      },
+      timeout);
+}
+
+}  // namespace troupe

@@ -1,0 +1,69 @@
+#pragma once
+// StoreClient: processes on any scheduler co_await a Store that lives on
+// one scheduler's loop (a Store is bound to one loop and its thread). Each
+// operation is posted to that loop; its callback answers the waiting
+// process with runtime.reply, so no scheduler ever blocks.
+//
+//   StoreClient store(rt, 0, file_store);   // file_store runs on rt.loop(0)
+//   auto entry = co_await store.get(self, "counter/a");
+//
+// Members are for processes (co_await them from the process passed as
+// `self`); the client itself may be shared by every process. An operation
+// that gets no answer within `timeout` fails with StoreErrc::unavailable
+// (its late answer is discarded).
+
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "persist/store.hpp"
+#include "runtime/runtime.hpp"
+
+namespace troupe {
+
+class StoreClient {
+ public:
+  StoreClient(Runtime& rt, unsigned scheduler, Store& store)
+      : rt_(rt), scheduler_(scheduler), store_(store) {}
+
+  Task<StoreResult<std::optional<Entry>>> get(Process& self, std::string key,
+                                              Duration timeout = default_call_timeout);
+  Task<StoreResult<Revision>> put(Process& self, std::string key, std::string value,
+                                  Duration timeout = default_call_timeout);
+  Task<StoreResult<bool>> del(Process& self, std::string key,
+                              Duration timeout = default_call_timeout);
+  Task<StoreResult<void>> compare_and_put(Process& self, std::string key, std::string value,
+                                          Revision revision,
+                                          Duration timeout = default_call_timeout);
+  Task<StoreResult<void>> batch(Process& self, std::vector<WriteOp> ops,
+                                Duration timeout = default_call_timeout);
+
+  // Runs `op(store, done)` on the store's loop and awaits done's result.
+  template <class T, class Op>
+  Task<StoreResult<T>> run(Process& self, Op op, Duration timeout);
+
+  Store& store() { return store_; }
+
+ private:
+  Runtime& rt_;
+  unsigned scheduler_;
+  Store& store_;
+};
+
+template <class T, class Op>
+Task<StoreResult<T>> StoreClient::run(Process& self, Op op, Duration timeout) {
+  Ref ref = self.expect_reply();
+  ReplyTo to{self.self(), ref};
+  Runtime* rt = &rt_;
+  Store* store = &store_;
+  rt_.post(scheduler_, [rt, store, to, op = std::move(op)]() mutable {
+    op(*store, [rt, to](StoreResult<T> result) { rt->reply(to, std::move(result)); });
+  });
+  auto answer = co_await self.await_reply<StoreResult<T>>(ref, timeout);
+  if (answer.ok()) co_return std::move(answer.value());
+  co_return failure(
+      StoreError{StoreErrc::unavailable, "store did not answer: " + to_string(answer.error())});
+}
+
+}  // namespace troupe
