@@ -5,10 +5,16 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <cstdlib>
+#include <filesystem>
+#include <future>
+#include <msgpack.hpp>
 #include <mutex>
 #include <stdexcept>
 
 #include "net/gateway.hpp"
+#include "persist/file_store.hpp"
+#include "persist/persistent_state.hpp"
 #include "test/net/harness.hpp"
 #include "test/net/raw_client.hpp"
 #include "test/net/ws_client.hpp"
@@ -244,4 +250,99 @@ TEST(Session, HealthAndMetricsAnswerOverHttp) {
   std::string body = raw.read_body(4096, 3s);
   CHECK_TRUE(body.find("troupe_sessions{route=\"/rooms\"} 1") != std::string::npos);
   CHECK_TRUE(body.find("troupe_connections 1") != std::string::npos);
+}
+
+// --- sessions that resume their persisted state ---------------------------------------------
+
+namespace {
+
+struct Tally {
+  long n = 0;
+  MSGPACK_DEFINE(n);
+};
+
+// Counts "+" frames; acknowledges each once it is committed; crashes on "crash".
+struct Counter : Session {
+  Counter(StoreClient* store, Lifecycle* life) : store(store), life(life) {}
+  StoreClient* store;
+  Lifecycle* life;
+  std::optional<PersistentState<Tally>> state;
+
+  Task<> on_start() override {
+    ++life->starts;
+    state.emplace(*store, "counters/" + name());
+    if (auto r = co_await state->load(self()); !r)
+      self().exit(ExitReason::error(r.error().to_string()));
+  }
+  Task<> on_connect(Connection& c, const ConnectInfo&) override {
+    c.send(std::to_string(state->value().n));
+    co_return;
+  }
+  Task<> on_message(Connection& c, std::string_view text, MessageKind) override {
+    if (text == "crash") throw std::runtime_error("asked to crash");
+    state->value().n += 1;
+    co_await state->commit_or_exit(self());
+    c.send("ack " + std::to_string(state->value().n));
+  }
+  Task<> on_stop() override {
+    life->stopped();
+    co_return;
+  }
+};
+
+struct ScratchDir {
+  std::string path;
+  ScratchDir() {
+    char tmpl[] = "/tmp/troupe-session-XXXXXX";
+    path = mkdtemp(tmpl);
+  }
+  ~ScratchDir() { std::filesystem::remove_all(path); }
+};
+
+}  // namespace
+
+TEST(Session, StateSurvivesACrashAndAnIdleStop) {
+  ScratchDir dir;
+  Runtime rt({.schedulers = 2});
+  std::unique_ptr<FileStore> files;
+  {
+    std::promise<bool> opened;
+    rt.post(0, [&] {
+      files = std::make_unique<FileStore>(rt.loop(0), FileStoreOptions{.directory = dir.path});
+      files->open([&](StoreResult<void> r) { opened.set_value(r.ok()); });
+    });
+    CHECK_TRUE(opened.get_future().get());
+  }
+  StoreClient store(rt, 0, *files);
+  Lifecycle life;
+  {
+    Gateway gateway(rt, {.server = quick_options()});
+    gateway.route("/count", [&] { return std::make_unique<Counter>(&store, &life); },
+                  {.idle_timeout = 50ms});
+    CHECK_FALSE(gateway.start());
+    WsTestClient client;
+    auto a = client.connect(gateway.port(), "/count/visits");
+    CHECK_TRUE(a->wait_open(3s));
+    STRCMP_EQUAL("0", next_text(*a).c_str());
+    a->send("+");
+    a->send("+");
+    STRCMP_EQUAL("ack 1", next_text(*a).c_str());
+    STRCMP_EQUAL("ack 2", next_text(*a).c_str());
+    a->send("crash");
+    a->send("+");
+    STRCMP_EQUAL("2", next_text(*a).c_str());  // the restarted session loaded 2
+    STRCMP_EQUAL("ack 3", next_text(*a).c_str());
+    a->close(1000, "bye");
+    CHECK_TRUE(a->wait_closed(3s).has_value());
+    CHECK_TRUE(life.wait_stops(1));  // idle: stopped
+    auto b = client.connect(gateway.port(), "/count/visits");
+    CHECK_TRUE(b->wait_open(3s));
+    STRCMP_EQUAL("3", next_text(*b).c_str());  // started again from its snapshot
+    LONGS_EQUAL(3, life.starts.load());
+    gateway.stop();
+  }
+  std::promise<void> closed;
+  rt.post(0, [&] { files->close([&] { closed.set_value(); }); });
+  closed.get_future().wait();
+  rt.shutdown();
 }
