@@ -1,0 +1,140 @@
+// The example apps' sessions, driven through a real gateway by WebSocket
+// clients: the chat protocol (history, durable acks, presence, errors, a
+// crash on purpose) and the counter, on the embedded file store.
+
+#include <CppUTest/TestHarness.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <future>
+
+#include "examples/server/chat.hpp"
+#include "examples/server/counter.hpp"
+#include "net/gateway.hpp"
+#include "persist/file_store.hpp"
+#include "test/net/harness.hpp"
+#include "test/net/ws_client.hpp"
+
+using namespace troupe;
+using namespace troupe::test;
+
+namespace {
+
+struct ExampleServer {
+  std::string dir;
+  Runtime rt{{.schedulers = 2}};
+  std::unique_ptr<FileStore> files;
+  std::unique_ptr<StoreClient> store;
+  std::unique_ptr<Gateway> gateway;
+
+  ExampleServer() {
+    char tmpl[] = "/tmp/troupe-examples-XXXXXX";
+    dir = mkdtemp(tmpl);
+    start_gateway();
+  }
+  void start_gateway() {
+    std::promise<bool> opened;
+    rt.post(0, [&] {
+      files = std::make_unique<FileStore>(rt.loop(0), FileStoreOptions{.directory = dir});
+      files->open([&](StoreResult<void> r) { opened.set_value(r.ok()); });
+    });
+    CHECK_TRUE(opened.get_future().get());
+    store = std::make_unique<StoreClient>(rt, 0, *files);
+    gateway = std::make_unique<Gateway>(rt, GatewayOptions{.server = quick_options()});
+    StoreClient* client = store.get();
+    gateway->route("/chat",
+                   [client] { return std::make_unique<examples::ChatRoom>(client, true); });
+    gateway->route("/counter", [client] { return std::make_unique<examples::Counter>(client); });
+    CHECK_FALSE(gateway->start());
+  }
+  // Everything down and up again, as a restart of the server process would.
+  void stop_gateway() {
+    gateway->stop();
+    gateway.reset();
+    CHECK_TRUE(rt.run_for(10s));
+    std::promise<void> closed;
+    rt.post(0, [&] { files->close([&] { closed.set_value(); }); });
+    closed.get_future().wait();
+    store.reset();
+    files.reset();
+  }
+  ~ExampleServer() {
+    if (gateway) stop_gateway();
+    rt.shutdown();
+    std::filesystem::remove_all(dir);
+  }
+};
+
+std::string next(ClientConnection& c) {
+  auto m = c.next_message(5s);
+  return m ? m->data : std::string("<nothing>");
+}
+
+}  // namespace
+
+TEST_GROUP(Examples) {
+  Watchdog watchdog{60s};
+};
+
+TEST(Examples, ChatProtocolWithHistoryAcksPresenceAndErrors) {
+  ExampleServer server;
+  WsTestClient client;
+  auto ann = client.connect(server.gateway->port(), "/chat/lobby?name=ann");
+  CHECK_TRUE(ann->wait_open(3s));
+  STRCMP_EQUAL(R"({"type":"history","messages":[]})", next(*ann).c_str());
+  auto bob = client.connect(server.gateway->port(), "/chat/lobby?name=bob");
+  CHECK_TRUE(bob->wait_open(3s));
+  STRCMP_EQUAL(R"({"type":"history","messages":[]})", next(*bob).c_str());
+  STRCMP_EQUAL(R"({"type":"join","name":"bob"})", next(*ann).c_str());
+
+  ann->send(R"({"type":"say","text":"hi \"bob\"","id":"7"})");
+  std::string message = next(*ann);
+  CHECK_TRUE(message.find(R"("type":"message","from":"ann","text":"hi \"bob\"")") == 1);
+  STRCMP_EQUAL(R"({"type":"ack","id":"7"})", next(*ann).c_str());
+  STRCMP_EQUAL(message.c_str(), next(*bob).c_str());
+
+  bob->send("not json");
+  CHECK_TRUE(next(*bob).find(R"("type":"error")") != std::string::npos);
+
+  bob->close(1000, "bye");
+  STRCMP_EQUAL(R"({"type":"leave","name":"bob"})", next(*ann).c_str());
+}
+
+TEST(Examples, ChatHistorySurvivesACrashAndAServerRestart) {
+  ExampleServer server;
+  {
+    WsTestClient client;
+    auto ann = client.connect(server.gateway->port(), "/chat/keep?name=ann");
+    CHECK_TRUE(ann->wait_open(3s));
+    next(*ann);  // empty history
+    ann->send(R"({"type":"say","text":"one","id":"1"})");
+    next(*ann);
+    STRCMP_EQUAL(R"({"type":"ack","id":"1"})", next(*ann).c_str());
+    ann->send(R"({"type":"crash"})");
+    // Still connected: the restarted room sends its history again.
+    std::string history = next(*ann);
+    CHECK_TRUE(history.find(R"("text":"one")") != std::string::npos);
+  }
+  server.stop_gateway();
+  server.start_gateway();
+  WsTestClient client;
+  auto again = client.connect(server.gateway->port(), "/chat/keep?name=ann");
+  CHECK_TRUE(again->wait_open(3s));
+  CHECK_TRUE(next(*again).find(R"("text":"one")") != std::string::npos);
+}
+
+TEST(Examples, CounterAcknowledgesDurableIncrementsAndTellsEveryone) {
+  ExampleServer server;
+  WsTestClient client;
+  auto a = client.connect(server.gateway->port(), "/counter/visits");
+  auto b = client.connect(server.gateway->port(), "/counter/visits");
+  CHECK_TRUE(a->wait_open(3s) && b->wait_open(3s));
+  STRCMP_EQUAL(R"({"type":"value","value":0})", next(*a).c_str());
+  STRCMP_EQUAL(R"({"type":"value","value":0})", next(*b).c_str());
+  a->send(R"({"type":"incr","by":5,"id":"x"})");
+  STRCMP_EQUAL(R"({"type":"value","value":5})", next(*a).c_str());
+  STRCMP_EQUAL(R"({"type":"ack","id":"x"})", next(*a).c_str());
+  STRCMP_EQUAL(R"({"type":"value","value":5})", next(*b).c_str());
+  a->send(R"({"type":"decr"})");
+  CHECK_TRUE(next(*a).find(R"("type":"error")") != std::string::npos);
+}
