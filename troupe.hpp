@@ -2,4 +2,14 @@
 // Troupe: Erlang/OTP-style processes, supervisors, persistence and a
 // WebSocket gateway for C++20. Include this one header.
 
+#include "net/gateway.hpp"
+#include "net/session.hpp"
+#include "net/websocket_server.hpp"
+#include "persist/file_store.hpp"
+#include "persist/memory_store.hpp"
+#include "persist/persistent_state.hpp"
+#include "persist/redis_store.hpp"
+#include "persist/store_client.hpp"
 #include "runtime/runtime.hpp"
+#include "runtime/server.hpp"
+#include "supervisors/supervisor.hpp"

@@ -175,7 +175,9 @@ void Runtime::on_signal(int signum) {
 
 void Runtime::run() {
   if (options_.loop) {
+    schedulers_.front()->hold_loop(true);
     while (!run_done()) uv_run(options_.loop, UV_RUN_ONCE);
+    schedulers_.front()->hold_loop(false);
   } else {
     std::unique_lock<std::mutex> lock(run_mutex_);
     run_cv_.wait(lock, [&] { return run_done(); });
@@ -192,8 +194,10 @@ bool Runtime::run_for(Duration max) {
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(max).count();
     uv_timer_start(
         &timer, [](uv_timer_t* t) { uv_stop(t->loop); }, static_cast<std::uint64_t>(ms), 0);
+    schedulers_.front()->hold_loop(true);
     while (!run_done() && std::chrono::steady_clock::now() < deadline)
       uv_run(options_.loop, UV_RUN_ONCE);
+    schedulers_.front()->hold_loop(false);
     uv_close(reinterpret_cast<uv_handle_t*>(&timer), nullptr);
     uv_run(options_.loop, UV_RUN_NOWAIT);
   } else {

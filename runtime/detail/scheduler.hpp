@@ -50,6 +50,13 @@ class Scheduler {
   void enqueue(Process* p);
   // Owner thread: an event of p's fired; run it if it is waiting.
   void wake_local(Process* p);
+  // Embedded: while the runtime's own run() drives the application's loop,
+  // the loop must stay alive for our handles even if the application has
+  // none of its own. Loop thread.
+  void hold_loop(bool on) {
+    auto* h = reinterpret_cast<uv_handle_t*>(&async_);
+    on ? uv_ref(h) : uv_unref(h);
+  }
   // SIGINT/SIGTERM go to Runtime::on_signal. Any thread.
   void watch_signals();
   // Runs `fn` on this scheduler's thread. Any thread.

@@ -155,3 +155,21 @@ TEST(Scheduling, RunReturnsWhenStopIsCalled) {
   stopper.join();
   CHECK(rt.alive(idle));
 }
+
+TEST(Scheduling, EmbeddedRunDrivesTheLoopEvenWithoutApplicationHandles) {
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  {
+    Runtime rt({.loop = &loop});
+    bool woke = false;
+    rt.spawn([&](Process& self) -> Proc {
+      co_await self.sleep_for(2ms);  // only our own (unreferenced) timer is pending
+      woke = true;
+    });
+    CHECK(rt.run_for(run_limit));
+    CHECK(woke);
+    rt.shutdown();
+  }
+  uv_run(&loop, UV_RUN_DEFAULT);
+  LONGS_EQUAL(0, uv_loop_close(&loop));
+}
