@@ -166,7 +166,19 @@ TEST(Scheduling, EmbeddedRunDrivesTheLoopEvenWithoutApplicationHandles) {
       co_await self.sleep_for(2ms);  // only our own (unreferenced) timer is pending
       woke = true;
     });
-    CHECK(rt.run_for(run_limit));
+    // run() (unlike run_for) adds no handle of its own: it must hold the loop.
+    std::atomic<bool> done{false}, gave_up{false};
+    std::thread watchdog([&] {
+      for (int i = 0; i < 2000 && !done; ++i) std::this_thread::sleep_for(10ms);
+      if (!done) {
+        gave_up = true;
+        rt.stop();
+      }
+    });
+    rt.run();
+    done = true;
+    watchdog.join();
+    CHECK_FALSE(gave_up.load());
     CHECK(woke);
     rt.shutdown();
   }
