@@ -54,4 +54,29 @@ Task<StoreResult<void>> StoreClient::batch(Process& self, std::vector<WriteOp> o
       timeout);
 }
 
+Task<StoreResult<Page>> StoreClient::list(Process& self, std::string prefix, ListOptions options,
+                                          Duration timeout) {
+  co_return co_await run<Page>(
+      self,
+      [prefix = std::move(prefix), options](Store& s, StoreCallback<Page> done) mutable {
+        s.list(std::move(prefix), std::move(options), std::move(done));
+      },
+      timeout);
+}
+
+Task<StoreResult<std::vector<CasOutcome>>> StoreClient::compare_and_put_many(
+    Process& self, std::vector<CasWrite> writes, Duration timeout) {
+  co_return co_await run<std::vector<CasOutcome>>(
+      self,
+      [writes = std::move(writes)](Store& s, StoreCallback<std::vector<CasOutcome>> done) mutable {
+        s.compare_and_put_many(std::move(writes), std::move(done));
+      },
+      timeout);
+}
+
+void StoreClient::post(std::function<void(Store&)> fn) {
+  Store* store = &store_;
+  rt_.post(scheduler_, [store, fn = std::move(fn)] { fn(*store); });
+}
+
 }  // namespace troupe

@@ -1,0 +1,80 @@
+#include "persist/actor_store.hpp"
+
+#include <cstdio>
+
+namespace troupe {
+
+ActorStore::ActorStore(StoreClient& client, ActorStoreOptions options)
+    : client_(client), options_(std::move(options)) {
+  if (options_.generations == 0) options_.generations = 1;
+  if (options_.poison_strikes < 1) options_.poison_strikes = 1;
+}
+
+std::string ActorStore::actor_prefix(std::string_view actor) const {
+  std::string out = options_.key_prefix;
+  for (char c : actor) {
+    if (c == '%')
+      out += "%25";
+    else if (c == '/')
+      out += "%2F";
+    else
+      out += c;
+  }
+  out += '/';
+  return out;
+}
+
+std::string ActorStore::head_key(std::string_view actor) const {
+  return actor_prefix(actor) + "head";
+}
+
+std::string ActorStore::generation_key(std::string_view actor, Revision revision) const {
+  return actor_prefix(actor) + "gen/" + std::to_string(revision % options_.generations);
+}
+
+std::string ActorStore::quarantine_key(std::string_view actor, Revision revision) const {
+  return actor_prefix(actor) + "q/" + std::to_string(revision);
+}
+
+std::string ActorStore::storage_prefix(std::string_view actor) const {
+  return actor_prefix(actor) + "kv/";
+}
+
+std::vector<UnsavedActor> ActorStore::unsaved() const {
+  std::lock_guard lock(mutex_);
+  return unsaved_;
+}
+
+void ActorStore::report_unsaved(const std::string& actor, const StoreError& error) {
+  {
+    std::lock_guard lock(mutex_);
+    unsaved_.push_back({actor, error});
+  }
+  std::fprintf(stderr, "troupe: actor '%s' stopped without saving its state: %s\n", actor.c_str(),
+               error.to_string().c_str());
+  if (options_.on_unsaved) options_.on_unsaved(actor, error);
+}
+
+int ActorStore::strikes(const std::string& actor, Revision revision) const {
+  std::lock_guard lock(mutex_);
+  auto it = strikes_.find(actor);
+  if (it == strikes_.end()) return 0;
+  auto r = it->second.find(revision);
+  return r == it->second.end() ? 0 : r->second;
+}
+
+void ActorStore::add_strikes(const std::string& actor, Revision revision, int count) {
+  std::lock_guard lock(mutex_);
+  strikes_[actor][revision] += count;
+}
+
+void ActorStore::clear_strikes(const std::string& actor) {
+  std::lock_guard lock(mutex_);
+  auto it = strikes_.find(actor);
+  if (it == strikes_.end()) return;
+  // Poison marks stay: a later fallback must not land on a poison revision.
+  std::erase_if(it->second, [&](const auto& s) { return s.second < options_.poison_strikes; });
+  if (it->second.empty()) strikes_.erase(it);
+}
+
+}  // namespace troupe

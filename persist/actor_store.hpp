@@ -1,0 +1,108 @@
+#pragma once
+// ActorStore: what every persistent actor of a runtime shares — the store
+// (through a StoreClient), the key layout, the limits, the record of
+// snapshots that crashed their actor (poison), and the report of actors
+// whose state could not be saved when they stopped.
+//
+//   troupe::StoreClient client(rt, 0, file_store);
+//   troupe::ActorStore actors(client, {.generations = 2});
+//   // each actor: troupe::ActorState<Room> state(actors, "rooms/lobby");  (actor_state.hpp)
+//   //             troupe::ActorStorage storage(actors, "rooms/lobby");    (actor_storage.hpp)
+//
+// Key layout, for actor name A (with '%' and '/' escaped as %25 and %2F, so
+// that no name's keys can collide with another's) under key_prefix P:
+//   P A/head       fence and metadata: its store revision is the revision
+//                  of the newest snapshot; the value holds the writer's
+//                  incarnation token and the pending alarm time
+//   P A/gen/<i>    snapshot of revision r where i = r mod generations
+//   P A/q/<r>      a quarantined (poison or corrupt) snapshot of revision r,
+//                  written once and never overwritten
+//   P A/kv/<key>   the actor's own key-value storage
+//
+// Threading: the accessors are pure and may be called from any thread; the
+// strike and report members lock a mutex and are called by actors on any
+// scheduler. Lifetime: outlives every actor that uses it.
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "persist/store_client.hpp"
+
+namespace troupe {
+
+struct ActorStoreOptions {
+  std::string key_prefix = "actor/";
+  // Snapshots kept per actor: the newest and generations - 1 before it. At
+  // least 1; with 1 there is nothing to fall back to from a poison snapshot.
+  unsigned generations = 2;
+  // Crashes (error exits) after loading a revision, without committing a
+  // newer one, that make the revision poison: the next start quarantines it
+  // and loads the generation before it. A snapshot that does not decode is
+  // poison at once (its start fails, the next one falls back).
+  int poison_strikes = 3;
+  // Limits of ActorStorage; larger keys and values are rejected.
+  std::size_t max_key_bytes = 2048;
+  std::size_t max_value_bytes = 1 << 20;
+  // Backoff between retries of a snapshot write that failed (store down).
+  Duration retry_initial = std::chrono::milliseconds(50);
+  Duration retry_max = std::chrono::seconds(1);
+  // Awaited store operations (loads, commits, storage) time out after this.
+  Duration op_timeout = std::chrono::seconds(5);
+  // Called when an actor stops with state it could not write (also kept in
+  // unsaved()). Runs on that actor's scheduler thread; must not block.
+  std::function<void(const std::string& actor, const StoreError& error)> on_unsaved;
+};
+
+// An actor that stopped without saving its dirty state.
+struct UnsavedActor {
+  std::string actor;
+  StoreError error;
+};
+
+class ActorStore {
+ public:
+  explicit ActorStore(StoreClient& client, ActorStoreOptions options = {});
+
+  StoreClient& client() const { return client_; }
+  const ActorStoreOptions& options() const { return options_; }
+
+  // The key layout above.
+  std::string actor_prefix(std::string_view actor) const;
+  std::string head_key(std::string_view actor) const;
+  std::string generation_key(std::string_view actor, Revision revision) const;
+  std::string quarantine_key(std::string_view actor, Revision revision) const;
+  std::string storage_prefix(std::string_view actor) const;
+
+  // Every actor that stopped with unsaved state so far. Any thread.
+  std::vector<UnsavedActor> unsaved() const;
+  void report_unsaved(const std::string& actor, const StoreError& error);
+
+  // Poison bookkeeping, per actor and revision, kept in memory for the
+  // life of this object. Any thread.
+  int strikes(const std::string& actor, Revision revision) const;
+  void add_strikes(const std::string& actor, Revision revision, int count);
+  bool is_poison(const std::string& actor, Revision revision) const {
+    return strikes(actor, revision) >= options_.poison_strikes;
+  }
+  void mark_poison(const std::string& actor, Revision revision) {
+    add_strikes(actor, revision, options_.poison_strikes);
+  }
+  // The actor committed a newer revision: crash strikes below the poison
+  // threshold no longer matter (poison marks stay).
+  void clear_strikes(const std::string& actor);
+
+ private:
+  StoreClient& client_;
+  ActorStoreOptions options_;
+  mutable std::mutex mutex_;
+  std::map<std::string, std::map<Revision, int>, std::less<>> strikes_;
+  std::vector<UnsavedActor> unsaved_;
+};
+
+}  // namespace troupe
