@@ -111,8 +111,12 @@ $(BUILD)/examples/%: $$(subst .cpp,.o,$$(addprefix $(BUILD)/obj/,$$(wildcard exa
 	@mkdir -p $(@D)
 	$(CXX) $(LDFLAGS) -o $@ $(filter %.o,$^) $(LIB_A) $(LDLIBS)
 
-test check: deps tests
-	@BUILD=$(BUILD) bash tools/run_tests.sh $(TEST_BINS)
+# The browser test needs the example server and a real browser: in the
+# plain build only (the sanitizer builds run the suites).
+BROWSER_TEST := $(if $(SAN),,bash test/browser/run.sh $(BUILD))
+
+test check: deps tests $(if $(SAN),,$(BUILD)/examples/server)
+	@BUILD=$(BUILD) EXTRA_TEST='$(BROWSER_TEST)' bash tools/run_tests.sh $(TEST_BINS)
 
 asan:
 	@$(MAKE) --no-print-directory SAN=asan test

@@ -11,3 +11,9 @@ embed-test: lib
 	  status=$$?; rm -rf $$prefix; \
 	  if [ $$status -eq 0 ]; then echo "embed-test: passed"; else echo "embed-test: FAILED"; fi; \
 	  exit $$status
+
+# make browser-test: two Chromium pages chat through the example server
+# (test/browser/chat.mjs); part of `make test`.
+.PHONY: browser-test
+browser-test: $(BUILD)/examples/server
+	@bash test/browser/run.sh $(BUILD)

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs each CppUTest suite binary given as an argument, echoes its output, and
+# Runs each CppUTest suite binary given as an argument (then $EXTRA_TEST, a
+# command counted as one test), echoes its output, and
 # ends with one plain line "N passed, N failed" (also written to
 # $BUILD/test-summary for .ci/run). A suite that crashes counts as a failure.
 set -u
@@ -22,6 +23,11 @@ for bin in "$@"; do
   passed=$((passed + ran - fails)) failed=$((failed + fails))
   (( passed < 0 )) && passed=0
 done
+# A whole-program test (the browser test) counts as one test.
+if [[ -n ${EXTRA_TEST:-} ]]; then
+  echo "== $EXTRA_TEST"
+  if $EXTRA_TEST; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
+fi
 echo "$passed $failed" >"$build/test-summary"
 echo "$passed passed, $failed failed"
 [[ $failed -eq 0 ]]

@@ -1,0 +1,117 @@
+// Browser test: two Chromium pages chat through the example server; the
+// room is crashed (both pages stay connected, history intact); the server
+// process is restarted (the pages reconnect, history restored). Saves a
+// screenshot to build/browser-chat.png. Run from the repository root:
+//   node test/browser/chat.mjs build/examples/server
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+
+const serverBin = process.argv[2] ?? 'build/examples/server';
+const dataDir = mkdtempSync(join(tmpdir(), 'troupe-browser-'));
+const deadline = setTimeout(() => fail('the browser test took longer than 90 s'), 90_000);
+let server, browser;
+
+function fail(message) {
+  console.error('browser test FAILED: ' + message);
+  cleanup().finally(() => process.exit(1));
+}
+
+async function cleanup() {
+  clearTimeout(deadline);
+  if (browser) await browser.close().catch(() => {});
+  if (server && server.exitCode === null) server.kill('SIGKILL');
+  rmSync(dataDir, { recursive: true, force: true });
+}
+
+function freePort() {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function startServer(port) {
+  server = spawn(serverBin, [`--port=${port}`, `--data-dir=${dataDir}`, '--demo-faults', '--log=quiet'],
+                 { stdio: ['ignore', 'ignore', 'inherit'] });
+  // Ready when /healthz answers.
+  for (let i = 0; i < 100; i++) {
+    try {
+      const r = await fetch(`http://127.0.0.1:${port}/healthz`);
+      if (r.ok) return;
+    } catch {}
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error('the server did not come up');
+}
+
+async function stopServer() {
+  const exited = new Promise((resolve) => server.once('exit', resolve));
+  server.kill('SIGINT');
+  await exited;
+}
+
+async function joinRoom(page, port, nick) {
+  await page.goto(`http://127.0.0.1:${port}/`);
+  await page.fill('#room', 'browser-test');
+  await page.fill('#nick', nick);
+  await page.click('#join');
+  await page.locator('#chat-state', { hasText: /^connected$/ }).waitFor({ timeout: 10_000 });
+}
+
+async function say(page, text) {
+  await page.fill('#say', text);
+  await page.press('#say', 'Enter');
+}
+
+const seen = (page, text) =>
+  page.locator('#log .message', { hasText: text }).waitFor({ timeout: 10_000 });
+
+try {
+  const port = await freePort();
+  await startServer(port);
+  browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+           '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  const ann = await browser.newPage();
+  const bob = await browser.newPage();
+  await joinRoom(ann, port, "ann");
+  await joinRoom(bob, port, "bob");
+
+  // 1. A message typed in one page appears in the other.
+  await say(ann, 'hello from ann');
+  await seen(bob, 'hello from ann');
+
+  // 2. The room crashes: both pages stay connected, the history is intact.
+  const closesBefore = await Promise.all([ann, bob].map((p) => p.evaluate(() => window.troupeCloses || 0)));
+  await ann.click('#crash');
+  await say(bob, 'after the crash');
+  await seen(ann, 'after the crash');
+  await seen(bob, 'hello from ann');
+  const closesAfter = await Promise.all([ann, bob].map((p) => p.evaluate(() => window.troupeCloses || 0)));
+  if (closesAfter.some((n, i) => n !== closesBefore[i])) throw new Error('a page lost its connection in the crash');
+
+  // 3. The server process restarts: the pages reconnect, the history is restored.
+  await stopServer();
+  await ann.locator('#chat-state', { hasText: /reconnecting/ }).waitFor({ timeout: 10_000 });
+  await startServer(port);
+  for (const page of [ann, bob]) {
+    await page.locator('#chat-state', { hasText: /^connected$/ }).waitFor({ timeout: 15_000 });
+    await seen(page, 'hello from ann');
+    await seen(page, 'after the crash');
+  }
+  await ann.screenshot({ path: 'build/browser-chat.png', fullPage: true });
+  await stopServer();
+  await cleanup();
+  console.log('browser test: 1 passed, 0 failed');
+} catch (e) {
+  fail(e.message);
+}
