@@ -128,7 +128,7 @@ bench: deps $(BENCH_BINS)
 	@BUILD=$(BUILD) bash bench/run.sh
 
 run: deps lib examples
-	@bash tools/run.sh $(BUILD)
+	@bash tools/run.sh $(BUILD) $(ARGS)
 
 PUBLIC_HEADERS := troupe.hpp $(wildcard $(addsuffix /*.hpp,$(LAYERS)) $(addsuffix /detail/*.hpp,$(LAYERS)))
 install: lib
