@@ -146,16 +146,16 @@ Task<bool> ActorStateBase::load_revision(Process& self, Revision revision, bool 
     fail_load(key, "the snapshot of revision " + std::to_string(revision) + " is missing");
   }
   std::string bytes = std::move(blob.value()->value);
+  if (store_.is_poison(actor_, revision)) {
+    co_await quarantine(self, revision, std::move(bytes));
+    co_return false;
+  }
   auto snapshot = decode_snapshot(bytes);
   if (snapshot && snapshot->revision != revision) {
     if (!newest) co_return false;  // the slot was reused: that generation is gone
     store_.mark_poison(actor_, revision);
     fail_load(key, "the slot holds revision " + std::to_string(snapshot->revision) +
                        ", head says " + std::to_string(revision));
-  }
-  if (snapshot && store_.is_poison(actor_, revision)) {
-    co_await quarantine(self, revision, std::move(bytes));
-    co_return false;
   }
   std::optional<CodecError> error;
   if (!snapshot)
