@@ -1,0 +1,207 @@
+// Time from a crash to "state loaded and first message handled": a
+// supervised persistent server (1 KiB of state) is killed; the clock runs
+// from the kill until a call to its restarted incarnation has been answered
+// (crash noticed, restart, snapshot loaded from the store, call served).
+// On a redis-server of its own (free loopback port) and on a FileStore.
+//
+//   peer=troupe bench=resume store=redis n=… p50_us=… p99_us=…
+//   peer=troupe bench=resume store=file n=… p50_us=… p99_us=…
+//
+// Flags: --n=2000 (crashes per store), --quick (n=300).
+
+#include <arpa/inet.h>
+#include <hiredis/hiredis.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <future>
+#include <thread>
+
+#include "bench/bench_args.hpp"
+#include "persist/actor_server.hpp"
+#include "persist/file_store.hpp"
+#include "persist/redis_store.hpp"
+#include "supervisors/events.hpp"
+#include "supervisors/supervisor.hpp"
+
+using namespace troupe;
+using namespace std::chrono_literals;
+using bench::Clock;
+
+namespace {
+
+[[noreturn]] void die(const std::string& why) {
+  std::fprintf(stderr, "resume_bench: %s\n", why.c_str());
+  std::exit(1);
+}
+
+struct Doc {
+  std::string text;
+  long edits = 0;
+  MSGPACK_DEFINE(text, edits)
+};
+struct Ping {
+  using reply = long;
+};
+
+struct Resumable : PersistentServer<Resumable, Doc> {
+  using calls = types<Ping>;
+  explicit Resumable(ActorStore* actors) : PersistentServer(*actors, "doc") {}
+  long handle_call(const Ping&) { return state()->edits; }
+};
+
+// A redis-server on a free loopback port, without persistence, killed with us.
+struct RedisChild {
+  pid_t pid = -1;
+  int port = 0;
+  std::string dir;
+
+  RedisChild() {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof addr;
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+        ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0)
+      die("no free port");
+    ::close(fd);
+    port = ntohs(addr.sin_port);
+    char tmpl[] = "/tmp/troupe-resume-redis-XXXXXX";
+    dir = ::mkdtemp(tmpl);
+    std::string p = std::to_string(port), log = dir + "/redis.log";
+    pid = ::fork();
+    if (pid == 0) {
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+      ::execlp("redis-server", "redis-server", "--port", p.c_str(), "--bind", "127.0.0.1", "--save",
+               "", "--appendonly", "no", "--dir", dir.c_str(), "--logfile", log.c_str(), nullptr);
+      ::_exit(127);
+    }
+    for (auto end = Clock::now() + 10s; !answers(); std::this_thread::sleep_for(5ms))
+      if (Clock::now() > end) die("redis-server did not answer PING within 10 s");
+  }
+  ~RedisChild() {
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, nullptr, 0);
+    std::filesystem::remove_all(dir);
+  }
+  bool answers() const {
+    redisContext* c = redisConnectWithTimeout("127.0.0.1", port, timeval{1, 0});
+    bool ok = false;
+    if (c && !c->err)
+      if (auto* r = static_cast<redisReply*>(redisCommand(c, "PING"))) {
+        ok = r->type == REDIS_REPLY_STATUS;
+        freeReplyObject(r);
+      }
+    if (c) redisFree(c);
+    return ok;
+  }
+  std::string url() const { return "redis://127.0.0.1:" + std::to_string(port) + "/0"; }
+};
+
+// Kills the server n times; each sample is kill → restarted incarnation answered.
+std::vector<double> measure(Runtime& rt, ActorStore& actors, long n) {
+  SupervisorSpec spec{
+      .intensity = 1'000'000,
+      .period = 1s,
+      .children = {{.id = "doc", .start = server_child<Resumable>(&actors), .name = "doc"}}};
+  Pid root = start_root(rt, spec);
+  std::vector<double> us;
+  std::promise<void> done;
+  rt.spawn([&](Process& self) -> Proc {
+    auto first = co_await self.runtime().registry().wait_for(self, "doc", 10s);
+    if (!first || !co_await call(self, *first, Ping{}, 10s)) die("the server did not start");
+    for (long i = 0; i < n; ++i) {
+      Pid old = self.runtime().registry().whereis("doc");
+      Ref ref = self.monitor(old);
+      auto t0 = Clock::now();
+      self.exit(old, troupe::kill);
+      co_await self.receive(when([ref](const Down& d) { return d.ref == ref; }, [](Down&) {}));
+      for (;;) {
+        auto pid = co_await self.runtime().registry().wait_for(self, "doc", 10s);
+        if (!pid) die("the server was not restarted");
+        if (co_await call(self, *pid, Ping{}, 10s)) break;
+      }
+      us.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
+    }
+    done.set_value();
+  });
+  done.get_future().wait();
+  rt.exit(root, troupe::shutdown);
+  return us;
+}
+
+// Stores the 1 KiB state the server resumes from.
+void seed(Runtime& rt, ActorStore& actors) {
+  std::promise<bool> done;
+  rt.spawn([&](Process& self) -> Proc {
+    ActorState<Doc> state(actors, "doc");
+    co_await state.load(self);
+    state.mutate() = Doc{std::string(1024, 'x'), 1};
+    done.set_value((co_await state.commit(self)).ok());
+  });
+  if (!done.get_future().get()) die("cannot store the initial snapshot");
+}
+
+void report(const char* store, std::vector<double> us) {
+  std::sort(us.begin(), us.end());
+  auto at = [&](double q) {
+    return us[std::min(us.size() - 1, std::size_t(q * us.size()))];
+  };
+  std::printf("peer=troupe bench=resume store=%s n=%zu p50_us=%.1f p99_us=%.1f\n", store, us.size(),
+              at(0.50), at(0.99));
+  std::fflush(stdout);
+}
+
+void run(const char* name, long n, const std::function<std::unique_ptr<Store>(Runtime&)>& open) {
+  Runtime rt({.schedulers = 2, .handle_signals = false});
+  auto store = open(rt);
+  StoreClient client(rt, 0, *store);
+  ActorStore actors(client);
+  seed(rt, actors);
+  report(name, measure(rt, actors, n));
+  on_loop_async<bool>(rt, 0, [&](auto done) { store->close([done] { done(true); }); });
+  rt.shutdown();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  bench::Args args(argc, argv);
+  const long n = args.num("quick", 0) ? 300 : args.num("n", 2000);
+  if (!args.num("verbose", 0)) set_supervisor_log(nullptr);  // a line per restart would be measured too
+  {
+    RedisChild redis;
+    run("redis", n, [&](Runtime& rt) {
+      return on_loop_async<std::unique_ptr<Store>>(rt, 0, [&](auto done) {
+        auto created = RedisStore::create(rt.loop(0), {.url = redis.url()});
+        if (!created) die(created.error().to_string());
+        auto holder = std::make_shared<std::unique_ptr<RedisStore>>(std::move(created.value()));
+        (*holder)->connect([holder, done](StoreResult<void> r) mutable {
+          if (!r) die(r.error().to_string());
+          done(std::move(*holder));
+        });
+      });
+    });
+  }
+  std::string dir = std::filesystem::temp_directory_path() / "troupe-resume-XXXXXX";
+  if (!::mkdtemp(dir.data())) die("mkdtemp failed");
+  run("file", n, [&](Runtime& rt) {
+    return on_loop_async<std::unique_ptr<Store>>(rt, 0, [&](auto done) {
+      auto fs = std::make_shared<std::unique_ptr<FileStore>>(
+          std::make_unique<FileStore>(rt.loop(0), FileStoreOptions{.directory = dir}));
+      (*fs)->open([fs, done](StoreResult<void> r) mutable {
+        if (!r) die(r.error().to_string());
+        done(std::move(*fs));
+      });
+    });
+  });
+  std::filesystem::remove_all(dir);
+}
