@@ -12,7 +12,7 @@
 
 #include "json.hpp"
 #include "net/session.hpp"
-#include "persist/persistent_state.hpp"
+#include "persist/actor_state.hpp"
 
 namespace examples {
 
@@ -30,13 +30,12 @@ struct ChatHistory {
 
 class ChatRoom : public troupe::Session {
  public:
-  ChatRoom(troupe::StoreClient* store, bool demo_faults)
+  ChatRoom(troupe::ActorStore* store, bool demo_faults)
       : store_(store), demo_faults_(demo_faults) {}
 
   troupe::Task<> on_start() override {
     state_.emplace(*store_, "chat/" + name());
-    if (auto r = co_await state_->load(self()); !r)
-      self().exit(troupe::ExitReason::error(r.error().to_string()));
+    co_await state_->load(self());  // exits, naming the cause, if it cannot
   }
 
   troupe::Task<> on_connect(troupe::Connection& c, const troupe::ConnectInfo& info) override {
@@ -44,7 +43,7 @@ class ChatRoom : public troupe::Session {
     c.state["name"] = nick;
     std::string history = R"({"type":"history","messages":[)";
     bool first = true;
-    for (const auto& m : state_->value().messages) {
+    for (const auto& m : state_->get().messages) {
       history += (first ? "" : ",") + message_json(m, false);
       first = false;
     }
@@ -71,13 +70,17 @@ class ChatRoom : public troupe::Session {
                   std::chrono::duration_cast<std::chrono::milliseconds>(
                       std::chrono::system_clock::now().time_since_epoch())
                       .count()};
-    auto& messages = state_->value().messages;
+    auto& messages = state_->mutate().messages;
     messages.push_back(m);
     if (messages.size() > 100) messages.erase(messages.begin());
     co_await state_->commit_or_exit(self());  // durable before anyone hears of it
     broadcast(message_json(m, true));
     if (msg->count("id")) c.send(R"({"type":"ack","id":)" + quote(msg->at("id")) + "}");
   }
+
+  // The state's own messages (write completions, timers).
+  void on_info(troupe::AnyMessage& m) override { state_->handle(m); }
+  troupe::Task<> on_stop() override { (void)co_await state_->flush(self()); }
 
   troupe::Task<> on_close(troupe::Connection& c, std::uint16_t, std::string_view) override {
     broadcast(R"({"type":"leave","name":)" + quote(c.state["name"]) + "}");
@@ -90,9 +93,9 @@ class ChatRoom : public troupe::Session {
            R"(,"text":)" + quote(m.text) + R"(,"ts":)" + std::to_string(m.ts) + "}";
   }
 
-  troupe::StoreClient* store_;
+  troupe::ActorStore* store_;
   bool demo_faults_;
-  std::optional<troupe::PersistentState<ChatHistory>> state_;
+  std::optional<troupe::ActorState<ChatHistory>> state_;
 };
 
 }  // namespace examples

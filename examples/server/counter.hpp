@@ -11,7 +11,7 @@
 
 #include "json.hpp"
 #include "net/session.hpp"
-#include "persist/persistent_state.hpp"
+#include "persist/actor_state.hpp"
 
 namespace examples {
 
@@ -22,13 +22,15 @@ struct CounterState {
 
 class Counter : public troupe::Session {
  public:
-  explicit Counter(troupe::StoreClient* store) : store_(store) {}
+  explicit Counter(troupe::ActorStore* store) : store_(store) {}
 
   troupe::Task<> on_start() override {
     state_.emplace(*store_, "counter/" + name());
-    if (auto r = co_await state_->load(self()); !r)
-      self().exit(troupe::ExitReason::error(r.error().to_string()));
+    co_await state_->load(self());
   }
+
+  void on_info(troupe::AnyMessage& m) override { state_->handle(m); }
+  troupe::Task<> on_stop() override { (void)co_await state_->flush(self()); }
 
   troupe::Task<> on_connect(troupe::Connection& c, const troupe::ConnectInfo&) override {
     c.send(value_json());
@@ -43,7 +45,7 @@ class Counter : public troupe::Session {
       co_return;
     }
     long long by = msg->count("by") ? std::atoll(msg->at("by").c_str()) : 1;
-    state_->value().value += by;
+    state_->mutate().value += by;
     co_await state_->commit_or_exit(self());
     broadcast(value_json());
     if (msg->count("id")) c.send(R"({"type":"ack","id":)" + quote(msg->at("id")) + "}");
@@ -51,11 +53,11 @@ class Counter : public troupe::Session {
 
  private:
   std::string value_json() const {
-    return R"({"type":"value","value":)" + std::to_string(state_->value().value) + "}";
+    return R"({"type":"value","value":)" + std::to_string(state_->get().value) + "}";
   }
 
-  troupe::StoreClient* store_;
-  std::optional<troupe::PersistentState<CounterState>> state_;
+  troupe::ActorStore* store_;
+  std::optional<troupe::ActorState<CounterState>> state_;
 };
 
 }  // namespace examples

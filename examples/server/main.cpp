@@ -21,6 +21,7 @@
 #include "counter.hpp"
 #include "net/gateway.hpp"
 #include "net/websocket_server.hpp"
+#include "persist/actor_store.hpp"
 #include "persist/file_store.hpp"
 #include "persist/redis_store.hpp"
 #include "supervisors/events.hpp"
@@ -159,6 +160,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   troupe::StoreClient client(rt, 0, *store);
+  troupe::ActorStore actors(client);
 
   troupe::ServerOptions server;
   server.address = config.bind;
@@ -168,10 +170,10 @@ int main(int argc, char** argv) {
   troupe::KindOptions kind{.idle_timeout = std::chrono::seconds(config.idle_timeout_s)};
   bool faults = config.demo_faults;
   gateway.route(
-      "/chat", [&client, faults] { return std::make_unique<examples::ChatRoom>(&client, faults); },
+      "/chat", [&actors, faults] { return std::make_unique<examples::ChatRoom>(&actors, faults); },
       kind);
   gateway.route(
-      "/counter", [&client] { return std::make_unique<examples::Counter>(&client); }, kind);
+      "/counter", [&actors] { return std::make_unique<examples::Counter>(&actors); }, kind);
   std::string page = read_file(config.www + "/index.html");
   gateway.add_http_handler("/", [page](const troupe::HttpRequest&) {
     return troupe::HttpResponse{200, "text/html; charset=utf-8", page};

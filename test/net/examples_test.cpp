@@ -11,6 +11,7 @@
 #include "examples/server/chat.hpp"
 #include "examples/server/counter.hpp"
 #include "net/gateway.hpp"
+#include "persist/actor_store.hpp"
 #include "persist/file_store.hpp"
 #include "test/net/harness.hpp"
 #include "test/net/ws_client.hpp"
@@ -25,6 +26,7 @@ struct ExampleServer {
   Runtime rt{{.schedulers = 2}};
   std::unique_ptr<FileStore> files;
   std::unique_ptr<StoreClient> store;
+  std::unique_ptr<ActorStore> actors;
   std::unique_ptr<Gateway> gateway;
 
   ExampleServer() {
@@ -40,8 +42,9 @@ struct ExampleServer {
     });
     CHECK_TRUE(opened.get_future().get());
     store = std::make_unique<StoreClient>(rt, 0, *files);
+    actors = std::make_unique<ActorStore>(*store);
     gateway = std::make_unique<Gateway>(rt, GatewayOptions{.server = quick_options()});
-    StoreClient* client = store.get();
+    ActorStore* client = actors.get();
     gateway->route("/chat",
                    [client] { return std::make_unique<examples::ChatRoom>(client, true); });
     gateway->route("/counter", [client] { return std::make_unique<examples::Counter>(client); });
@@ -55,6 +58,7 @@ struct ExampleServer {
     std::promise<void> closed;
     rt.post(0, [&] { files->close([&] { closed.set_value(); }); });
     closed.get_future().wait();
+    actors.reset();
     store.reset();
     files.reset();
   }

@@ -13,8 +13,9 @@
 #include <stdexcept>
 
 #include "net/gateway.hpp"
+#include "persist/actor_state.hpp"
+#include "persist/actor_store.hpp"
 #include "persist/file_store.hpp"
-#include "persist/persistent_state.hpp"
 #include "test/net/harness.hpp"
 #include "test/net/raw_client.hpp"
 #include "test/net/ws_client.hpp"
@@ -263,30 +264,30 @@ struct Tally {
 
 // Counts "+" frames; acknowledges each once it is committed; crashes on "crash".
 struct Counter : Session {
-  Counter(StoreClient* store, Lifecycle* life) : store(store), life(life) {}
-  StoreClient* store;
+  Counter(ActorStore* store, Lifecycle* life) : store(store), life(life) {}
+  ActorStore* store;
   Lifecycle* life;
-  std::optional<PersistentState<Tally>> state;
+  std::optional<ActorState<Tally>> state;
 
   Task<> on_start() override {
     ++life->starts;
     state.emplace(*store, "counters/" + name());
-    if (auto r = co_await state->load(self()); !r)
-      self().exit(ExitReason::error(r.error().to_string()));
+    co_await state->load(self());
   }
   Task<> on_connect(Connection& c, const ConnectInfo&) override {
-    c.send(std::to_string(state->value().n));
+    c.send(std::to_string(state->get().n));
     co_return;
   }
   Task<> on_message(Connection& c, std::string_view text, MessageKind) override {
     if (text == "crash") throw std::runtime_error("asked to crash");
-    state->value().n += 1;
+    state->mutate().n += 1;
     co_await state->commit_or_exit(self());
-    c.send("ack " + std::to_string(state->value().n));
+    c.send("ack " + std::to_string(state->get().n));
   }
+  void on_info(AnyMessage& m) override { state->handle(m); }
   Task<> on_stop() override {
+    (void)co_await state->flush(self());
     life->stopped();
-    co_return;
   }
 };
 
@@ -313,7 +314,8 @@ TEST(Session, StateSurvivesACrashAndAnIdleStop) {
     });
     CHECK_TRUE(opened.get_future().get());
   }
-  StoreClient store(rt, 0, *files);
+  StoreClient client(rt, 0, *files);
+  ActorStore store(client);
   Lifecycle life;
   {
     Gateway gateway(rt, {.server = quick_options()});
