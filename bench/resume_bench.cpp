@@ -176,7 +176,8 @@ void run(const char* name, long n, const std::function<std::unique_ptr<Store>(Ru
 int main(int argc, char** argv) {
   bench::Args args(argc, argv);
   const long n = args.num("quick", 0) ? 300 : args.num("n", 2000);
-  if (!args.num("verbose", 0)) set_supervisor_log(nullptr);  // a line per restart would be measured too
+  if (!args.num("verbose", 0))
+    set_supervisor_log(nullptr);  // a line per restart would be measured too
   {
     RedisChild redis;
     run("redis", n, [&](Runtime& rt) {
