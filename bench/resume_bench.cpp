@@ -25,6 +25,7 @@
 #include <thread>
 
 #include "bench/bench_args.hpp"
+#include "bench/redis_child.hpp"
 #include "persist/actor_server.hpp"
 #include "persist/file_store.hpp"
 #include "persist/redis_store.hpp"
@@ -55,55 +56,6 @@ struct Resumable : PersistentServer<Resumable, Doc> {
   using calls = types<Ping>;
   explicit Resumable(ActorStore* actors) : PersistentServer(*actors, "doc") {}
   long handle_call(const Ping&) { return state()->edits; }
-};
-
-// A redis-server on a free loopback port, without persistence, killed with us.
-struct RedisChild {
-  pid_t pid = -1;
-  int port = 0;
-  std::string dir;
-
-  RedisChild() {
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof addr;
-    if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-        ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0)
-      die("no free port");
-    ::close(fd);
-    port = ntohs(addr.sin_port);
-    char tmpl[] = "/tmp/troupe-resume-redis-XXXXXX";
-    dir = ::mkdtemp(tmpl);
-    std::string p = std::to_string(port), log = dir + "/redis.log";
-    pid = ::fork();
-    if (pid == 0) {
-      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-      ::execlp("redis-server", "redis-server", "--port", p.c_str(), "--bind", "127.0.0.1", "--save",
-               "", "--appendonly", "no", "--dir", dir.c_str(), "--logfile", log.c_str(), nullptr);
-      ::_exit(127);
-    }
-    for (auto end = Clock::now() + 10s; !answers(); std::this_thread::sleep_for(5ms))
-      if (Clock::now() > end) die("redis-server did not answer PING within 10 s");
-  }
-  ~RedisChild() {
-    ::kill(pid, SIGKILL);
-    ::waitpid(pid, nullptr, 0);
-    std::filesystem::remove_all(dir);
-  }
-  bool answers() const {
-    redisContext* c = redisConnectWithTimeout("127.0.0.1", port, timeval{1, 0});
-    bool ok = false;
-    if (c && !c->err)
-      if (auto* r = static_cast<redisReply*>(redisCommand(c, "PING"))) {
-        ok = r->type == REDIS_REPLY_STATUS;
-        freeReplyObject(r);
-      }
-    if (c) redisFree(c);
-    return ok;
-  }
-  std::string url() const { return "redis://127.0.0.1:" + std::to_string(port) + "/0"; }
 };
 
 // Kills the server n times; each sample is kill → restarted incarnation answered.
@@ -179,7 +131,7 @@ int main(int argc, char** argv) {
   if (!args.num("verbose", 0))
     set_supervisor_log(nullptr);  // a line per restart would be measured too
   {
-    RedisChild redis;
+    bench::RedisChild redis;
     run("redis", n, [&](Runtime& rt) {
       return on_loop_async<std::unique_ptr<Store>>(rt, 0, [&](auto done) {
         auto created = RedisStore::create(rt.loop(0), {.url = redis.url()});

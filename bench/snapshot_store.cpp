@@ -33,6 +33,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/redis_child.hpp"
 #include "persist/file_store.hpp"
 #include "persist/redis_store.hpp"
 
@@ -59,65 +60,6 @@ struct Config {
 double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
-
-// ---- a redis-server of our own ------------------------------------------------
-
-int free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof addr;
-  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    die("no free loopback port");
-  }
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
-
-bool answers_ping(int port) {
-  timeval timeout{1, 0};
-  redisContext* c = redisConnectWithTimeout("127.0.0.1", port, timeout);
-  bool ok = false;
-  if (c && !c->err) {
-    if (auto* r = static_cast<redisReply*>(redisCommand(c, "PING"))) {
-      ok = r->type == REDIS_REPLY_STATUS && std::strcmp(r->str, "PONG") == 0;
-      freeReplyObject(r);
-    }
-  }
-  if (c) redisFree(c);
-  return ok;
-}
-
-class Server {
- public:
-  Server(int port, const std::string& dir) {
-    pid_ = ::fork();
-    if (pid_ < 0) die("fork failed");
-    if (pid_ == 0) {
-      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-      std::string p = std::to_string(port), log = dir + "/redis.log";
-      ::execlp("redis-server", "redis-server", "--port", p.c_str(), "--bind", "127.0.0.1", "--save",
-               "", "--appendonly", "no", "--dir", dir.c_str(), "--logfile", log.c_str(),
-               static_cast<char*>(nullptr));
-      ::_exit(127);
-    }
-    auto deadline = Clock::now() + std::chrono::seconds(10);
-    while (!answers_ping(port)) {
-      if (Clock::now() > deadline) die("redis-server did not answer PING within 10 s");
-      timespec pause{0, 2'000'000};  // polling a process that cannot signal readiness
-      ::nanosleep(&pause, nullptr);
-    }
-  }
-  ~Server() {
-    ::kill(pid_, SIGTERM);
-    ::waitpid(pid_, nullptr, 0);
-  }
-
- private:
-  pid_t pid_;
-};
 
 // redis-benchmark's "SET: 1550387.62 requests per second, p50=..." rate.
 double run_redis_benchmark(int port, const Config& cfg) {
@@ -215,9 +157,10 @@ long naive_round(uv_loop_t* loop, Store& store, const Config& cfg, Revision revi
 }
 
 void bench_redis(const Config& cfg, const std::string& tmp) {
-  int port = free_port();
-  Server server(port, tmp);
-  std::string url = "redis://127.0.0.1:" + std::to_string(port) + "/0";
+  (void)tmp;
+  bench::RedisChild server;
+  int port = server.port();
+  std::string url = server.url();
 
   uv_loop_t loop;
   uv_loop_init(&loop);
