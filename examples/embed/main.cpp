@@ -25,6 +25,7 @@ struct TickCounter : troupe::Server<TickCounter> {
 };
 
 int main() {
+  // [tutorial:embed]
   uv_loop_t* loop = uv_default_loop();
   troupe::Runtime rt({.loop = loop, .handle_signals = false});
 
@@ -34,6 +35,7 @@ int main() {
       .period = 5s,
       .children = {{.id = "ticks", .start = troupe::server_child<TickCounter>(), .name = "ticks"}}};
   troupe::Pid root = rt.start(spec);
+  // [/tutorial:embed]
 
   // The application's own timer, on the same loop, talks to the tree.
   struct App {

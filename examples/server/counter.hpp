@@ -15,6 +15,7 @@
 
 namespace examples {
 
+// [tutorial:session]
 struct CounterState {
   long long value = 0;
   MSGPACK_DEFINE(value);
@@ -59,5 +60,6 @@ class Counter : public troupe::Session {
   troupe::ActorStore* store_;
   std::optional<troupe::ActorState<CounterState>> state_;
 };
+// [/tutorial:session]
 
 }  // namespace examples

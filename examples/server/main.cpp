@@ -159,6 +159,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "server: cannot open the store: %s\n", error.c_str());
     return 1;
   }
+  // [tutorial:gateway]
   troupe::StoreClient client(rt, 0, *store);
   troupe::ActorStore actors(client);
 
@@ -174,6 +175,7 @@ int main(int argc, char** argv) {
       kind);
   gateway.route(
       "/counter", [&actors] { return std::make_unique<examples::Counter>(&actors); }, kind);
+  // [/tutorial:gateway]
   std::string page = read_file(config.www + "/index.html");
   gateway.add_http_handler("/", [page](const troupe::HttpRequest&) {
     return troupe::HttpResponse{200, "text/html; charset=utf-8", page};

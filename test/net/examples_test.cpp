@@ -6,7 +6,11 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <future>
+#include <sstream>
+#include <string>
+#include <vector>
 
 #include "examples/server/chat.hpp"
 #include "examples/server/counter.hpp"
@@ -141,4 +145,60 @@ TEST(Examples, CounterAcknowledgesDurableIncrementsAndTellsEveryone) {
   STRCMP_EQUAL(R"({"type":"value","value":5})", next(*b).c_str());
   a->send(R"({"type":"decr"})");
   CHECK_TRUE(next(*a).find(R"("type":"error")") != std::string::npos);
+}
+
+// --- the README's tutorial is the examples' code -------------------------------------------
+
+namespace {
+
+std::string read_all(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> out;
+  std::stringstream s(text);
+  for (std::string line; std::getline(s, line);) out.push_back(line);
+  return out;
+}
+
+// The lines between "[tutorial:NAME]" and "[/tutorial:NAME]", common indent removed.
+std::string source_snippet(const std::string& path, const std::string& name) {
+  std::vector<std::string> body;
+  bool on = false;
+  for (const auto& line : lines_of(read_all(path))) {
+    if (line.find("[/tutorial:" + name + "]") != std::string::npos) break;
+    if (on) body.push_back(line);
+    if (line.find("[tutorial:" + name + "]") != std::string::npos) on = true;
+  }
+  std::size_t indent = std::string::npos;
+  for (const auto& l : body)
+    if (l.find_first_not_of(' ') != std::string::npos)
+      indent = std::min(indent, l.find_first_not_of(' '));
+  std::string out;
+  for (const auto& l : body) out += (l.size() >= indent ? l.substr(indent) : l) + "\n";
+  return out;
+}
+
+}  // namespace
+
+TEST(Examples, TheReadmeTutorialIsTheExamplesCode) {
+  auto readme = lines_of(read_all("README.md"));
+  int checked = 0;
+  for (std::size_t i = 0; i < readme.size(); ++i) {
+    const std::string tag = "<!-- tutorial:";
+    if (readme[i].rfind(tag, 0) != 0) continue;
+    std::stringstream header(readme[i].substr(tag.size()));
+    std::string name, path;
+    header >> name >> path;
+    std::string shown;
+    for (std::size_t j = i + 2; j < readme.size() && readme[j] != "```"; ++j)
+      shown += readme[j] + "\n";
+    STRCMP_EQUAL(source_snippet(path, name).c_str(), shown.c_str());
+    ++checked;
+  }
+  LONGS_EQUAL(4, checked);
 }
