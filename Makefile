@@ -97,6 +97,10 @@ $(LIB_SO): $(LIB_OBJ)
 	@mkdir -p $(@D)
 	$(CXX) -shared $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+# Objects named only through the secondary expansion below would count as
+# intermediate files, deleted after every build and so rebuilt by the next.
+.SECONDARY:
+
 # One binary per subsystem, so a crash in one suite cannot hide another's results.
 .SECONDEXPANSION:
 $(BUILD)/test/%_tests: $$(subst .cpp,.o,$$(addprefix $(BUILD)/obj/,$$(wildcard test/$$*/*.cpp))) $(TEST_MAIN) $(LIB_A)
