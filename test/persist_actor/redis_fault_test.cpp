@@ -43,12 +43,20 @@ TEST(RedisActorFaults, UnreachableAtStartFailsTheActorsStartNamingTheUrlThenServ
   CHECK_FALSE(connected.ok());
   check_contains(connected.error().message, server.url());
 
+  // Linked at spawn (and exits trapped), so that an exit faster than any
+  // monitor could be set is still seen with its reason.
   std::optional<ExitReason> reason;
-  Pid actor = env->rt.spawn([&](Process& self) -> Proc {
-    ActorState<Count> state(*env->actors, "early");
-    co_await state.load(self);
-  });
-  reason = wait_exit(env->rt, actor);
+  CHECK_TRUE(run_process(env->rt, [&](Process& self) -> Task<> {
+    self.trap_exit(true);
+    Pid actor = self.spawn_link([&](Process& p) -> Proc {
+      ActorState<Count> state(*env->actors, "early");
+      co_await state.load(p);
+    });
+    reason = co_await self.receive(
+        when([actor](const Exit& e) { return e.from == actor; },
+             [](Exit& e) { return std::optional<ExitReason>(e.reason); }),
+        after(5s, [] { return std::optional<ExitReason>(); }));
+  }));
   CHECK(reason.has_value());
   check_contains(reason->to_string(), "cannot load the state of actor 'early'");
   check_contains(reason->to_string(), "unavailable");
