@@ -1,12 +1,14 @@
 #include "net/gateway.hpp"
 
 #include <atomic>
+#include <cstdio>
 #include <deque>
 #include <mutex>
 #include <sstream>
 #include <unordered_map>
 #include <variant>
 
+#include "net/detail/alarm_book.hpp"
 #include "net/websocket_server.hpp"
 #include "supervisors/supervisor.hpp"
 
@@ -64,6 +66,8 @@ struct Gateway::Kind : RouteHandler {
   SessionFactory make;
   KindOptions options;
   std::atomic<std::uint64_t> restarts{0};
+  std::unique_ptr<detail::AlarmBook> alarms;
+  std::string alarm_keeper;  // registry name of its alarm keeper
 
   // Connection → its process, one map per loop: each is touched only by the
   // callbacks of its own loop's thread.
@@ -77,6 +81,7 @@ struct Gateway::Kind : RouteHandler {
   void on_close(ConnectionId conn, std::uint16_t code, std::string_view reason) override;
 
   Task<Registry::Lookup> find_session(Process& self, const std::string& name, bool after_crash);
+  detail::AlarmKeeperHooks alarm_hooks();
 };
 
 // --- the session's process --------------------------------------------------------------
@@ -87,23 +92,51 @@ class SessionRunner {
 
  private:
   struct Idle {};
-  using Event = std::variant<std::monostate, SessionConnect, SessionFrame, SessionClose, Idle>;
+  using Event =
+      std::variant<std::monostate, SessionConnect, SessionFrame, SessionClose, Idle, ExitReason>;
 };
 
 Proc SessionRunner::run(Process& self, Gateway::Kind* kind, std::string name) {
   std::unique_ptr<Session> session = kind->make();
   session->self_ = &self;
   session->name_ = name;
+  session->alarms_ = kind->alarms.get();
   WebSocketServer* server = &kind->gateway->server();
   std::unordered_map<std::uint64_t, Progress> progress;  // per connection
+  // Exits are trapped so that a shutdown by the route's supervisor (the
+  // gateway stopping) runs on_stop. An abnormal exit signal from any other
+  // linked process still ends the session, as if it did not trap them.
+  self.trap_exit(true);
+  Pid parent = self.runtime().registry().whereis(kind->supervisor);
   co_await session->on_start();
   for (;;) {
-    // Idle only counts while nobody is connected.
-    Duration wait = session->connections_.empty() ? kind->options.idle_timeout
-                                                  : Duration(std::chrono::hours(24 * 365));
+    auto alarm = session->alarm();
+    auto until_alarm = alarm ? *alarm - std::chrono::system_clock::now() : Duration::max();
+    if (alarm && until_alarm <= Duration::zero()) {
+      co_await session->on_alarm();
+      // Cleared only now, so that a crash in on_alarm runs it again.
+      auto cleared = co_await kind->alarms->clear(self, name, alarm);
+      if (!cleared)
+        std::fprintf(stderr, "troupe: the fired alarm of %s%s stays in the store: %s\n",
+                     kind->names.c_str(), name.c_str(), cleared.error().to_string().c_str());
+      continue;
+    }
+    // Idle only counts while nobody is connected; an alarm may come first.
+    Duration wait = Duration(std::chrono::hours(24 * 365));
+    bool idle_wait = session->connections_.empty();
+    if (idle_wait) wait = kind->options.idle_timeout;
+    if (until_alarm < wait) {
+      wait = until_alarm;
+      idle_wait = false;
+    }
     Event ev = co_await self.receive([](SessionConnect& c) { return Event{std::move(c)}; },
                                      [](SessionFrame& f) { return Event{std::move(f)}; },
                                      [](SessionClose& c) { return Event{std::move(c)}; },
+                                     [](const detail::AlarmsChanged&) { return Event{}; },
+                                     [&](Exit& e) {
+                                       if (e.from != parent && e.reason == normal) return Event{};
+                                       return Event{std::move(e.reason)};
+                                     },
                                      [&](AnyMessage& m) {
                                        session->on_info(m);
                                        return Event{std::monostate{}};
@@ -128,7 +161,11 @@ Proc SessionRunner::run(Process& self, Gateway::Kind* kind, std::string name) {
         progress.erase(c->conn.value);
         co_await session->on_close(*gone, c->code, c->reason);
       }
-    } else if (std::holds_alternative<Idle>(ev) && session->connections_.empty()) {
+    } else if (auto* reason = std::get_if<ExitReason>(&ev)) {
+      if (!reason->is_normal_exit()) self.exit(std::move(*reason));
+      co_await session->on_stop();
+      self.exit(std::move(*reason));
+    } else if (std::holds_alternative<Idle>(ev) && idle_wait && session->connections_.empty()) {
       // Nobody connected and nothing sent for idle_timeout: stop until the
       // next connection.
       co_await session->on_stop();
@@ -229,6 +266,31 @@ Task<Registry::Lookup> Gateway::Kind::find_session(Process& self, const std::str
       options.restart_wait);
 }
 
+namespace {
+
+// Starts a session whose alarm is due (it fires the alarm itself).
+Proc wake_for_alarm(Process& self, Gateway::Kind* kind, std::string name) {
+  auto found = co_await kind->find_session(self, name, false);
+  if (!found.ok())
+    std::fprintf(stderr, "troupe: cannot start %s for its alarm: %s\n", name.c_str(),
+                 found.error().to_string().c_str());
+}
+
+}  // namespace
+
+detail::AlarmKeeperHooks Gateway::Kind::alarm_hooks() {
+  detail::AlarmKeeperHooks hooks;
+  Runtime* rt = &gateway->runtime();
+  hooks.poke = [this, rt](const std::string& name) {
+    return rt->send(names + name, detail::AlarmsChanged{}) == SendResult::ok;
+  };
+  hooks.start = [this, rt](const std::string& name) {
+    rt->spawn(
+        [this, full = names + name](Process& self) { return wake_for_alarm(self, this, full); });
+  };
+  return hooks;
+}
+
 void Gateway::Kind::on_open(ConnectionId conn, const HttpRequest& request) {
   Runtime& rt = gateway->runtime();
   Pid pid =
@@ -307,6 +369,9 @@ void Gateway::route(std::string prefix, SessionFactory make, KindOptions options
   kind->make = std::move(make);
   kind->options = std::move(options);
   kind->by_loop.resize(rt_.scheduler_count());
+  kind->alarm_keeper = "gateway.alarms" + prefix;
+  kind->alarms = std::make_unique<detail::AlarmBook>(
+      rt_, options_.store, options_.alarm_prefix + kind->names, kind->alarm_keeper);
   server_->add_route(prefix, kind, kind->options.route);
   kinds_.push_back(std::move(kind));
 }
@@ -322,6 +387,15 @@ std::error_code Gateway::start() {
                                       .start = dynamic_supervisor(kind->options.supervisor),
                                       .type = supervisor,
                                       .name = kind->supervisor});
+  for (auto& kind : kinds_) {
+    Kind* k = kind.get();
+    spec.children.push_back(ChildSpec{.id = kind->alarm_keeper,
+                                      .start = process_child([k](Process& self) -> Proc {
+                                        return detail::alarm_keeper(self, *k->alarms,
+                                                                    k->alarm_hooks());
+                                      }),
+                                      .name = kind->alarm_keeper});
+  }
   root_ = start_root(rt_, spec);
   started_ = true;
   return server_->start();
@@ -352,6 +426,10 @@ std::string Gateway::metrics_text() const {
   for (auto& kind : kinds_)
     out << "troupe_session_restarts_total{route=\"" << kind->prefix << "\"} "
         << kind->restarts.load() << "\n";
+  out << "# TYPE troupe_session_alarms gauge\n";
+  for (auto& kind : kinds_)
+    out << "troupe_session_alarms{route=\"" << kind->prefix << "\"} " << kind->alarms->size()
+        << "\n";
   return out.str();
 }
 
@@ -375,6 +453,18 @@ void Session::broadcast(std::string_view data, std::optional<ConnectionId> excep
                         MessageKind kind) const {
   for (const auto& [id, conn] : connections_)
     if (!except || conn->id() != *except) conn->send(data, kind);
+}
+
+Task<StoreResult<void>> Session::set_alarm(AlarmTime at) {
+  co_return co_await alarms_->set(*self_, name_, at);
+}
+
+Task<StoreResult<void>> Session::cancel_alarm() {
+  co_return co_await alarms_->clear(*self_, name_);
+}
+
+std::optional<Session::AlarmTime> Session::alarm() const {
+  return alarms_->get(name_);
 }
 
 std::vector<Connection*> Session::connections(std::string_view tag) {

@@ -27,6 +27,7 @@
 #include "net/route.hpp"
 #include "net/server_options.hpp"
 #include "net/session.hpp"
+#include "persist/store_client.hpp"
 #include "runtime/runtime.hpp"
 #include "supervisors/spec.hpp"
 
@@ -55,6 +56,13 @@ struct KindOptions {
 
 struct GatewayOptions {
   ServerOptions server;
+  // Where the sessions' alarms are kept (Session::set_alarm), one key per
+  // session with an alarm: alarm_prefix + "<route>/<name>" (e.g.
+  // "alarms/rooms/lobby"), its value the time in milliseconds since the
+  // epoch. At start() the gateway reads them back and wakes each session
+  // when its alarm comes due. Null: alarms are kept in memory only.
+  StoreClient* store = nullptr;
+  std::string alarm_prefix = "alarms/";
 };
 
 class Gateway {

@@ -16,7 +16,16 @@
 // the session: its supervisor restarts it under the same name, and the
 // connections that were open are handed to the new incarnation
 // (on_connect with resumed = true); frames sent meanwhile wait, in order.
+//
+// Alarms: a session has at most one alarm. set_alarm(at) keeps it in the
+// gateway's store (GatewayOptions::store), so it outlives the session's
+// process: when it comes due, on_alarm runs on the running session, or on
+// one the gateway starts for it, with or without connections, also after an
+// idle stop or a restart of the server. on_alarm runs at least once per
+// alarm: if it throws, the session crashes and its restarted incarnation
+// runs it again. Without a store, alarms live as long as the gateway.
 
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -26,12 +35,16 @@
 #include <vector>
 
 #include "net/connection.hpp"
+#include "persist/store.hpp"
 #include "runtime/process.hpp"
 #include "runtime/receive.hpp"
 
 namespace troupe {
 
 class WebSocketServer;
+namespace detail {
+class AlarmBook;
+}
 
 // One client connection as its session sees it. The gateway owns the socket;
 // send and close may be called from the session (and are safe from any
@@ -80,6 +93,9 @@ class Session {
   // Before the session stops: idle, shut down, or restarted after a crash
   // it survived long enough to see (not after a kill).
   virtual Task<> on_stop() { co_return; }
+  // The alarm came due (see "Alarms" above). It is cleared when this
+  // returns, unless this call set a new one.
+  virtual Task<> on_alarm() { co_return; }
 
   // --- for the callbacks ---
   Process& self() const { return *self_; }
@@ -92,10 +108,21 @@ class Session {
   std::vector<Connection*> connections(std::string_view tag = {});
   std::size_t connection_count() const { return connections_.size(); }
 
+  using AlarmTime = std::chrono::system_clock::time_point;
+  // Sets the session's alarm to `at` (replacing any earlier one; a time in
+  // the past fires at once) and waits until the store has it. On a store
+  // error the alarm still fires while this gateway runs, but would not
+  // survive a restart of the server.
+  Task<StoreResult<void>> set_alarm(AlarmTime at);
+  // Clears the alarm, if any, in memory and in the store.
+  Task<StoreResult<void>> cancel_alarm();
+  std::optional<AlarmTime> alarm() const;
+
  private:
   friend class SessionRunner;
   Process* self_ = nullptr;
   std::string name_;
+  detail::AlarmBook* alarms_ = nullptr;
   std::map<std::uint64_t, std::unique_ptr<Connection>> connections_;
 };
 

@@ -4,10 +4,7 @@
 
 #include <CppUTest/TestHarness.h>
 
-#include <cstdlib>
-#include <filesystem>
 #include <fstream>
-#include <future>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -18,6 +15,7 @@
 #include "persist/actor_store.hpp"
 #include "persist/file_store.hpp"
 #include "test/net/harness.hpp"
+#include "test/net/temp_file_store.hpp"
 #include "test/net/ws_client.hpp"
 
 using namespace troupe;
@@ -26,27 +24,15 @@ using namespace troupe::test;
 namespace {
 
 struct ExampleServer {
-  std::string dir;
   Runtime rt{{.schedulers = 2}};
-  std::unique_ptr<FileStore> files;
-  std::unique_ptr<StoreClient> store;
+  TempFileStore files{rt};
   std::unique_ptr<ActorStore> actors;
   std::unique_ptr<Gateway> gateway;
 
-  ExampleServer() {
-    char tmpl[] = "/tmp/troupe-examples-XXXXXX";
-    dir = mkdtemp(tmpl);
-    start_gateway();
-  }
+  ExampleServer() { start_gateway(); }
   void start_gateway() {
-    std::promise<bool> opened;
-    rt.post(0, [&] {
-      files = std::make_unique<FileStore>(rt.loop(0), FileStoreOptions{.directory = dir});
-      files->open([&](StoreResult<void> r) { opened.set_value(r.ok()); });
-    });
-    CHECK_TRUE(opened.get_future().get());
-    store = std::make_unique<StoreClient>(rt, 0, *files);
-    actors = std::make_unique<ActorStore>(*store);
+    if (!files.is_open()) files.open();
+    actors = std::make_unique<ActorStore>(files.client());
     gateway = std::make_unique<Gateway>(rt, GatewayOptions{.server = quick_options()});
     ActorStore* client = actors.get();
     gateway->route("/chat",
@@ -59,17 +45,12 @@ struct ExampleServer {
     gateway->stop();
     gateway.reset();
     CHECK_TRUE(rt.run_for(10s));
-    std::promise<void> closed;
-    rt.post(0, [&] { files->close([&] { closed.set_value(); }); });
-    closed.get_future().wait();
+    files.close();
     actors.reset();
-    store.reset();
-    files.reset();
   }
   ~ExampleServer() {
     if (gateway) stop_gateway();
     rt.shutdown();
-    std::filesystem::remove_all(dir);
   }
 };
 

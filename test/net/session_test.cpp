@@ -18,6 +18,7 @@
 #include "persist/file_store.hpp"
 #include "test/net/harness.hpp"
 #include "test/net/raw_client.hpp"
+#include "test/net/temp_file_store.hpp"
 #include "test/net/ws_client.hpp"
 
 using namespace troupe;
@@ -227,6 +228,25 @@ TEST(Session, AuthorizeRejectsBeforeAnySessionStarts) {
   LONGS_EQUAL(1, f.life.starts.load());
 }
 
+TEST(Session, ConnectionsPerSessionAreLimitedWith503) {
+  Fixture f({.route = {.max_connections_per_name = 2}});
+  WsTestClient client;
+  auto a = client.connect(f.gateway.port(), "/rooms/small");
+  auto b = client.connect(f.gateway.port(), "/rooms/small");
+  CHECK_TRUE(a->wait_open(3s) && b->wait_open(3s));
+  RawClient full;
+  CHECK_TRUE(full.connect(f.gateway.port()));
+  LONGS_EQUAL(503, full.upgrade("/rooms/small"));
+  RawClient other;  // another session of the route is not affected
+  CHECK_TRUE(other.connect(f.gateway.port()));
+  LONGS_EQUAL(101, other.upgrade("/rooms/big"));
+  // The two admitted ones talk to their session as usual.
+  a->send("echo");
+  STRCMP_EQUAL("hello small", next_text(*a).c_str());
+  STRCMP_EQUAL("echo", next_text(*a).c_str());
+  STRCMP_EQUAL("hello small", next_text(*b).c_str());
+}
+
 TEST(Session, TheApplicationCanPushToASessionByName) {
   Fixture f;
   WsTestClient client;
@@ -262,11 +282,14 @@ struct Tally {
   MSGPACK_DEFINE(n);
 };
 
-// Counts "+" frames; acknowledges each once it is committed; crashes on "crash".
+// Counts "+" frames; acknowledges each once it is committed (lazy: at once,
+// the state written only when the session stops); crashes on "crash".
 struct Counter : Session {
-  Counter(ActorStore* store, Lifecycle* life) : store(store), life(life) {}
+  Counter(ActorStore* store, Lifecycle* life, bool lazy = false)
+      : store(store), life(life), lazy(lazy) {}
   ActorStore* store;
   Lifecycle* life;
+  bool lazy;
   std::optional<ActorState<Tally>> state;
 
   Task<> on_start() override {
@@ -280,8 +303,12 @@ struct Counter : Session {
   }
   Task<> on_message(Connection& c, std::string_view text, MessageKind) override {
     if (text == "crash") throw std::runtime_error("asked to crash");
-    state->mutate().n += 1;
-    co_await state->commit_or_exit(self());
+    if (lazy) {
+      state->mutate(Durability::on_stop()).n += 1;
+    } else {
+      state->mutate().n += 1;
+      co_await state->commit_or_exit(self());
+    }
     c.send("ack " + std::to_string(state->get().n));
   }
   void on_info(AnyMessage& m) override { state->handle(m); }
@@ -291,31 +318,12 @@ struct Counter : Session {
   }
 };
 
-struct ScratchDir {
-  std::string path;
-  ScratchDir() {
-    char tmpl[] = "/tmp/troupe-session-XXXXXX";
-    path = mkdtemp(tmpl);
-  }
-  ~ScratchDir() { std::filesystem::remove_all(path); }
-};
-
 }  // namespace
 
 TEST(Session, StateSurvivesACrashAndAnIdleStop) {
-  ScratchDir dir;
   Runtime rt({.schedulers = 2});
-  std::unique_ptr<FileStore> files;
-  {
-    std::promise<bool> opened;
-    rt.post(0, [&] {
-      files = std::make_unique<FileStore>(rt.loop(0), FileStoreOptions{.directory = dir.path});
-      files->open([&](StoreResult<void> r) { opened.set_value(r.ok()); });
-    });
-    CHECK_TRUE(opened.get_future().get());
-  }
-  StoreClient client(rt, 0, *files);
-  ActorStore store(client);
+  TempFileStore files(rt);
+  ActorStore store(files.client());
   Lifecycle life;
   {
     Gateway gateway(rt, {.server = quick_options()});
@@ -343,8 +351,45 @@ TEST(Session, StateSurvivesACrashAndAnIdleStop) {
     LONGS_EQUAL(3, life.starts.load());
     gateway.stop();
   }
-  std::promise<void> closed;
-  rt.post(0, [&] { files->close([&] { closed.set_value(); }); });
-  closed.get_future().wait();
+  files.close();
+  rt.shutdown();
+}
+
+TEST(Session, StoppingTheGatewayRunsOnStopSoStateWrittenOnlyThenIsKept) {
+  Runtime rt({.schedulers = 2});
+  TempFileStore files(rt);
+  ActorStore store(files.client());
+  Lifecycle life;
+  auto serve = [&](Gateway& gateway) {
+    gateway.route("/lazy", [&] { return std::make_unique<Counter>(&store, &life, true); });
+    CHECK_FALSE(gateway.start());
+  };
+  {
+    Gateway gateway(rt, {.server = quick_options()});
+    serve(gateway);
+    WsTestClient client;
+    auto a = client.connect(gateway.port(), "/lazy/votes");
+    CHECK_TRUE(a->wait_open(3s));
+    STRCMP_EQUAL("0", next_text(*a).c_str());
+    for (int i = 0; i < 3; ++i) a->send("+");
+    STRCMP_EQUAL("ack 1", next_text(*a).c_str());
+    STRCMP_EQUAL("ack 2", next_text(*a).c_str());
+    STRCMP_EQUAL("ack 3", next_text(*a).c_str());
+    gateway.stop();
+    CHECK_TRUE(life.wait_stops(1));
+    auto closed = a->wait_closed(3s);
+    CHECK_TRUE(closed.has_value());
+    LONGS_EQUAL(close_code::going_away, closed->code);
+  }
+  CHECK_TRUE(rt.run_for(10s));
+  Gateway again(rt, {.server = quick_options()});
+  serve(again);
+  WsTestClient client;
+  auto b = client.connect(again.port(), "/lazy/votes");
+  CHECK_TRUE(b->wait_open(3s));
+  STRCMP_EQUAL("3", next_text(*b).c_str());
+  again.stop();
+  CHECK_TRUE(rt.run_for(10s));
+  files.close();
   rt.shutdown();
 }

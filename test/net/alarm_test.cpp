@@ -1,0 +1,269 @@
+// Session alarms through a real gateway: on a running session, on one the
+// gateway starts for it after an idle stop, across a restart of the server
+// (the alarm kept in a FileStore), again after a crash in on_alarm, and
+// replaced or cancelled.
+
+#include <CppUTest/TestHarness.h>
+
+#include <algorithm>
+#include <charconv>
+#include <condition_variable>
+#include <mutex>
+#include <stdexcept>
+
+#include "net/gateway.hpp"
+#include "test/net/harness.hpp"
+#include "test/net/temp_file_store.hpp"
+#include "test/net/ws_client.hpp"
+
+using namespace troupe;
+using namespace troupe::test;
+
+namespace {
+
+// What the sessions' alarms did, for the test thread to wait on.
+struct Rings {
+  struct Ring {
+    std::string session;
+    std::size_t connections;
+  };
+  std::mutex m;
+  std::condition_variable cv;
+  std::vector<Ring> rings;
+  int stops = 0;
+
+  std::size_t add(Ring r) {
+    std::lock_guard lock(m);
+    rings.push_back(std::move(r));
+    cv.notify_all();
+    return rings.size();
+  }
+  void stopped() {
+    std::lock_guard lock(m);
+    ++stops;
+    cv.notify_all();
+  }
+  bool wait_rings(std::size_t n) {
+    std::unique_lock lock(m);
+    return cv.wait_for(lock, 10s, [&] { return rings.size() >= n; });
+  }
+  bool wait_stops(int n) {
+    std::unique_lock lock(m);
+    return cv.wait_for(lock, 10s, [&] { return stops >= n; });
+  }
+  std::vector<Ring> snapshot() {
+    std::lock_guard lock(m);
+    return rings;
+  }
+};
+
+// "alarm:<ms>" sets the alarm that far ahead and answers "set" (or the
+// store's error); "cancel" cancels it; "when" answers "none" or "pending".
+// Sessions named crashy-* throw from their first on_alarm.
+struct Clock : Session {
+  explicit Clock(Rings* rings) : rings(rings) {}
+  Rings* rings;
+
+  Task<> on_message(Connection& c, std::string_view text, MessageKind) override {
+    if (text.starts_with("alarm:")) {
+      int ms = 0;
+      std::from_chars(text.data() + 6, text.data() + text.size(), ms);
+      auto set = co_await set_alarm(std::chrono::system_clock::now() + milliseconds(ms));
+      c.send(set ? "set" : "error: " + set.error().to_string());
+    } else if (text == "cancel") {
+      auto cancelled = co_await cancel_alarm();
+      c.send(cancelled ? "cancelled" : "error");
+    } else if (text == "when") {
+      c.send(alarm() ? "pending" : "none");
+    }
+  }
+  Task<> on_alarm() override {
+    std::size_t rung = rings->add({name(), connection_count()});
+    broadcast("ring");
+    if (name().starts_with("crashy") && rung == 1) throw std::runtime_error("on_alarm fails once");
+    co_return;
+  }
+  Task<> on_stop() override {
+    rings->stopped();
+    co_return;
+  }
+};
+
+struct AlarmServer {
+  Runtime rt{{.schedulers = 2}};
+  Rings rings;
+  TempFileStore files{rt};
+  std::unique_ptr<Gateway> gateway;
+
+  explicit AlarmServer(Duration idle = 30s) : idle(idle) { start(); }
+  ~AlarmServer() {
+    if (gateway) stop();
+    rt.shutdown();
+  }
+  void start() {
+    if (!files.is_open()) files.open();
+    gateway = std::make_unique<Gateway>(
+        rt, GatewayOptions{.server = quick_options(), .store = &files.client()});
+    gateway->route("/clock", [this] { return std::make_unique<Clock>(&rings); },
+                   {.idle_timeout = idle});
+    CHECK_FALSE(gateway->start());
+  }
+  // Down and up again on the same directory, as a restart of the server.
+  void stop() {
+    gateway->stop();
+    gateway.reset();
+    CHECK_TRUE(rt.run_for(10s));
+    files.close();
+  }
+  // The alarm keys in the store, read from its own loop.
+  std::vector<std::string> stored_alarms() {
+    std::vector<std::string> keys;
+    auto page = on_loop_async<StoreResult<Page>>(
+        rt, 0, [&](auto done) { files.client().store().list("alarms/", {}, done); });
+    CHECK_TRUE(page.ok());
+    for (const auto& item : page.value().items) keys.push_back(item.key);
+    return keys;
+  }
+  Duration idle;
+};
+
+std::string next(ClientConnection& c) {
+  auto m = c.next_message(5s);
+  return m ? m->data : std::string("<nothing>");
+}
+
+}  // namespace
+
+TEST_GROUP(Alarm) {
+  Watchdog watchdog{60s};
+};
+
+TEST(Alarm, FiresOnTheRunningSessionAndIsCleared) {
+  AlarmServer server;
+  WsTestClient client;
+  auto c = client.connect(server.gateway->port(), "/clock/one");
+  CHECK_TRUE(c->wait_open(3s));
+  c->send("alarm:50");
+  STRCMP_EQUAL("set", next(*c).c_str());
+  STRCMP_EQUAL("ring", next(*c).c_str());
+  c->send("when");
+  STRCMP_EQUAL("none", next(*c).c_str());
+  auto rings = server.rings.snapshot();
+  LONGS_EQUAL(1, rings.size());
+  LONGS_EQUAL(1, rings[0].connections);
+  CHECK_TRUE(server.stored_alarms().empty());
+}
+
+TEST(Alarm, StartsAnIdleStoppedSessionWithNoConnection) {
+  AlarmServer server(50ms);
+  {
+    WsTestClient client;
+    auto c = client.connect(server.gateway->port(), "/clock/sleeper");
+    CHECK_TRUE(c->wait_open(3s));
+    c->send("alarm:600");
+    STRCMP_EQUAL("set", next(*c).c_str());
+    c->close(1000, "bye");
+  }
+  // It stops idle before its alarm ...
+  CHECK_TRUE(server.rings.wait_stops(1));
+  LONGS_EQUAL(0, server.rings.snapshot().size());
+  // ... and the gateway starts it again for the alarm.
+  CHECK_TRUE(server.rings.wait_rings(1));
+  auto rings = server.rings.snapshot();
+  STRCMP_EQUAL("sleeper", rings[0].session.c_str());
+  LONGS_EQUAL(0, rings[0].connections);
+}
+
+TEST(Alarm, SurvivesARestartOfTheServer) {
+  AlarmServer server(50ms);
+  {
+    WsTestClient client;
+    auto c = client.connect(server.gateway->port(), "/clock/durable");
+    CHECK_TRUE(c->wait_open(3s));
+    c->send("alarm:1500");
+    STRCMP_EQUAL("set", next(*c).c_str());
+  }
+  auto keys = server.stored_alarms();
+  LONGS_EQUAL(1, keys.size());
+  STRCMP_EQUAL("alarms/clock/durable", keys[0].c_str());
+  server.stop();
+  LONGS_EQUAL(0, server.rings.snapshot().size());
+  server.start();
+  CHECK_TRUE(server.rings.wait_rings(1));
+  STRCMP_EQUAL("durable", server.rings.snapshot()[0].session.c_str());
+  // Cleared once it ran: a later restart does not run it again.
+  CHECK_TRUE(server.rings.wait_stops(2));  // idle before the restart, and after the alarm
+  CHECK_TRUE(server.stored_alarms().empty());
+}
+
+TEST(Alarm, ACrashInOnAlarmRunsItAgain) {
+  AlarmServer server;
+  WsTestClient client;
+  auto c = client.connect(server.gateway->port(), "/clock/crashy");
+  CHECK_TRUE(c->wait_open(3s));
+  c->send("alarm:20");
+  STRCMP_EQUAL("set", next(*c).c_str());
+  CHECK_TRUE(server.rings.wait_rings(2));
+  c->send("when");
+  // The first ring reached the client; the restarted incarnation rang before
+  // the connection was handed to it, then cleared the alarm.
+  STRCMP_EQUAL("ring", next(*c).c_str());
+  STRCMP_EQUAL("none", next(*c).c_str());
+  auto rings = server.rings.snapshot();
+  LONGS_EQUAL(2, rings.size());
+  LONGS_EQUAL(1, rings[0].connections);
+  LONGS_EQUAL(0, rings[1].connections);
+  CHECK_TRUE(server.stored_alarms().empty());
+}
+
+TEST(Alarm, ALaterAlarmReplacesAnEarlierOneAndCancelledOnesNeverRing) {
+  AlarmServer server;
+  WsTestClient client;
+  auto a = client.connect(server.gateway->port(), "/clock/a");
+  auto b = client.connect(server.gateway->port(), "/clock/b");
+  CHECK_TRUE(a->wait_open(3s) && b->wait_open(3s));
+  // a: 50 ms, replaced by 400 ms; b: 200 ms then cancelled, then 300 ms.
+  a->send("alarm:50");
+  STRCMP_EQUAL("set", next(*a).c_str());
+  a->send("alarm:400");
+  STRCMP_EQUAL("set", next(*a).c_str());
+  b->send("alarm:200");
+  STRCMP_EQUAL("set", next(*b).c_str());
+  b->send("cancel");
+  STRCMP_EQUAL("cancelled", next(*b).c_str());
+  b->send("alarm:300");
+  STRCMP_EQUAL("set", next(*b).c_str());
+  CHECK_TRUE(server.rings.wait_rings(2));
+  // Had a's first alarm or b's cancelled one rung, they would come first.
+  auto rings = server.rings.snapshot();
+  STRCMP_EQUAL("b", rings[0].session.c_str());
+  STRCMP_EQUAL("a", rings[1].session.c_str());
+  STRCMP_EQUAL("ring", next(*a).c_str());
+  STRCMP_EQUAL("ring", next(*b).c_str());
+}
+
+TEST(Alarm, AStoredAlarmThatIsNotATimeIsIgnoredAndTheOthersRing) {
+  AlarmServer server;
+  server.stop();
+  server.files.open();
+  auto put = [&](std::string key, std::string value) {
+    auto r = on_loop_async<StoreResult<Revision>>(
+        server.rt, 0, [&](auto done) { server.files.client().store().put(key, value, done); });
+    CHECK_TRUE(r.ok());
+  };
+  put("alarms/clock/broken", "soon");
+  put("alarms/clock/fine", "0");  // long past: due at once
+  server.start();
+  CHECK_TRUE(server.rings.wait_rings(1));
+  STRCMP_EQUAL("fine", server.rings.snapshot()[0].session.c_str());
+  // The keeper had read both keys before "fine" rang: "broken" has no alarm.
+  WsTestClient client;
+  auto c = client.connect(server.gateway->port(), "/clock/broken");
+  CHECK_TRUE(c->wait_open(3s));
+  c->send("when");
+  STRCMP_EQUAL("none", next(*c).c_str());
+  LONGS_EQUAL(1, server.rings.snapshot().size());
+  // Nothing is lost: the key stays for someone to look at.
+  auto keys = server.stored_alarms();
+  CHECK_TRUE(std::find(keys.begin(), keys.end(), "alarms/clock/broken") != keys.end());
+}

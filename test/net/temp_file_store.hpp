@@ -1,0 +1,36 @@
+#pragma once
+// A FileStore in a fresh temporary directory, open on scheduler 0 of a
+// runtime, with a StoreClient for processes. close() and open() again on the
+// same directory stand for a restart of the server process.
+
+#include <memory>
+#include <string>
+
+#include "persist/file_store.hpp"
+#include "persist/store_client.hpp"
+#include "runtime/runtime.hpp"
+
+namespace troupe::test {
+
+class TempFileStore {
+ public:
+  explicit TempFileStore(Runtime& rt);
+  ~TempFileStore();  // closes the store and removes the directory
+  TempFileStore(const TempFileStore&) = delete;
+  TempFileStore& operator=(const TempFileStore&) = delete;
+
+  void open();   // fails the test if the store does not open
+  void close();  // waits until the store has closed
+  bool is_open() const { return files_ != nullptr; }
+
+  StoreClient& client() { return *client_; }
+  const std::string& directory() const { return dir_; }
+
+ private:
+  Runtime& rt_;
+  std::string dir_;
+  std::unique_ptr<FileStore> files_;
+  std::unique_ptr<StoreClient> client_;
+};
+
+}  // namespace troupe::test
