@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 
 #include "test/net/harness.hpp"
@@ -20,29 +21,35 @@ std::string python() {
   return ::access("/usr/bin/python3", X_OK) == 0 ? "/usr/bin/python3" : "python3";
 }
 
-std::string script_path() {
+std::string script_path(const std::string& script) {
   std::string here = __FILE__;  // test/net/interop_test.cpp, relative to the repo root
-  return here.substr(0, here.rfind('/') + 1) + "interop_client.py";
+  return here.substr(0, here.rfind('/') + 1) + script;
 }
 
-}  // namespace
-
-TEST_GROUP(Interop) {
-  Watchdog watchdog{40s};
-};
-
-TEST(Interop, PythonWebsocketsClientTalksToTheServer) {
-  TestServer server(quick_options());
-  const std::string command = "timeout 30 " + python() + " " + script_path() + " " +
-                              std::to_string(server.port()) + " 2>&1";
+// Runs a Python script (bounded in time) and fails the test unless it exits
+// 0 and prints OK.
+void run_python(const std::string& script, const std::string& args, int seconds) {
+  const std::string command = "timeout " + std::to_string(seconds) + " " + python() + " " +
+                              script_path(script) + " " + args + " 2>&1";
   FILE* pipe = ::popen(command.c_str(), "r");
   CHECK_TRUE(pipe != nullptr);
   std::string output;
   char buffer[512];
   while (std::fgets(buffer, sizeof(buffer), pipe)) output += buffer;
   const int status = ::pclose(pipe);
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) FAIL(("interop client: " + output).c_str());
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) FAIL((script + ": " + output).c_str());
   STRCMP_CONTAINS("OK", output.c_str());
+}
+
+}  // namespace
+
+TEST_GROUP(Interop) {
+  Watchdog watchdog{80s};
+};
+
+TEST(Interop, PythonWebsocketsClientTalksToTheServer) {
+  TestServer server(quick_options());
+  run_python("interop_client.py", std::to_string(server.port()), 30);
 
   // What the server saw of it.
   const auto open = server.handler().wait(Event::Kind::open, 3s);
@@ -53,4 +60,15 @@ TEST(Interop, PythonWebsocketsClientTalksToTheServer) {
   CHECK_EQUAL(1000, closed->code);
   STRCMP_EQUAL("py done", closed->data.c_str());
   CHECK_TRUE(server.stop());
+}
+
+// The example server binary (what `make run` serves) in its Redis mode, on a
+// real redis-server, through the gateway: chat, a crash of the room under
+// two live clients, a restart of the server. $BUILD names the build
+// directory (make test sets it).
+TEST(Interop, PythonClientChatsThroughTheExampleServerOnRedis) {
+  const char* build = std::getenv("BUILD");
+  const std::string server = std::string(build && *build ? build : "build") + "/examples/server";
+  CHECK_TEXT(::access(server.c_str(), X_OK) == 0, (server + " is not built").c_str());
+  run_python("interop_gateway_client.py", server + " examples/server/www", 60);
 }

@@ -1,0 +1,172 @@
+#!/usr/bin/env python3
+"""The example server as `make run` serves it, in its Redis mode, driven by an
+independent WebSocket client (Debian's python3-websockets).
+
+Usage: interop_gateway_client.py SERVER_BINARY WWW_DIR
+Starts a redis-server and the example server on free loopback ports, talks
+the chat protocol through the gateway (history, broadcast, durable acks, an
+error, a crash of the room mid-conversation with both clients staying
+connected), restarts the server on the same Redis and checks the history is
+back. Prints OK on success; any mismatch exits non-zero with a message.
+"""
+import asyncio
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+import websockets
+
+
+def fail(message):
+    print("FAIL: " + message)
+    sys.exit(1)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(ready, what, limit=10.0):
+    end = time.monotonic() + limit
+    while time.monotonic() < end:
+        if ready():
+            return
+        time.sleep(0.05)
+    fail(what + " did not come up")
+
+
+def answers_ping(port):
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
+            s.sendall(b"PING\r\n")
+            return s.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+def redis_keys(port):
+    with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
+        s.sendall(b"DBSIZE\r\n")
+        return int(s.recv(32).strip().lstrip(b":"))
+
+
+def healthy(port):
+    try:
+        with urllib.request.urlopen("http://127.0.0.1:%d/healthz" % port, timeout=1) as r:
+            return r.status == 200
+    except OSError:
+        return False
+
+
+class ExampleServer:
+    def __init__(self, binary, www, redis_url, unused_dir):
+        self.binary, self.www, self.redis_url = binary, www, redis_url
+        self.unused_dir = unused_dir
+        self.port = free_port()
+        self.proc = None
+
+    def start(self):
+        env = dict(os.environ, TROUPE_REDIS_URL=self.redis_url, TROUPE_LOG="quiet")
+        self.proc = subprocess.Popen(
+            [self.binary, "--port=%d" % self.port, "--www=" + self.www, "--demo-faults",
+             "--data-dir=" + self.unused_dir],
+            env=env, stdout=subprocess.DEVNULL)
+        wait_until(lambda: healthy(self.port), "the example server")
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGINT)
+        if self.proc.wait(timeout=15) != 0:
+            fail("the example server exited with %d" % self.proc.returncode)
+
+
+async def recv_json(ws):
+    return json.loads(await asyncio.wait_for(ws.recv(), 5))
+
+
+async def expect(ws, kind):
+    message = await recv_json(ws)
+    if message.get("type") != kind:
+        fail("expected a %s, got %r" % (kind, message))
+    return message
+
+
+async def conversation(port):
+    room = "ws://127.0.0.1:%d/chat/interop?name=" % port
+    async with websockets.connect(room + "ann") as ann, websockets.connect(room + "bob") as bob:
+        if (await expect(ann, "history"))["messages"] != []:
+            fail("a new room has history")
+        await expect(bob, "history")
+        if (await expect(ann, "join"))["name"] != "bob":
+            fail("ann did not see bob join")
+
+        await ann.send(json.dumps({"type": "say", "text": "caf\u00e9", "id": "1"}))
+        said = await expect(ann, "message")
+        if (await expect(ann, "ack"))["id"] != "1":
+            fail("ann's message was not acknowledged")
+        heard = await expect(bob, "message")
+        if heard != said or heard["from"] != "ann" or heard["text"] != "caf\u00e9":
+            fail("bob heard %r, ann said %r" % (heard, said))
+
+        await bob.send("{not json")
+        await expect(bob, "error")
+
+        # The room crashes; the gateway keeps both sockets and hands them to
+        # the restarted room, which sends its persisted history again.
+        await bob.send(json.dumps({"type": "crash"}))
+        for ws in (ann, bob):
+            texts = [m["text"] for m in (await expect(ws, "history"))["messages"]]
+            if texts != ["caf\u00e9"]:
+                fail("history after the crash: %r" % texts)
+        await bob.send(json.dumps({"type": "say", "text": "still here", "id": "2"}))
+        await expect(bob, "message")
+        await expect(bob, "ack")
+        if (await expect(ann, "message"))["text"] != "still here":
+            fail("ann missed bob's message after the crash")
+
+
+async def after_restart(port):
+    async with websockets.connect("ws://127.0.0.1:%d/chat/interop?name=cy" % port) as cy:
+        texts = [m["text"] for m in (await expect(cy, "history"))["messages"]]
+        if texts != ["caf\u00e9", "still here"]:
+            fail("history after the server restarted: %r" % texts)
+
+
+def main(binary, www):
+    redis_port = free_port()
+    with tempfile.TemporaryDirectory() as scratch:
+        redis = subprocess.Popen(
+            ["redis-server", "--bind", "127.0.0.1", "--port", str(redis_port), "--save", "",
+             "--appendonly", "no", "--dir", scratch],
+            stdout=subprocess.DEVNULL)
+        server = None
+        try:
+            wait_until(lambda: answers_ping(redis_port), "redis-server")
+            unused = os.path.join(scratch, "files")
+            server = ExampleServer(binary, www, "redis://127.0.0.1:%d/0" % redis_port, unused)
+            server.start()
+            asyncio.run(asyncio.wait_for(conversation(server.port), 20))
+            server.stop()
+            server.start()
+            asyncio.run(asyncio.wait_for(after_restart(server.port), 10))
+            server.stop()
+            # The state went to Redis, not to the embedded file store.
+            if redis_keys(redis_port) == 0 or os.path.exists(unused):
+                fail("the server did not keep its state in Redis")
+            print("OK")
+        finally:
+            for p in (server.proc if server else None, redis):
+                if p and p.poll() is None:
+                    p.kill()
+                    p.wait()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], sys.argv[2])
