@@ -2,6 +2,7 @@
 //   /                 the page (chat rooms and a counter)
 //   /chat/<room>      chat room sessions (chat.hpp)
 //   /counter/<name>   counter sessions (counter.hpp)
+//   /game/<name>      tic-tac-toe games with a turn timer (game.hpp; page /static/game.html)
 // State lives in the embedded FileStore under ./data, or in Redis when
 // TROUPE_REDIS_URL is set. Ctrl-C closes the connections and exits; every
 // acknowledged change is already on disk (write-through).
@@ -19,6 +20,7 @@
 
 #include "chat.hpp"
 #include "counter.hpp"
+#include "game.hpp"
 #include "net/gateway.hpp"
 #include "net/websocket_server.hpp"
 #include "persist/actor_store.hpp"
@@ -36,6 +38,7 @@ struct Config {
   std::string redis_url;
   unsigned schedulers = 0;
   int idle_timeout_s = 30;
+  int turn_seconds = 30;
   std::string log = "info";
   std::string www = "examples/server/www";
   bool demo_faults = false;
@@ -48,6 +51,7 @@ const char* usage = R"(usage: server [options]
   --redis=URL         TROUPE_REDIS_URL     (redis://[:password@]host:port/db: use Redis instead)
   --schedulers=N      TROUPE_SCHEDULERS    (one per core)
   --idle-timeout=S    TROUPE_IDLE_TIMEOUT  (30: seconds before an unused session stops)
+  --turn-seconds=S    TROUPE_TURN_SECONDS  (30: a game's time per move)
   --log=LEVEL         TROUPE_LOG           (info: supervisor events on stderr; quiet: none)
   --www=DIR           the page's directory (examples/server/www)
   --demo-faults       allow clients to crash a room on purpose ({"type":"crash"})
@@ -66,6 +70,7 @@ Config configure(int argc, char** argv) {
   c.redis_url = env_or("TROUPE_REDIS_URL", "");
   c.schedulers = static_cast<unsigned>(std::atoi(env_or("TROUPE_SCHEDULERS", "0").c_str()));
   c.idle_timeout_s = std::atoi(env_or("TROUPE_IDLE_TIMEOUT", "30").c_str());
+  c.turn_seconds = std::atoi(env_or("TROUPE_TURN_SECONDS", "30").c_str());
   c.log = env_or("TROUPE_LOG", c.log);
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -91,6 +96,8 @@ Config configure(int argc, char** argv) {
       c.schedulers = static_cast<unsigned>(std::atoi(v->c_str()));
     } else if (auto v = value("--idle-timeout")) {
       c.idle_timeout_s = std::atoi(v->c_str());
+    } else if (auto v = value("--turn-seconds")) {
+      c.turn_seconds = std::atoi(v->c_str());
     } else if (auto v = value("--log")) {
       c.log = *v;
     } else if (auto v = value("--www")) {
@@ -176,6 +183,13 @@ int main(int argc, char** argv) {
   gateway.route(
       "/counter", [&actors] { return std::make_unique<examples::Counter>(&actors); }, kind);
   // [/tutorial:gateway]
+  // The games' turn timers are session alarms, kept in the store like their state.
+  gateway.route(
+      "/game",
+      [&actors, turn = std::chrono::seconds(config.turn_seconds)] {
+        return std::make_unique<examples::TicTacToe>(&actors, turn);
+      },
+      kind);
   std::string page = read_file(config.www + "/index.html");
   gateway.add_http_handler("/", [page](const troupe::HttpRequest&) {
     return troupe::HttpResponse{200, "text/html; charset=utf-8", page};
@@ -191,6 +205,8 @@ int main(int argc, char** argv) {
   std::printf("  chat:    ws://%s:%u/chat/<room>?name=<nick>\n", config.bind.c_str(),
               gateway.port());
   std::printf("  counter: ws://%s:%u/counter/<name>\n", config.bind.c_str(), gateway.port());
+  std::printf("  game:    ws://%s:%u/game/<name>?name=<nick>  (page: /static/game.html)\n",
+              config.bind.c_str(), gateway.port());
   std::printf("Ctrl-C to stop.\n");
   std::fflush(stdout);
 
