@@ -30,6 +30,12 @@ struct ServerOptions {
   // Bytes queued for one connection and not yet handed to the socket.
   std::size_t max_outbound_bytes = 8 << 20;
   OverflowPolicy overflow = OverflowPolicy::close;
+  // libwebsockets' receive buffer, allocated per connection for its life:
+  // the largest piece of a message read from the socket at once (messages of
+  // any size up to max_message_bytes still arrive whole, in more reads).
+  // The default keeps idle connections small (bench/README.md); lws's own
+  // is 4096, better for a server whose messages are mostly larger.
+  std::size_t receive_buffer_bytes = 512;
 
   // Open WebSocket connections (and upgrades in progress) over all routes;
   // past this an upgrade gets 503.

@@ -171,6 +171,8 @@ std::error_code WebSocketServer::start() {
 
 bool WebSocketServer::send(ConnectionId id, std::string_view data, MessageKind kind) {
   if (!id || id.loop() >= workers_.size()) return false;
+  detail::LoopWorker& worker = *workers_[id.loop()];
+  if (worker.on_loop_thread()) return worker.send_here(id, data, kind);
   detail::Command command;
   command.kind = detail::Command::Kind::send;
   command.id = id;
@@ -180,6 +182,8 @@ bool WebSocketServer::send(ConnectionId id, std::string_view data, MessageKind k
 
 bool WebSocketServer::close(ConnectionId id, std::uint16_t code, std::string_view reason) {
   if (!id || id.loop() >= workers_.size()) return false;
+  detail::LoopWorker& worker = *workers_[id.loop()];
+  if (worker.on_loop_thread()) return worker.close_here(id, code, reason);
   detail::Command command;
   command.kind = detail::Command::Kind::close;
   command.id = id;

@@ -93,6 +93,9 @@ class WebSocketServer {
   // Queue a message for a connection. Returns false when it was certainly not
   // queued (server stopping, bad id); true means handed to the owning loop,
   // which still drops it if the connection has closed meanwhile. Copies `data`.
+  // On the owning loop's own thread (a session on its connections' scheduler)
+  // it skips the loop's inbox, and writes to the socket at once when nothing
+  // is queued before it; false then also means the connection is closing.
   bool send(ConnectionId, std::string_view data, MessageKind kind = MessageKind::text);
 
   // Close a connection after the messages already queued for it are flushed,

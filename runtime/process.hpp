@@ -401,6 +401,7 @@ class ReceiveAwaitable {
   template <class C>
   void set_timeout(C& c) {
     if constexpr (is_after<C>::value) {
+      if (c.timeout >= infinite_wait) return;  // as without after(): no timer
       auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(c.timeout).count();
       timeout_ns_ = ns < 0 ? 0 : ns;
     }

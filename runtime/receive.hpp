@@ -158,6 +158,11 @@ auto when(P guard, F handler) {
   return detail::GuardClause<P, F>{std::move(guard), std::move(handler)};
 }
 
+// A wait that never ends in practice. after(infinite_wait, ...) (or longer)
+// arms no timer: it waits as a receive without after() does, for a receive
+// whose timeout is only sometimes needed (Erlang's `after infinity`).
+inline constexpr Duration infinite_wait = std::chrono::hours(24 * 365 * 10);
+
 // The timeout clause: runs `handler` when no message matched within
 // `timeout`. after(0ms, ...) polls: it never suspends.
 template <class F>

@@ -79,9 +79,6 @@ struct Cast {
   T value;
 };
 
-// A wait that never ends in practice (a receive needs a finite timeout).
-inline constexpr Duration infinite_wait = std::chrono::hours(24 * 365 * 10);
-
 // Why a synchronous start (start_link, start_server) did not give a process.
 struct StartError {
   enum class Kind {

@@ -79,6 +79,9 @@ LoopWorker::~LoopWorker() {
 void fill_protocols(ServerShared& shared) {
   shared.protocols[0].name = "troupe";
   shared.protocols[0].callback = lws_event;
+  shared.protocols[0].rx_buffer_size = shared.options.receive_buffer_bytes;
+  // Without it lws would also cut every send() to rx_buffer_size.
+  shared.protocols[0].tx_packet_size = 64 * 1024;
 }
 
 std::error_code LoopWorker::init(std::vector<LoopWorker*> all) {
@@ -93,6 +96,7 @@ std::error_code LoopWorker::init(std::vector<LoopWorker*> all) {
     std::lock_guard lock(inbox_mu_);
     inbox_open_ = true;
   }
+  uv_async_send(&wake_);  // the first wake-up tells the worker its loop's thread
 
   lws_context_creation_info info;
   std::memset(&info, 0, sizeof(info));
@@ -175,6 +179,8 @@ void LoopWorker::on_wake(uv_async_t* handle) {
 }
 
 void LoopWorker::drain_inbox() {
+  if (loop_thread_.load(std::memory_order_relaxed) != std::this_thread::get_id())
+    loop_thread_.store(std::this_thread::get_id(), std::memory_order_release);
   std::vector<Command> batch;
   {
     std::lock_guard lock(inbox_mu_);

@@ -9,11 +9,13 @@
 #include <libwebsockets.h>
 #include <uv.h>
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <mutex>
 #include <string_view>
 #include <system_error>
+#include <thread>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
@@ -53,6 +55,16 @@ class LoopWorker {
   // Any thread. False if the worker no longer accepts commands.
   bool post(Command&& command);
 
+  // True on the thread that runs this worker's loop (known once the loop
+  // has run the worker's first wake-up).
+  bool on_loop_thread() const {
+    return loop_thread_.load(std::memory_order_acquire) == std::this_thread::get_id();
+  }
+  // Loop thread only: send or close at once, without the inbox. False if
+  // the connection is unknown or closing.
+  bool send_here(ConnectionId id, std::string_view data, MessageKind kind);
+  bool close_here(ConnectionId id, std::uint16_t code, std::string_view reason);
+
   // libwebsockets' protocol callback for this worker's context.
   int on_lws_event(lws* wsi, lws_callback_reasons reason, void* user, void* in, std::size_t len);
 
@@ -81,6 +93,8 @@ class LoopWorker {
   void on_closed(PeerState& peer, bool close_buffer_readable);
   void on_wsi_destroy(lws* wsi);
   void queue_send(PeerState& peer, OutFrame&& frame);
+  bool can_write_now(PeerState& peer) const;
+  void write_now(PeerState& peer, unsigned char* payload, std::size_t size, MessageKind kind);
   void request_close(PeerState& peer, std::uint16_t code, std::string_view reason, bool flush);
   void close_now(PeerState& peer, std::uint16_t code, std::string_view reason);
   void report_close(PeerState& peer, std::uint16_t code, std::string_view reason);
@@ -105,6 +119,8 @@ class LoopWorker {
   uv_async_t wake_{};
   uv_timer_t teardown_timer_{};
   int open_handles_ = 0;  // ours (wake_, teardown_timer_, listener) not yet closed
+  std::atomic<std::thread::id> loop_thread_{};
+  std::vector<unsigned char> scratch_;  // LWS_PRE + payload of a direct write
   std::mutex inbox_mu_;
   std::vector<Command> inbox_;
   bool inbox_open_ = false;

@@ -7,7 +7,7 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <deque>
+#include <list>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -61,7 +61,9 @@ struct PeerState {
   ConnectionId id;  // set when the upgrade completes
   bool opened = false;
 
-  std::deque<OutFrame> outbound;
+  // A list, not a deque: a deque allocates a block up front, and most
+  // connections never queue (frames are written at once when nothing waits).
+  std::list<OutFrame> outbound;
   std::size_t outbound_bytes = 0;
 
   std::string inbound;  // fragments of the message being received

@@ -191,8 +191,53 @@ int LoopWorker::on_receive(lws* wsi, PeerState& peer, const char* data, std::siz
   return 0;
 }
 
+// Writing outside SERVER_WRITEABLE when nothing is waiting saves the
+// writable round trip (two epoll_ctl per frame). It works with lws 4.1.6 on
+// h1 (../shared/notes: 2x the documented pattern's throughput). lws keeps
+// what the socket does not take now and flushes it before our next
+// WRITEABLE; the test of lws_partial_buffered means at most one frame waits
+// there, beside the bounded outbound queue.
+bool LoopWorker::can_write_now(PeerState& peer) const {
+  return !peer.closing && peer.outbound.empty() && !lws_partial_buffered(peer.wsi);
+}
+
+void LoopWorker::write_now(PeerState& peer, unsigned char* payload, std::size_t size,
+                           MessageKind kind) {
+  const auto mode = kind == MessageKind::text ? LWS_WRITE_TEXT : LWS_WRITE_BINARY;
+  if (lws_write(peer.wsi, payload, size, mode) < static_cast<int>(size)) {
+    close_now(peer, close_code::abnormal, "write failed");
+    return;
+  }
+  AtomicCounters::bump(shared_.counters.frames_out);
+  AtomicCounters::bump(shared_.counters.bytes_out, size);
+}
+
+bool LoopWorker::send_here(ConnectionId id, std::string_view data, MessageKind kind) {
+  PeerState* peer = find(id);
+  if (!peer || peer->closing) return false;
+  if (!can_write_now(*peer)) {
+    queue_send(*peer, OutFrame(data, kind));
+    return true;
+  }
+  scratch_.resize(LWS_PRE + data.size());
+  if (!data.empty()) std::memcpy(scratch_.data() + LWS_PRE, data.data(), data.size());
+  write_now(*peer, scratch_.data() + LWS_PRE, data.size(), kind);
+  return true;
+}
+
+bool LoopWorker::close_here(ConnectionId id, std::uint16_t code, std::string_view reason) {
+  PeerState* peer = find(id);
+  if (!peer || peer->closing) return false;
+  request_close(*peer, code, reason, true);
+  return true;
+}
+
 void LoopWorker::queue_send(PeerState& peer, OutFrame&& frame) {
   if (peer.closing) return;
+  if (can_write_now(peer)) {
+    write_now(peer, frame.payload(), frame.size(), frame.kind());
+    return;
+  }
   const std::size_t limit = shared_.options.max_outbound_bytes;
   if (peer.outbound_bytes + frame.size() > limit) {
     if (shared_.options.overflow == OverflowPolicy::close) {

@@ -1,0 +1,228 @@
+// A route's connections on one loop and the sessions they talk to: each
+// connection's frames go straight from the loop to its session; one watcher
+// process per session name and loop finds or starts the session, monitors
+// it, and when it crashes hands the loop's connections to the next
+// incarnation (on_connect with resumed = true) with the frames it had not
+// taken up yet, in order. See gateway_kind.hpp for who touches what.
+
+#include <algorithm>
+#include <cstdio>
+
+#include "net/detail/gateway_kind.hpp"
+#include "net/websocket_server.hpp"
+#include "supervisors/supervisor.hpp"
+
+namespace troupe {
+
+using detail::RelayedConnection;
+using detail::SessionGroup;
+
+Gateway::Kind::HelperScope::HelperScope(Kind& k) : kind(k) {
+  std::lock_guard lock(kind.helpers_mutex);
+  ++kind.helpers;
+}
+
+Gateway::Kind::HelperScope::~HelperScope() {
+  std::lock_guard lock(kind.helpers_mutex);
+  if (--kind.helpers == 0) kind.helpers_cv.notify_all();
+}
+
+bool Gateway::Kind::wait_helpers_gone(Duration limit) {
+  std::unique_lock lock(helpers_mutex);
+  return helpers_cv.wait_for(lock, limit, [&] { return helpers == 0; });
+}
+
+void detail::RelayedConnection::drop_taken() {
+  const std::uint64_t taken = progress->load(std::memory_order_acquire);
+  while (first < frames.size() && frames[first].seq <= taken) ++first;
+  if (first == frames.size()) {
+    frames.clear();
+    first = 0;
+  } else if (first >= 32 && first * 2 >= frames.size()) {
+    // A session that stays behind: drop the taken half, amortised O(1).
+    frames.erase(frames.begin(), frames.begin() + static_cast<std::ptrdiff_t>(first));
+    first = 0;
+  }
+}
+
+Task<Registry::Lookup> Gateway::Kind::find_session(Process& self, const std::string& name,
+                                                   bool after_crash) {
+  Registry& registry = self.runtime().registry();
+  if (after_crash) {
+    // Its supervisor is restarting it: wait for the new incarnation rather
+    // than start a second one beside it.
+    auto again = co_await registry.wait_for(self, name, options.restart_wait);
+    if (again.ok()) co_return again;
+  }
+  std::string short_name = name.substr(names.size());
+  co_return co_await registry.lookup_or_start(
+      self, name,
+      [this, name, short_name](Process& starter) -> Task<Registry::Lookup> {
+        auto sup = co_await starter.runtime().registry().wait_for(starter, supervisor,
+                                                                  std::chrono::seconds(5));
+        if (!sup.ok()) co_return unexpected(sup.error());
+        Kind* kind = this;
+        ChildSpec spec{.id = name,
+                       .start = process_child([kind, short_name](Process& p) -> Proc {
+                         return SessionRunner::run(p, kind, short_name);
+                       }),
+                       .restart = transient,
+                       .name = name};
+        auto started = co_await start_child(starter, sup.value(), std::move(spec));
+        if (started.ok()) co_return started.value();
+        co_return unexpected(
+            ExitReason::error("cannot start " + name + ": " + to_string(started.error())));
+      },
+      options.restart_wait);
+}
+
+namespace {
+
+// Starts a session whose alarm is due (it fires the alarm itself).
+Proc wake_for_alarm(Process& self, Gateway::Kind* kind, std::string name) {
+  Gateway::Kind::HelperScope scope(*kind);
+  auto found = co_await kind->find_session(self, name, false);
+  if (!found.ok())
+    std::fprintf(stderr, "troupe: cannot start %s for its alarm: %s\n", name.c_str(),
+                 found.error().to_string().c_str());
+}
+
+}  // namespace
+
+detail::AlarmKeeperHooks Gateway::Kind::alarm_hooks() {
+  detail::AlarmKeeperHooks hooks;
+  Runtime* rt = &gateway->runtime();
+  hooks.poke = [this, rt](const std::string& name) {
+    return rt->send(names + name, detail::AlarmsChanged{}) == SendResult::ok;
+  };
+  hooks.start = [this, rt](const std::string& name) {
+    rt->spawn(
+        [this, full = names + name](Process& self) { return wake_for_alarm(self, this, full); });
+  };
+  return hooks;
+}
+
+namespace {
+
+// Hands every connection of `group` to `session`: on_connect, then the
+// frames it has not taken up yet, in order.
+void attach(Runtime& rt, detail::Relay& relay, SessionGroup& group, Pid session) {
+  group.session = session;
+  for (ConnectionId id : group.members) {
+    RelayedConnection& c = relay.connections.at(id);
+    c.drop_taken();
+    rt.send(session, detail::SessionConnect{id, c.request, c.resumed, c.progress});
+    for (std::size_t i = c.first; i < c.frames.size(); ++i)
+      rt.send(session, detail::SessionFrame(c.frames[i]));
+  }
+}
+
+// Closes every connection of the group and forgets the group: new
+// connections to the name start a new one.
+void close_group(Gateway::Kind& kind, detail::Relay& relay, const std::string& name,
+                 std::uint16_t code, std::string_view reason) {
+  auto it = relay.groups.find(name);
+  std::vector<ConnectionId> members = std::move(it->second.members);
+  relay.groups.erase(it);
+  for (ConnectionId id : members) relay.connections.at(id).closing = true;
+  // close() may call on_close right here, which erases the connection.
+  for (ConnectionId id : members) kind.gateway->server().close(id, code, reason);
+}
+
+Proc session_watcher(Process& self, Gateway::Kind* kind, unsigned loop, std::string name) {
+  Gateway::Kind::HelperScope scope(*kind);
+  detail::Relay& relay = kind->relays[loop];
+  Runtime& rt = self.runtime();
+  bool after_crash = false;
+  for (;;) {
+    auto found = co_await kind->find_session(self, name, after_crash);
+    // Only this process erases its group, so it is still there.
+    SessionGroup& group = relay.groups.at(name);
+    if (group.members.empty()) {
+      relay.groups.erase(name);
+      co_return;
+    }
+    if (!found.ok() || !found.value()) {
+      close_group(*kind, relay, name, close_code::internal_error, "session unavailable");
+      co_return;
+    }
+    Pid session = found.value();
+    Ref watch = self.monitor(session);
+    attach(rt, relay, group, session);
+    bool lost = false;
+    while (!lost) {
+      co_await self.receive(
+          [](const detail::GroupEmptied&) {},
+          when([watch](const Down& d) { return d.ref == watch; }, [&](Down&) { lost = true; }));
+      if (!lost && group.members.empty()) {
+        self.demonitor(watch);
+        relay.groups.erase(name);
+        co_return;
+      }
+    }
+    // The session ended under its connections; frames wait meanwhile.
+    group.session = Pid{};
+    if (kind->options.close_on_crash) {
+      close_group(*kind, relay, name, close_code::service_restart, "session restarting");
+      co_return;
+    }
+    for (ConnectionId id : group.members) relay.connections.at(id).resumed = true;
+    after_crash = true;
+  }
+}
+
+}  // namespace
+
+// --- the loop's callbacks -------------------------------------------------------------------
+
+void Gateway::Kind::on_open(ConnectionId conn, const HttpRequest& request) {
+  Runtime& rt = gateway->runtime();
+  const unsigned loop = conn.loop();
+  detail::Relay& relay = relays[loop];
+  std::string name = names + request.name;
+  RelayedConnection& c = relay.connections[conn];
+  c.request = request;
+  auto [it, fresh] = relay.groups.try_emplace(name);
+  SessionGroup& group = it->second;
+  c.group = &group;
+  group.members.push_back(conn);
+  if (fresh) {
+    group.watcher = rt.spawn(
+        [this, loop, name](Process& self) { return session_watcher(self, this, loop, name); },
+        SpawnOptions{.scheduler = static_cast<int>(loop)});
+  } else if (group.session) {
+    rt.send(group.session, detail::SessionConnect{conn, c.request, false, c.progress});
+  }
+}
+
+void Gateway::Kind::on_message(ConnectionId conn, std::string_view data, MessageKind kind) {
+  detail::Relay& relay = relays[conn.loop()];
+  auto it = relay.connections.find(conn);
+  if (it == relay.connections.end() || it->second.closing) return;
+  RelayedConnection& c = it->second;
+  c.drop_taken();
+  if (c.waiting() >= options.max_pending_frames) {
+    gateway->server().close(conn, close_code::policy_violation, "too many frames queued");
+    return;  // `c` may be gone: close() can run on_close at once
+  }
+  detail::SessionFrame frame{conn, std::make_shared<const std::string>(data), kind, c.next_seq++};
+  c.frames.push_back(frame);
+  const Pid session = c.group->session;
+  if (session) gateway->runtime().send(session, std::move(frame));
+}
+
+void Gateway::Kind::on_close(ConnectionId conn, std::uint16_t code, std::string_view reason) {
+  detail::Relay& relay = relays[conn.loop()];
+  auto it = relay.connections.find(conn);
+  if (it == relay.connections.end()) return;
+  const bool closing = it->second.closing;
+  SessionGroup& group = *it->second.group;
+  relay.connections.erase(it);
+  if (closing) return;  // its group is already gone
+  std::erase(group.members, conn);
+  Runtime& rt = gateway->runtime();
+  if (group.session) rt.send(group.session, detail::SessionClose{conn, code, std::string(reason)});
+  if (group.members.empty()) rt.send(group.watcher, detail::GroupEmptied{});
+}
+
+}  // namespace troupe

@@ -1,0 +1,148 @@
+#pragma once
+// The inside of a Gateway route ("kind"): what its connections, its
+// sessions and its alarm keeper share, and the messages between them.
+//
+//   loop thread (lws callbacks)          session's process (any scheduler)
+//   Kind::on_open/on_message/on_close ── SessionConnect/Frame/Close ──► SessionRunner
+//        │ per loop: a Relay                                              (session_runner.cpp)
+//        └ per session name on that loop: a watcher process that finds or
+//          starts the session, monitors it, and hands the loop's connections
+//          to its next incarnation when it crashes (connection_relay.cpp)
+//
+// A Relay is touched only on its loop's thread: by the loop's lws callbacks
+// and by the watcher processes, which run on the scheduler of the same
+// loop (the gateway's server runs on the runtime's own loops).
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "net/detail/alarm_book.hpp"
+#include "net/gateway.hpp"
+
+namespace troupe {
+
+namespace detail {
+
+// How far a session got with a connection's frames: the sequence number of
+// the frame it last took up. The relay hands the frames after it to the
+// next incarnation if the session crashes (the one it was handling when it
+// crashed is not handed again: it may be what crashed it).
+using Progress = std::shared_ptr<std::atomic<std::uint64_t>>;
+
+// From the relay to a session.
+struct SessionConnect {
+  ConnectionId conn;
+  HttpRequest request;
+  bool resumed;
+  Progress progress;
+};
+struct SessionFrame {
+  ConnectionId conn;
+  std::shared_ptr<const std::string> data;  // shared with the redelivery buffer
+  MessageKind kind;
+  std::uint64_t seq;
+};
+struct SessionClose {
+  ConnectionId conn;
+  std::uint16_t code;
+  std::string reason;
+};
+
+struct SessionGroup;
+
+// One connection as its loop's relay keeps it.
+struct RelayedConnection {
+  HttpRequest request;  // handed to every incarnation's on_connect
+  // Its group, while it is a member; references into an unordered_map stay
+  // valid, and the group outlives its members (closing ones left it).
+  SessionGroup* group = nullptr;
+  Progress progress = std::make_shared<std::atomic<std::uint64_t>>(0);
+  bool resumed = false;  // the next SessionConnect is a hand-over
+  bool closing = false;  // being closed with its group: frames are ignored
+  // Frames sent to the session (or waiting for it) that it may not have
+  // taken up yet: frames[first..]. A vector and an index rather than a
+  // deque, which would allocate a block per connection up front.
+  std::vector<SessionFrame> frames;
+  std::size_t first = 0;
+  std::uint64_t next_seq = 1;
+
+  void drop_taken();
+  std::size_t waiting() const { return frames.size() - first; }
+};
+
+// The connections of one loop that talk to one session.
+struct SessionGroup {
+  std::vector<ConnectionId> members;
+  Pid session;  // invalid while the watcher finds (or re-finds) it
+  Pid watcher;  // the process that finds and monitors it
+};
+
+struct Relay {
+  std::unordered_map<ConnectionId, RelayedConnection> connections;
+  std::unordered_map<std::string, SessionGroup> groups;  // by session registry name
+};
+
+// Sent to a group's watcher when its last member left.
+struct GroupEmptied {};
+
+}  // namespace detail
+
+struct Gateway::Kind : RouteHandler {
+  Gateway* gateway = nullptr;
+  std::string prefix;      // "/rooms"
+  std::string names;       // "rooms/": registry prefix of its sessions
+  std::string supervisor;  // registry name of its dynamic supervisor
+  SessionFactory make;
+  KindOptions options;
+  std::unique_ptr<detail::AlarmBook> alarms;
+  std::string alarm_keeper;           // registry name of its alarm keeper
+  std::vector<detail::Relay> relays;  // one per loop
+
+  // Session restarts, for /metrics: a start of a name whose previous
+  // incarnation did not stop cleanly (crashed or was killed).
+  std::atomic<std::uint64_t> restarts{0};
+  std::mutex started_mutex;
+  std::set<std::string, std::less<>> started;  // names with a live incarnation
+  void session_started(const std::string& name);
+  void session_stopped_cleanly(const std::string& name);
+
+  // Processes outside the supervision tree that use this Kind (session
+  // watchers, alarm wake-ups): stop() waits until none is left, so that
+  // none outlives it.
+  std::mutex helpers_mutex;
+  std::condition_variable helpers_cv;
+  int helpers = 0;
+  struct HelperScope {  // lives in such a process's coroutine frame
+    explicit HelperScope(Kind& k);
+    ~HelperScope();
+    Kind& kind;
+  };
+  bool wait_helpers_gone(Duration limit);
+
+  Admission authorize(const HttpRequest& r) override {
+    return options.authorize ? options.authorize(r) : Admission::admit();
+  }
+  void on_open(ConnectionId conn, const HttpRequest& request) override;
+  void on_message(ConnectionId conn, std::string_view data, MessageKind kind) override;
+  void on_close(ConnectionId conn, std::uint16_t code, std::string_view reason) override;
+
+  // The session registered as `name` ("rooms/lobby"), started if need be;
+  // after a crash, waits for its supervisor's restart first.
+  Task<Registry::Lookup> find_session(Process& self, const std::string& name, bool after_crash);
+  detail::AlarmKeeperHooks alarm_hooks();
+};
+
+// The body of a session's process (session_runner.cpp).
+class SessionRunner {
+ public:
+  static Proc run(Process& self, Gateway::Kind* kind, std::string name);
+};
+
+}  // namespace troupe

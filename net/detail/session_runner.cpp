@@ -1,0 +1,153 @@
+// The body of a session's process: its callbacks in turn, alarms, idle
+// stop, and on_stop when the gateway stops; and the helpers sessions call.
+
+#include <cstdio>
+#include <variant>
+
+#include "net/detail/gateway_kind.hpp"
+#include "net/websocket_server.hpp"
+
+namespace troupe {
+
+namespace {
+
+struct Idle {};
+using Event = std::variant<std::monostate, detail::SessionConnect, detail::SessionFrame,
+                           detail::SessionClose, Idle, ExitReason>;
+
+}  // namespace
+
+void Gateway::Kind::session_started(const std::string& name) {
+  std::lock_guard lock(started_mutex);
+  if (!started.insert(name).second) ++restarts;
+}
+
+void Gateway::Kind::session_stopped_cleanly(const std::string& name) {
+  std::lock_guard lock(started_mutex);
+  started.erase(name);
+}
+
+Proc SessionRunner::run(Process& self, Gateway::Kind* kind, std::string name) {
+  std::unique_ptr<Session> session = kind->make();
+  session->self_ = &self;
+  session->name_ = name;
+  session->alarms_ = kind->alarms.get();
+  WebSocketServer* server = &kind->gateway->server();
+  std::unordered_map<std::uint64_t, detail::Progress> progress;  // per connection
+  // Exits are trapped so that a shutdown by the route's supervisor (the
+  // gateway stopping) runs on_stop. An abnormal exit signal from any other
+  // linked process still ends the session, as if it did not trap them.
+  self.trap_exit(true);
+  Pid parent = self.runtime().registry().whereis(kind->supervisor);
+  const std::string full_name = kind->names + name;
+  kind->session_started(full_name);
+  co_await session->on_start();
+  for (;;) {
+    auto alarm = session->alarm();
+    auto until_alarm = alarm ? *alarm - std::chrono::system_clock::now() : Duration::max();
+    if (alarm && until_alarm <= Duration::zero()) {
+      co_await session->on_alarm();
+      // Cleared only now, so that a crash in on_alarm runs it again.
+      auto cleared = co_await kind->alarms->clear(self, name, alarm);
+      if (!cleared)
+        std::fprintf(stderr, "troupe: the fired alarm of %s%s stays in the store: %s\n",
+                     kind->names.c_str(), name.c_str(), cleared.error().to_string().c_str());
+      continue;
+    }
+    // Idle only counts while nobody is connected; an alarm may come first.
+    Duration wait = infinite_wait;
+    bool idle_wait = session->connections_.empty();
+    if (idle_wait) wait = kind->options.idle_timeout;
+    if (until_alarm < wait) {
+      wait = until_alarm;
+      idle_wait = false;
+    }
+    Event ev = co_await self.receive([](detail::SessionConnect& c) { return Event{std::move(c)}; },
+                                     [](detail::SessionFrame& f) { return Event{std::move(f)}; },
+                                     [](detail::SessionClose& c) { return Event{std::move(c)}; },
+                                     [](const detail::AlarmsChanged&) { return Event{}; },
+                                     [&](Exit& e) {
+                                       if (e.from != parent && e.reason == normal) return Event{};
+                                       return Event{std::move(e.reason)};
+                                     },
+                                     [&](AnyMessage& m) {
+                                       session->on_info(m);
+                                       return Event{std::monostate{}};
+                                     },
+                                     after(wait, [] { return Event{Idle{}}; }));
+    if (auto* c = std::get_if<detail::SessionConnect>(&ev)) {
+      auto& slot = session->connections_[c->conn.value];
+      slot = std::make_unique<Connection>(c->conn, server);
+      progress[c->conn.value] = c->progress;
+      co_await session->on_connect(*slot, ConnectInfo{std::move(c->request), c->resumed});
+    } else if (auto* f = std::get_if<detail::SessionFrame>(&ev)) {
+      auto it = session->connections_.find(f->conn.value);
+      if (it != session->connections_.end()) {
+        progress[f->conn.value]->store(f->seq, std::memory_order_release);
+        co_await session->on_message(*it->second, *f->data, f->kind);
+      }
+    } else if (auto* c = std::get_if<detail::SessionClose>(&ev)) {
+      auto it = session->connections_.find(c->conn.value);
+      if (it != session->connections_.end()) {
+        std::unique_ptr<Connection> gone = std::move(it->second);
+        session->connections_.erase(it);
+        progress.erase(c->conn.value);
+        co_await session->on_close(*gone, c->code, c->reason);
+      }
+    } else if (auto* reason = std::get_if<ExitReason>(&ev)) {
+      if (!reason->is_normal_exit()) self.exit(std::move(*reason));
+      co_await session->on_stop();
+      kind->session_stopped_cleanly(full_name);
+      self.exit(std::move(*reason));
+    } else if (std::holds_alternative<Idle>(ev) && idle_wait && session->connections_.empty()) {
+      // Nobody connected and nothing sent for idle_timeout: stop until the
+      // next connection.
+      co_await session->on_stop();
+      kind->session_stopped_cleanly(full_name);
+      co_return;
+    }
+  }
+}
+
+// --- session helpers ---------------------------------------------------------------------------
+
+bool Connection::send(std::string_view data, MessageKind kind) const {
+  return server_->send(id_, data, kind);
+}
+
+void Connection::close(std::uint16_t code, std::string_view reason) const {
+  server_->close(id_, code, reason);
+}
+
+bool Connection::has_tag(std::string_view t) const {
+  for (const auto& tag : tags_)
+    if (tag == t) return true;
+  return false;
+}
+
+void Session::broadcast(std::string_view data, std::optional<ConnectionId> except,
+                        MessageKind kind) const {
+  for (const auto& [id, conn] : connections_)
+    if (!except || conn->id() != *except) conn->send(data, kind);
+}
+
+Task<StoreResult<void>> Session::set_alarm(AlarmTime at) {
+  co_return co_await alarms_->set(*self_, name_, at);
+}
+
+Task<StoreResult<void>> Session::cancel_alarm() {
+  co_return co_await alarms_->clear(*self_, name_);
+}
+
+std::optional<Session::AlarmTime> Session::alarm() const {
+  return alarms_->get(name_);
+}
+
+std::vector<Connection*> Session::connections(std::string_view tag) {
+  std::vector<Connection*> out;
+  for (auto& [id, conn] : connections_)
+    if (tag.empty() || conn->has_tag(tag)) out.push_back(conn.get());
+  return out;
+}
+
+}  // namespace troupe
