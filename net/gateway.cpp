@@ -71,7 +71,8 @@ void Gateway::route(std::string prefix, SessionFactory make, KindOptions options
   kind->supervisor = "gateway.sessions" + prefix;
   kind->make = std::move(make);
   kind->options = std::move(options);
-  kind->relays.resize(rt_.scheduler_count());
+  for (unsigned i = 0; i < rt_.scheduler_count(); ++i)
+    kind->relays.push_back(std::make_unique<detail::Relay>());
   kind->alarm_keeper = "gateway.alarms" + prefix;
   kind->alarms = std::make_unique<detail::AlarmBook>(
       rt_, options_.store, options_.alarm_prefix + kind->names, kind->alarm_keeper);
@@ -139,10 +140,33 @@ std::string Gateway::metrics_text() const {
   for (auto& kind : kinds_)
     out << "troupe_session_restarts_total{route=\"" << kind->prefix << "\"} "
         << kind->restarts.load() << "\n";
+  out << "# TYPE troupe_session_pending_frames gauge\n";
+  for (auto& kind : kinds_) {
+    std::int64_t pending = 0;
+    for (auto& relay : kind->relays) pending += relay->pending.load(std::memory_order_relaxed);
+    pending = std::max<std::int64_t>(pending, 0);  // counted out on another thread first
+    out << "troupe_session_pending_frames{route=\"" << kind->prefix << "\"} " << pending << "\n";
+  }
   out << "# TYPE troupe_session_alarms gauge\n";
   for (auto& kind : kinds_)
     out << "troupe_session_alarms{route=\"" << kind->prefix << "\"} " << kind->alarms->size()
         << "\n";
+  if (options_.actors) {
+    PersistMetrics p = options_.actors->metrics();
+    auto seconds = [](Duration d) {
+      return std::chrono::duration<double>(d).count();
+    };
+    out << "# TYPE troupe_snapshot_writes_total counter\ntroupe_snapshot_writes_total " << p.writes
+        << "\n";
+    out << "# TYPE troupe_snapshot_write_failures_total counter\n"
+        << "troupe_snapshot_write_failures_total " << p.write_failures << "\n";
+    out << "# TYPE troupe_snapshot_write_seconds summary\n"
+        << "troupe_snapshot_write_seconds_sum " << seconds(p.write_time) << "\n"
+        << "troupe_snapshot_write_seconds_count " << p.writes << "\n";
+    out << "# TYPE troupe_unsaved_actors gauge\ntroupe_unsaved_actors " << p.unsaved_actors << "\n";
+    out << "# TYPE troupe_oldest_unsaved_seconds gauge\ntroupe_oldest_unsaved_seconds "
+        << seconds(p.oldest_unsaved) << "\n";
+  }
   return out.str();
 }
 

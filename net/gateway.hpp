@@ -27,6 +27,7 @@
 #include "net/route.hpp"
 #include "net/server_options.hpp"
 #include "net/session.hpp"
+#include "persist/actor_store.hpp"
 #include "persist/store_client.hpp"
 #include "runtime/runtime.hpp"
 #include "supervisors/spec.hpp"
@@ -63,6 +64,10 @@ struct GatewayOptions {
   // when its alarm comes due. Null: alarms are kept in memory only.
   StoreClient* store = nullptr;
   std::string alarm_prefix = "alarms/";
+  // The sessions' ActorStore, if they persist state: /metrics then reports
+  // snapshot writes, failures and write time, and the age of the oldest
+  // change not yet written.
+  const ActorStore* actors = nullptr;
 };
 
 class Gateway {

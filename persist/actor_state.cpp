@@ -71,6 +71,10 @@ ActorStateBase::ActorStateBase(ActorStore& store, std::string actor, std::uint32
       options_(options),
       token_(new_token()) {}
 
+ActorStateBase::~ActorStateBase() {
+  store_.record_clean(this);
+}
+
 std::string ActorStateBase::encode_head() const {
   msgpack::sbuffer buffer;
   msgpack::packer<msgpack::sbuffer> pk(buffer);
@@ -184,7 +188,10 @@ Task<> ActorStateBase::quarantine(Process& self, Revision revision, std::string 
 void ActorStateBase::touch(std::optional<Durability> durability) {
   const Durability d = durability.value_or(options_.durability);
   const auto now = Clock::now();
-  if (!dirty()) first_dirty_ = now;
+  if (!dirty()) {
+    first_dirty_ = now;
+    store_.record_dirty(this, now);
+  }
   last_change_ = now;
   ++changes_;
   switch (d.mode) {
@@ -247,7 +254,7 @@ void ActorStateBase::start_write() {
   ops.push_back(WriteOp::put(store_.generation_key(actor_, revision),
                              encode_snapshot(Snapshot{schema_, revision, encode_payload()})));
   const std::uint64_t id = ++next_write_id_;
-  in_flight_ = InFlight{id, revision, changes_, urgent_, debounce_};
+  in_flight_ = InFlight{id, revision, changes_, urgent_, debounce_, Clock::now()};
   urgent_ = false;
   debounce_.reset();
 
@@ -289,8 +296,10 @@ void ActorStateBase::on_write_done(WriteDone& done) {
   in_flight_.reset();
   switch (done.outcome) {
     case WriteDone::Outcome::committed:
+      store_.record_write(true, Clock::now() - written.started);
       revision_ = written.revision;
       written_changes_ = std::max(written_changes_, written.changes);
+      if (!dirty()) store_.record_clean(this);
       if (!committed_since_load_) store_.clear_strikes(actor_);
       committed_since_load_ = true;
       last_error_.reset();
@@ -301,6 +310,7 @@ void ActorStateBase::on_write_done(WriteDone& done) {
       fenced_ = done.error.message;
       exit_fenced();
     case WriteDone::Outcome::failed: {
+      store_.record_write(false, {});
       last_error_ = done.error;
       const auto& o = store_.options();
       backoff_ =

@@ -165,7 +165,7 @@ class ActorStateBase {
  protected:
   ActorStateBase(ActorStore& store, std::string actor, std::uint32_t schema_version,
                  ActorStateOptions options);
-  ~ActorStateBase() = default;
+  ~ActorStateBase();
 
   // Marks the state changed; the write follows per durability.
   void touch(std::optional<Durability> durability);
@@ -184,6 +184,7 @@ class ActorStateBase {
     std::uint64_t changes = 0;
     bool urgent = false;                 // restored if the write fails
     std::optional<Durability> debounce;  // likewise
+    Clock::time_point started{};
   };
 
   Task<bool> load_revision(Process& self, Revision revision, bool newest);

@@ -1,5 +1,6 @@
 #include "persist/actor_store.hpp"
 
+#include <algorithm>
 #include <cstdio>
 
 namespace troupe {
@@ -53,6 +54,35 @@ void ActorStore::report_unsaved(const std::string& actor, const StoreError& erro
   std::fprintf(stderr, "troupe: actor '%s' stopped without saving its state: %s\n", actor.c_str(),
                error.to_string().c_str());
   if (options_.on_unsaved) options_.on_unsaved(actor, error);
+}
+
+PersistMetrics ActorStore::metrics() const {
+  std::lock_guard lock(mutex_);
+  PersistMetrics m{writes_, write_failures_, write_time_, dirty_since_.size(), {}};
+  const auto now = std::chrono::steady_clock::now();
+  for (const auto& [state, since] : dirty_since_)
+    m.oldest_unsaved = std::max(m.oldest_unsaved, now - since);
+  return m;
+}
+
+void ActorStore::record_write(bool committed, Duration took) {
+  std::lock_guard lock(mutex_);
+  if (committed) {
+    ++writes_;
+    write_time_ += took;
+  } else {
+    ++write_failures_;
+  }
+}
+
+void ActorStore::record_dirty(const void* state, std::chrono::steady_clock::time_point since) {
+  std::lock_guard lock(mutex_);
+  dirty_since_[state] = since;
+}
+
+void ActorStore::record_clean(const void* state) {
+  std::lock_guard lock(mutex_);
+  dirty_since_.erase(state);
 }
 
 int ActorStore::strikes(const std::string& actor, Revision revision) const {

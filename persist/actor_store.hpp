@@ -30,6 +30,7 @@
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "persist/store_client.hpp"
@@ -59,6 +60,16 @@ struct ActorStoreOptions {
   std::function<void(const std::string& actor, const StoreError& error)> on_unsaved;
 };
 
+// What the actors of one ActorStore have written, for monitoring
+// (Gateway's /metrics): totals since the ActorStore was made.
+struct PersistMetrics {
+  std::uint64_t writes = 0;          // snapshot writes committed
+  std::uint64_t write_failures = 0;  // writes that failed (each is retried)
+  Duration write_time{};             // summed time from a write's start to its commit
+  std::size_t unsaved_actors = 0;    // live actors with changes not yet written
+  Duration oldest_unsaved{};         // how long the oldest of those changes has waited
+};
+
 // An actor that stopped without saving its dirty state.
 struct UnsavedActor {
   std::string actor;
@@ -81,6 +92,13 @@ class ActorStore {
 
   // Every actor that stopped with unsaved state so far. Any thread.
   std::vector<UnsavedActor> unsaved() const;
+
+  // Monitoring. Any thread. ActorState reports its writes and when it
+  // becomes dirty or clean (keyed by the state's address).
+  PersistMetrics metrics() const;
+  void record_write(bool committed, Duration took);
+  void record_dirty(const void* state, std::chrono::steady_clock::time_point since);
+  void record_clean(const void* state);
   void report_unsaved(const std::string& actor, const StoreError& error);
 
   // Poison bookkeeping, per actor and revision, kept in memory for the
@@ -103,6 +121,10 @@ class ActorStore {
   mutable std::mutex mutex_;
   std::map<std::string, std::map<Revision, int>, std::less<>> strikes_;
   std::vector<UnsavedActor> unsaved_;
+  std::uint64_t writes_ = 0;
+  std::uint64_t write_failures_ = 0;
+  Duration write_time_{};
+  std::unordered_map<const void*, std::chrono::steady_clock::time_point> dirty_since_;
 };
 
 }  // namespace troupe

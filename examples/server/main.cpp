@@ -174,7 +174,7 @@ int main(int argc, char** argv) {
   server.address = config.bind;
   server.port = static_cast<std::uint16_t>(config.port);
   server.static_dir = config.www;
-  troupe::Gateway gateway(rt, {.server = server, .store = &client});  // alarms kept in the store
+  troupe::Gateway gateway(rt, {.server = server, .store = &client, .actors = &actors});
   troupe::KindOptions kind{.idle_timeout = std::chrono::seconds(config.idle_timeout_s)};
   bool faults = config.demo_faults;
   gateway.route(

@@ -111,7 +111,7 @@ void attach(Runtime& rt, detail::Relay& relay, SessionGroup& group, Pid session)
   for (ConnectionId id : group.members) {
     RelayedConnection& c = relay.connections.at(id);
     c.drop_taken();
-    rt.send(session, detail::SessionConnect{id, c.request, c.resumed, c.progress});
+    rt.send(session, detail::SessionConnect{id, c.request, c.resumed, c.progress, &relay.pending});
     for (std::size_t i = c.first; i < c.frames.size(); ++i)
       rt.send(session, detail::SessionFrame(c.frames[i]));
   }
@@ -131,7 +131,7 @@ void close_group(Gateway::Kind& kind, detail::Relay& relay, const std::string& n
 
 Proc session_watcher(Process& self, Gateway::Kind* kind, unsigned loop, std::string name) {
   Gateway::Kind::HelperScope scope(*kind);
-  detail::Relay& relay = kind->relays[loop];
+  detail::Relay& relay = *kind->relays[loop];
   Runtime& rt = self.runtime();
   bool after_crash = false;
   for (;;) {
@@ -162,6 +162,10 @@ Proc session_watcher(Process& self, Gateway::Kind* kind, unsigned loop, std::str
     }
     // The session ended under its connections; frames wait meanwhile.
     group.session = Pid{};
+    for (const auto& d : group.closed_in_doubt)
+      relay.pending -= static_cast<std::int64_t>(
+          d.last_seq - std::min(d.last_seq, d.progress->load(std::memory_order_acquire)));
+    group.closed_in_doubt.clear();
     if (kind->options.close_on_crash) {
       close_group(*kind, relay, name, close_code::service_restart, "session restarting");
       co_return;
@@ -178,7 +182,7 @@ Proc session_watcher(Process& self, Gateway::Kind* kind, unsigned loop, std::str
 void Gateway::Kind::on_open(ConnectionId conn, const HttpRequest& request) {
   Runtime& rt = gateway->runtime();
   const unsigned loop = conn.loop();
-  detail::Relay& relay = relays[loop];
+  detail::Relay& relay = *relays[loop];
   std::string name = names + request.name;
   RelayedConnection& c = relay.connections[conn];
   c.request = request;
@@ -191,12 +195,13 @@ void Gateway::Kind::on_open(ConnectionId conn, const HttpRequest& request) {
         [this, loop, name](Process& self) { return session_watcher(self, this, loop, name); },
         SpawnOptions{.scheduler = static_cast<int>(loop)});
   } else if (group.session) {
-    rt.send(group.session, detail::SessionConnect{conn, c.request, false, c.progress});
+    rt.send(group.session,
+            detail::SessionConnect{conn, c.request, false, c.progress, &relay.pending});
   }
 }
 
 void Gateway::Kind::on_message(ConnectionId conn, std::string_view data, MessageKind kind) {
-  detail::Relay& relay = relays[conn.loop()];
+  detail::Relay& relay = *relays[conn.loop()];
   auto it = relay.connections.find(conn);
   if (it == relay.connections.end() || it->second.closing) return;
   RelayedConnection& c = it->second;
@@ -207,16 +212,26 @@ void Gateway::Kind::on_message(ConnectionId conn, std::string_view data, Message
   }
   detail::SessionFrame frame{conn, std::make_shared<const std::string>(data), kind, c.next_seq++};
   c.frames.push_back(frame);
+  ++relay.pending;
   const Pid session = c.group->session;
   if (session) gateway->runtime().send(session, std::move(frame));
 }
 
 void Gateway::Kind::on_close(ConnectionId conn, std::uint16_t code, std::string_view reason) {
-  detail::Relay& relay = relays[conn.loop()];
+  detail::Relay& relay = *relays[conn.loop()];
   auto it = relay.connections.find(conn);
   if (it == relay.connections.end()) return;
-  const bool closing = it->second.closing;
-  SessionGroup& group = *it->second.group;
+  RelayedConnection& c = it->second;
+  SessionGroup& group = *c.group;
+  const bool closing = c.closing;
+  if (closing || !group.session) {
+    relay.pending -= static_cast<std::int64_t>(c.untaken());  // no session will take them
+  } else if (c.untaken() > 0) {
+    std::erase_if(group.closed_in_doubt, [](const SessionGroup::Closed& d) {
+      return d.progress->load(std::memory_order_acquire) >= d.last_seq;
+    });
+    group.closed_in_doubt.push_back({c.progress, c.next_seq - 1});
+  }
   relay.connections.erase(it);
   if (closing) return;  // its group is already gone
   std::erase(group.members, conn);

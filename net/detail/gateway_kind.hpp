@@ -36,12 +36,19 @@ namespace detail {
 // crashed is not handed again: it may be what crashed it).
 using Progress = std::shared_ptr<std::atomic<std::uint64_t>>;
 
+// Frames received on one loop and not yet taken up by their sessions (the
+// sessions' mailbox depth in frames, for /metrics): the relay counts a frame
+// in, the session counts it out as it takes it up; a frame that no session
+// will take (its connection closed and its session died) the relay counts out.
+using PendingFrames = std::atomic<std::int64_t>;
+
 // From the relay to a session.
 struct SessionConnect {
   ConnectionId conn;
   HttpRequest request;
   bool resumed;
   Progress progress;
+  PendingFrames* pending;
 };
 struct SessionFrame {
   ConnectionId conn;
@@ -75,11 +82,20 @@ struct RelayedConnection {
 
   void drop_taken();
   std::size_t waiting() const { return frames.size() - first; }
+  // Frames received that its session has not taken up, now.
+  std::uint64_t untaken() const { return next_seq - 1 - progress->load(std::memory_order_acquire); }
 };
 
 // The connections of one loop that talk to one session.
 struct SessionGroup {
   std::vector<ConnectionId> members;
+  // Connections that closed while their frames were with the session: if
+  // it dies before taking them up, the relay counts them out (PendingFrames).
+  struct Closed {
+    Progress progress;
+    std::uint64_t last_seq;
+  };
+  std::vector<Closed> closed_in_doubt;
   Pid session;  // invalid while the watcher finds (or re-finds) it
   Pid watcher;  // the process that finds and monitors it
 };
@@ -87,6 +103,7 @@ struct SessionGroup {
 struct Relay {
   std::unordered_map<ConnectionId, RelayedConnection> connections;
   std::unordered_map<std::string, SessionGroup> groups;  // by session registry name
+  alignas(64) PendingFrames pending{0};                  // read by /metrics from any thread
 };
 
 // Sent to a group's watcher when its last member left.
@@ -102,8 +119,8 @@ struct Gateway::Kind : RouteHandler {
   SessionFactory make;
   KindOptions options;
   std::unique_ptr<detail::AlarmBook> alarms;
-  std::string alarm_keeper;           // registry name of its alarm keeper
-  std::vector<detail::Relay> relays;  // one per loop
+  std::string alarm_keeper;                            // registry name of its alarm keeper
+  std::vector<std::unique_ptr<detail::Relay>> relays;  // one per loop
 
   // Session restarts, for /metrics: a start of a name whose previous
   // incarnation did not stop cleanly (crashed or was killed).

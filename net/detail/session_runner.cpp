@@ -33,7 +33,11 @@ Proc SessionRunner::run(Process& self, Gateway::Kind* kind, std::string name) {
   session->name_ = name;
   session->alarms_ = kind->alarms.get();
   WebSocketServer* server = &kind->gateway->server();
-  std::unordered_map<std::uint64_t, detail::Progress> progress;  // per connection
+  struct Taken {  // per connection: how far this session got with its frames
+    detail::Progress progress;
+    detail::PendingFrames* pending;
+  };
+  std::unordered_map<std::uint64_t, Taken> taken;
   // Exits are trapped so that a shutdown by the route's supervisor (the
   // gateway stopping) runs on_stop. An abnormal exit signal from any other
   // linked process still ends the session, as if it did not trap them.
@@ -78,12 +82,14 @@ Proc SessionRunner::run(Process& self, Gateway::Kind* kind, std::string name) {
     if (auto* c = std::get_if<detail::SessionConnect>(&ev)) {
       auto& slot = session->connections_[c->conn.value];
       slot = std::make_unique<Connection>(c->conn, server);
-      progress[c->conn.value] = c->progress;
+      taken[c->conn.value] = Taken{c->progress, c->pending};
       co_await session->on_connect(*slot, ConnectInfo{std::move(c->request), c->resumed});
     } else if (auto* f = std::get_if<detail::SessionFrame>(&ev)) {
       auto it = session->connections_.find(f->conn.value);
       if (it != session->connections_.end()) {
-        progress[f->conn.value]->store(f->seq, std::memory_order_release);
+        Taken& t = taken[f->conn.value];
+        t.progress->store(f->seq, std::memory_order_release);
+        t.pending->fetch_sub(1, std::memory_order_relaxed);
         co_await session->on_message(*it->second, *f->data, f->kind);
       }
     } else if (auto* c = std::get_if<detail::SessionClose>(&ev)) {
@@ -91,7 +97,7 @@ Proc SessionRunner::run(Process& self, Gateway::Kind* kind, std::string name) {
       if (it != session->connections_.end()) {
         std::unique_ptr<Connection> gone = std::move(it->second);
         session->connections_.erase(it);
-        progress.erase(c->conn.value);
+        taken.erase(c->conn.value);
         co_await session->on_close(*gone, c->code, c->reason);
       }
     } else if (auto* reason = std::get_if<ExitReason>(&ev)) {

@@ -15,6 +15,7 @@
 #include "persist/actor_store.hpp"
 #include "persist/file_store.hpp"
 #include "test/net/harness.hpp"
+#include "test/net/raw_client.hpp"
 #include "test/net/temp_file_store.hpp"
 #include "test/net/ws_client.hpp"
 
@@ -33,7 +34,8 @@ struct ExampleServer {
   void start_gateway() {
     if (!files.is_open()) files.open();
     actors = std::make_unique<ActorStore>(files.client());
-    gateway = std::make_unique<Gateway>(rt, GatewayOptions{.server = quick_options()});
+    gateway = std::make_unique<Gateway>(
+        rt, GatewayOptions{.server = quick_options(), .actors = actors.get()});
     ActorStore* client = actors.get();
     gateway->route("/chat",
                    [client] { return std::make_unique<examples::ChatRoom>(client, true); });
@@ -126,6 +128,29 @@ TEST(Examples, CounterAcknowledgesDurableIncrementsAndTellsEveryone) {
   STRCMP_EQUAL(R"({"type":"value","value":5})", next(*b).c_str());
   a->send(R"({"type":"decr"})");
   CHECK_TRUE(next(*a).find(R"("type":"error")") != std::string::npos);
+}
+
+TEST(Examples, MetricsReportSnapshotWritesAndUnsavedState) {
+  ExampleServer server;
+  WsTestClient client;
+  auto ann = client.connect(server.gateway->port(), "/chat/metered?name=ann");
+  CHECK_TRUE(ann->wait_open(3s));
+  next(*ann);  // history
+  ann->send(R"({"type":"say","text":"counted","id":"1"})");
+  next(*ann);
+  STRCMP_EQUAL(R"({"type":"ack","id":"1"})", next(*ann).c_str());  // written by now
+
+  RawClient raw;
+  CHECK_TRUE(raw.connect(server.gateway->port()));
+  CHECK_TRUE(raw.send_all("GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
+  CHECK_TRUE(raw.read_head(3s).find(" 200 ") != std::string::npos);
+  std::string body = raw.read_body(8192, 3s);
+  STRCMP_CONTAINS("troupe_snapshot_writes_total 1\n", body.c_str());
+  STRCMP_CONTAINS("troupe_snapshot_write_failures_total 0\n", body.c_str());
+  STRCMP_CONTAINS("troupe_snapshot_write_seconds_count 1\n", body.c_str());
+  STRCMP_CONTAINS("troupe_unsaved_actors 0\n", body.c_str());
+  STRCMP_CONTAINS("troupe_session_pending_frames{route=\"/chat\"} 0\n", body.c_str());
+  STRCMP_CONTAINS("troupe_sessions{route=\"/chat\"} 1\n", body.c_str());
 }
 
 // --- the README's tutorial is the examples' code -------------------------------------------

@@ -44,6 +44,8 @@ struct Lifecycle {
   }
 };
 
+struct Release {};
+
 // Greets, echoes, broadcasts "bcast:<text>" to the others, tags "tag:<t>"
 // and reports "who:<t>", and crashes on "crash".
 struct Room : Session {
@@ -60,6 +62,11 @@ struct Room : Session {
   }
   Task<> on_message(Connection& c, std::string_view text, MessageKind) override {
     if (text == "crash") throw std::runtime_error("asked to crash");
+    if (text == "hold") {  // a slow session: takes nothing more until released
+      co_await self().receive([](const Release&) {});
+      c.send("released");
+      co_return;
+    }
     if (text.starts_with("bcast:")) {
       broadcast(text.substr(6), c.id());
     } else if (text.starts_with("tag:")) {
@@ -245,6 +252,26 @@ TEST(Session, ConnectionsPerSessionAreLimitedWith503) {
   STRCMP_EQUAL("hello small", next_text(*a).c_str());
   STRCMP_EQUAL("echo", next_text(*a).c_str());
   STRCMP_EQUAL("hello small", next_text(*b).c_str());
+}
+
+TEST(Session, AConnectionThatOutrunsItsSessionIsClosedWith1008) {
+  Fixture f({.max_pending_frames = 3});
+  WsTestClient client;
+  auto fast = client.connect(f.gateway.port(), "/rooms/slow");
+  CHECK_TRUE(fast->wait_open(3s));
+  STRCMP_EQUAL("hello slow", next_text(*fast).c_str());
+  fast->send("hold");
+  for (const char* m : {"1", "2", "3", "4"}) fast->send(m);
+  auto closed = fast->wait_closed(5s);
+  CHECK_TRUE(closed.has_value());
+  LONGS_EQUAL(close_code::policy_violation, closed->code);
+  // The session itself is fine: released, it serves the next connection.
+  CHECK_TRUE(f.rt.send("rooms/slow", Release{}) == SendResult::ok);
+  auto next = client.connect(f.gateway.port(), "/rooms/slow");
+  CHECK_TRUE(next->wait_open(3s));
+  STRCMP_EQUAL("hello slow", next_text(*next).c_str());
+  next->send("echo");
+  STRCMP_EQUAL("echo", next_text(*next).c_str());
 }
 
 TEST(Session, TheApplicationCanPushToASessionByName) {
