@@ -13,7 +13,7 @@
 
 #include "net/gateway.hpp"
 #include "test/net/harness.hpp"
-#include "test/net/temp_file_store.hpp"
+#include "test/net/stored_gateway.hpp"
 #include "test/net/ws_client.hpp"
 
 using namespace troupe;
@@ -90,41 +90,16 @@ struct Clock : Session {
 };
 
 struct AlarmServer {
-  Runtime rt{{.schedulers = 2}};
   Rings rings;
-  TempFileStore files{rt};
-  std::unique_ptr<Gateway> gateway;
-
-  explicit AlarmServer(Duration idle = 30s) : idle(idle) { start(); }
-  ~AlarmServer() {
-    if (gateway) stop();
-    rt.shutdown();
-  }
-  void start() {
-    if (!files.is_open()) files.open();
-    gateway = std::make_unique<Gateway>(
-        rt, GatewayOptions{.server = quick_options(), .store = &files.client()});
-    gateway->route("/clock", [this] { return std::make_unique<Clock>(&rings); },
-                   {.idle_timeout = idle});
-    CHECK_FALSE(gateway->start());
-  }
-  // Down and up again on the same directory, as a restart of the server.
-  void stop() {
-    gateway->stop();
-    gateway.reset();
-    CHECK_TRUE(rt.run_for(10s));
-    files.close();
-  }
-  // The alarm keys in the store, read from its own loop.
-  std::vector<std::string> stored_alarms() {
-    std::vector<std::string> keys;
-    auto page = on_loop_async<StoreResult<Page>>(
-        rt, 0, [&](auto done) { files.client().store().list("alarms/", {}, done); });
-    CHECK_TRUE(page.ok());
-    for (const auto& item : page.value().items) keys.push_back(item.key);
-    return keys;
-  }
   Duration idle;
+  StoredGateway stored{[this](Gateway& g, ActorStore&) {
+    g.route("/clock", [this] { return std::make_unique<Clock>(&rings); }, {.idle_timeout = idle});
+  }};
+
+  explicit AlarmServer(Duration idle = 30s) : idle(idle) {}
+  void start() { stored.start(); }
+  void stop() { stored.stop(); }
+  std::vector<std::string> stored_alarms() { return stored.stored_keys("alarms/"); }
 };
 
 std::string next(ClientConnection& c) {
@@ -141,7 +116,7 @@ TEST_GROUP(Alarm) {
 TEST(Alarm, FiresOnTheRunningSessionAndIsCleared) {
   AlarmServer server;
   WsTestClient client;
-  auto c = client.connect(server.gateway->port(), "/clock/one");
+  auto c = client.connect(server.stored.port(), "/clock/one");
   CHECK_TRUE(c->wait_open(3s));
   c->send("alarm:50");
   STRCMP_EQUAL("set", next(*c).c_str());
@@ -158,7 +133,7 @@ TEST(Alarm, StartsAnIdleStoppedSessionWithNoConnection) {
   AlarmServer server(50ms);
   {
     WsTestClient client;
-    auto c = client.connect(server.gateway->port(), "/clock/sleeper");
+    auto c = client.connect(server.stored.port(), "/clock/sleeper");
     CHECK_TRUE(c->wait_open(3s));
     c->send("alarm:600");
     STRCMP_EQUAL("set", next(*c).c_str());
@@ -178,7 +153,7 @@ TEST(Alarm, SurvivesARestartOfTheServer) {
   AlarmServer server(50ms);
   {
     WsTestClient client;
-    auto c = client.connect(server.gateway->port(), "/clock/durable");
+    auto c = client.connect(server.stored.port(), "/clock/durable");
     CHECK_TRUE(c->wait_open(3s));
     c->send("alarm:1500");
     STRCMP_EQUAL("set", next(*c).c_str());
@@ -199,7 +174,7 @@ TEST(Alarm, SurvivesARestartOfTheServer) {
 TEST(Alarm, ACrashInOnAlarmRunsItAgain) {
   AlarmServer server;
   WsTestClient client;
-  auto c = client.connect(server.gateway->port(), "/clock/crashy");
+  auto c = client.connect(server.stored.port(), "/clock/crashy");
   CHECK_TRUE(c->wait_open(3s));
   c->send("alarm:20");
   STRCMP_EQUAL("set", next(*c).c_str());
@@ -219,8 +194,8 @@ TEST(Alarm, ACrashInOnAlarmRunsItAgain) {
 TEST(Alarm, ALaterAlarmReplacesAnEarlierOneAndCancelledOnesNeverRing) {
   AlarmServer server;
   WsTestClient client;
-  auto a = client.connect(server.gateway->port(), "/clock/a");
-  auto b = client.connect(server.gateway->port(), "/clock/b");
+  auto a = client.connect(server.stored.port(), "/clock/a");
+  auto b = client.connect(server.stored.port(), "/clock/b");
   CHECK_TRUE(a->wait_open(3s) && b->wait_open(3s));
   // a: 50 ms, replaced by 400 ms; b: 200 ms then cancelled, then 300 ms.
   a->send("alarm:50");
@@ -245,10 +220,11 @@ TEST(Alarm, ALaterAlarmReplacesAnEarlierOneAndCancelledOnesNeverRing) {
 TEST(Alarm, AStoredAlarmThatIsNotATimeIsIgnoredAndTheOthersRing) {
   AlarmServer server;
   server.stop();
-  server.files.open();
+  server.stored.files.open();
   auto put = [&](std::string key, std::string value) {
-    auto r = on_loop_async<StoreResult<Revision>>(
-        server.rt, 0, [&](auto done) { server.files.client().store().put(key, value, done); });
+    auto r = on_loop_async<StoreResult<Revision>>(server.stored.rt, 0, [&](auto done) {
+      server.stored.files.client().store().put(key, value, done);
+    });
     CHECK_TRUE(r.ok());
   };
   put("alarms/clock/broken", "soon");
@@ -258,7 +234,7 @@ TEST(Alarm, AStoredAlarmThatIsNotATimeIsIgnoredAndTheOthersRing) {
   STRCMP_EQUAL("fine", server.rings.snapshot()[0].session.c_str());
   // The keeper had read both keys before "fine" rang: "broken" has no alarm.
   WsTestClient client;
-  auto c = client.connect(server.gateway->port(), "/clock/broken");
+  auto c = client.connect(server.stored.port(), "/clock/broken");
   CHECK_TRUE(c->wait_open(3s));
   c->send("when");
   STRCMP_EQUAL("none", next(*c).c_str());

@@ -16,7 +16,7 @@
 #include "persist/file_store.hpp"
 #include "test/net/harness.hpp"
 #include "test/net/raw_client.hpp"
-#include "test/net/temp_file_store.hpp"
+#include "test/net/stored_gateway.hpp"
 #include "test/net/ws_client.hpp"
 
 using namespace troupe;
@@ -25,35 +25,12 @@ using namespace troupe::test;
 namespace {
 
 struct ExampleServer {
-  Runtime rt{{.schedulers = 2}};
-  TempFileStore files{rt};
-  std::unique_ptr<ActorStore> actors;
-  std::unique_ptr<Gateway> gateway;
-
-  ExampleServer() { start_gateway(); }
-  void start_gateway() {
-    if (!files.is_open()) files.open();
-    actors = std::make_unique<ActorStore>(files.client());
-    gateway = std::make_unique<Gateway>(
-        rt, GatewayOptions{.server = quick_options(), .actors = actors.get()});
-    ActorStore* client = actors.get();
-    gateway->route("/chat",
-                   [client] { return std::make_unique<examples::ChatRoom>(client, true); });
-    gateway->route("/counter", [client] { return std::make_unique<examples::Counter>(client); });
-    CHECK_FALSE(gateway->start());
-  }
-  // Everything down and up again, as a restart of the server process would.
-  void stop_gateway() {
-    gateway->stop();
-    gateway.reset();
-    CHECK_TRUE(rt.run_for(10s));
-    files.close();
-    actors.reset();
-  }
-  ~ExampleServer() {
-    if (gateway) stop_gateway();
-    rt.shutdown();
-  }
+  StoredGateway stored{[](Gateway& g, ActorStore& actors) {
+    g.route("/chat", [a = &actors] { return std::make_unique<examples::ChatRoom>(a, true); });
+    g.route("/counter", [a = &actors] { return std::make_unique<examples::Counter>(a); });
+  }};
+  void start_gateway() { stored.start(); }
+  void stop_gateway() { stored.stop(); }
 };
 
 std::string next(ClientConnection& c) {
@@ -70,10 +47,10 @@ TEST_GROUP(Examples) {
 TEST(Examples, ChatProtocolWithHistoryAcksPresenceAndErrors) {
   ExampleServer server;
   WsTestClient client;
-  auto ann = client.connect(server.gateway->port(), "/chat/lobby?name=ann");
+  auto ann = client.connect(server.stored.port(), "/chat/lobby?name=ann");
   CHECK_TRUE(ann->wait_open(3s));
   STRCMP_EQUAL(R"({"type":"history","messages":[]})", next(*ann).c_str());
-  auto bob = client.connect(server.gateway->port(), "/chat/lobby?name=bob");
+  auto bob = client.connect(server.stored.port(), "/chat/lobby?name=bob");
   CHECK_TRUE(bob->wait_open(3s));
   STRCMP_EQUAL(R"({"type":"history","messages":[]})", next(*bob).c_str());
   STRCMP_EQUAL(R"({"type":"join","name":"bob"})", next(*ann).c_str());
@@ -95,7 +72,7 @@ TEST(Examples, ChatHistorySurvivesACrashAndAServerRestart) {
   ExampleServer server;
   {
     WsTestClient client;
-    auto ann = client.connect(server.gateway->port(), "/chat/keep?name=ann");
+    auto ann = client.connect(server.stored.port(), "/chat/keep?name=ann");
     CHECK_TRUE(ann->wait_open(3s));
     next(*ann);  // empty history
     ann->send(R"({"type":"say","text":"one","id":"1"})");
@@ -109,7 +86,7 @@ TEST(Examples, ChatHistorySurvivesACrashAndAServerRestart) {
   server.stop_gateway();
   server.start_gateway();
   WsTestClient client;
-  auto again = client.connect(server.gateway->port(), "/chat/keep?name=ann");
+  auto again = client.connect(server.stored.port(), "/chat/keep?name=ann");
   CHECK_TRUE(again->wait_open(3s));
   CHECK_TRUE(next(*again).find(R"("text":"one")") != std::string::npos);
 }
@@ -117,8 +94,8 @@ TEST(Examples, ChatHistorySurvivesACrashAndAServerRestart) {
 TEST(Examples, CounterAcknowledgesDurableIncrementsAndTellsEveryone) {
   ExampleServer server;
   WsTestClient client;
-  auto a = client.connect(server.gateway->port(), "/counter/visits");
-  auto b = client.connect(server.gateway->port(), "/counter/visits");
+  auto a = client.connect(server.stored.port(), "/counter/visits");
+  auto b = client.connect(server.stored.port(), "/counter/visits");
   CHECK_TRUE(a->wait_open(3s) && b->wait_open(3s));
   STRCMP_EQUAL(R"({"type":"value","value":0})", next(*a).c_str());
   STRCMP_EQUAL(R"({"type":"value","value":0})", next(*b).c_str());
@@ -133,7 +110,7 @@ TEST(Examples, CounterAcknowledgesDurableIncrementsAndTellsEveryone) {
 TEST(Examples, MetricsReportSnapshotWritesAndUnsavedState) {
   ExampleServer server;
   WsTestClient client;
-  auto ann = client.connect(server.gateway->port(), "/chat/metered?name=ann");
+  auto ann = client.connect(server.stored.port(), "/chat/metered?name=ann");
   CHECK_TRUE(ann->wait_open(3s));
   next(*ann);  // history
   ann->send(R"({"type":"say","text":"counted","id":"1"})");
@@ -141,7 +118,7 @@ TEST(Examples, MetricsReportSnapshotWritesAndUnsavedState) {
   STRCMP_EQUAL(R"({"type":"ack","id":"1"})", next(*ann).c_str());  // written by now
 
   RawClient raw;
-  CHECK_TRUE(raw.connect(server.gateway->port()));
+  CHECK_TRUE(raw.connect(server.stored.port()));
   CHECK_TRUE(raw.send_all("GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
   CHECK_TRUE(raw.read_head(3s).find(" 200 ") != std::string::npos);
   std::string body = raw.read_body(8192, 3s);

@@ -15,7 +15,7 @@
 #include "net/gateway.hpp"
 #include "persist/actor_store.hpp"
 #include "test/net/harness.hpp"
-#include "test/net/temp_file_store.hpp"
+#include "test/net/stored_gateway.hpp"
 #include "test/net/ws_client.hpp"
 
 using namespace troupe;
@@ -69,45 +69,24 @@ struct ObservedGame : examples::TicTacToe {
 };
 
 struct GameServer {
-  Runtime rt{{.schedulers = 2}};
-  TempFileStore files{rt};
   Lifecycle life;
   milliseconds turn_time;
   KindOptions kind;
-  std::unique_ptr<ActorStore> actors;
-  std::unique_ptr<Gateway> gateway;
+  StoredGateway stored{[this](Gateway& g, ActorStore& actors) {
+    g.route(
+        "/game",
+        [this, a = &actors] { return std::make_unique<ObservedGame>(a, turn_time, &life); }, kind);
+  }};
 
   explicit GameServer(milliseconds turn_time = 30s, KindOptions kind = {})
-      : turn_time(turn_time), kind(std::move(kind)) {
-    start_gateway();
-  }
-  void start_gateway() {
-    if (!files.is_open()) files.open();
-    actors = std::make_unique<ActorStore>(files.client());
-    gateway = std::make_unique<Gateway>(
-        rt, GatewayOptions{.server = quick_options(), .store = &files.client()});
-    gateway->route(
-        "/game", [this] { return std::make_unique<ObservedGame>(actors.get(), turn_time, &life); },
-        kind);
-    CHECK_FALSE(gateway->start());
-  }
-  // Everything down and up again, as a restart of the server process would.
-  void stop_gateway() {
-    gateway->stop();
-    gateway.reset();
-    CHECK_TRUE(rt.run_for(10s));
-    files.close();
-    actors.reset();
-  }
-  ~GameServer() {
-    if (gateway) stop_gateway();
-    rt.shutdown();
-  }
+      : turn_time(turn_time), kind(std::move(kind)) {}
+  void start_gateway() { stored.start(); }
+  void stop_gateway() { stored.stop(); }
 
   // A client of game `game` as `nick`, open, its first state frame taken.
   std::shared_ptr<ClientConnection> join(WsTestClient& client, const std::string& game,
                                          const std::string& nick, std::string* first = nullptr) {
-    auto c = client.connect(gateway->port(), "/game/" + game + "?name=" + nick);
+    auto c = client.connect(stored.port(), "/game/" + game + "?name=" + nick);
     CHECK_TRUE(c->wait_open(3s));
     auto m = c->next_message(5s);
     CHECK_TRUE(m.has_value());
@@ -117,8 +96,8 @@ struct GameServer {
 
   // The alarm the gateway keeps in the store for game `game` (its value), if any.
   std::optional<std::string> stored_alarm(const std::string& game) {
-    return on_loop_async<std::optional<std::string>>(rt, 0, [&](auto done) {
-      files.client().store().get("alarms/game/" + game, [done](auto r) {
+    return on_loop_async<std::optional<std::string>>(stored.rt, 0, [&](auto done) {
+      stored.files.client().store().get("alarms/game/" + game, [done](auto r) {
         done(r.ok() && r.value() ? std::optional(r.value()->value) : std::nullopt);
       });
     });
@@ -186,7 +165,7 @@ TEST(Game, FirstTwoNicksTakeTheSeatsAndEveryoneElseWatches) {
   STRCMP_EQUAL("ann", field(cats, "x").c_str());
   STRCMP_EQUAL("bob", field(cats, "o").c_str());
   // No nick: a guest, who watches too.
-  auto guest = client.connect(server.gateway->port(), "/game/roles");
+  auto guest = client.connect(server.stored.port(), "/game/roles");
   CHECK_TRUE(guest->wait_open(3s));
   STRCMP_EQUAL("spectator", field(next(*guest), "role").c_str());
 
