@@ -91,7 +91,9 @@ std::error_code LoopWorker::init(std::vector<LoopWorker*> all) {
   wake_.data = this;
   uv_timer_init(loop_, &teardown_timer_);
   teardown_timer_.data = this;
-  open_handles_ = 2;
+  uv_prepare_init(loop_, &flush_);
+  flush_.data = this;
+  open_handles_ = 3;
   {
     std::lock_guard lock(inbox_mu_);
     inbox_open_ = true;
@@ -278,8 +280,11 @@ void LoopWorker::release_loop() {
   const auto closed = [](uv_handle_t* handle) {
     static_cast<LoopWorker*>(handle->data)->on_handle_closed();
   };
+  corked_.clear();
+  uv_prepare_stop(&flush_);
   uv_close(reinterpret_cast<uv_handle_t*>(&teardown_timer_), closed);
   uv_close(reinterpret_cast<uv_handle_t*>(&wake_), closed);
+  uv_close(reinterpret_cast<uv_handle_t*>(&flush_), closed);
 }
 
 void LoopWorker::on_handle_closed() {

@@ -94,7 +94,10 @@ class LoopWorker {
   void on_wsi_destroy(lws* wsi);
   void queue_send(PeerState& peer, OutFrame&& frame);
   bool can_write_now(PeerState& peer) const;
-  void write_now(PeerState& peer, unsigned char* payload, std::size_t size, MessageKind kind);
+  void cork(PeerState& peer, const unsigned char* payload, std::size_t size, MessageKind kind);
+  void write_corked(PeerState& peer);
+  static void on_flush(uv_prepare_t* handle);
+  void flush_corked();
   void request_close(PeerState& peer, std::uint16_t code, std::string_view reason, bool flush);
   void close_now(PeerState& peer, std::uint16_t code, std::string_view reason);
   void report_close(PeerState& peer, std::uint16_t code, std::string_view reason);
@@ -118,9 +121,10 @@ class LoopWorker {
 
   uv_async_t wake_{};
   uv_timer_t teardown_timer_{};
-  int open_handles_ = 0;  // ours (wake_, teardown_timer_, listener) not yet closed
+  uv_prepare_t flush_{};            // writes the corked frames before the loop polls
+  std::vector<PeerState*> corked_;  // peers with corked frames
+  int open_handles_ = 0;            // ours (wake_, teardown_timer_, listener) not yet closed
   std::atomic<std::thread::id> loop_thread_{};
-  std::vector<unsigned char> scratch_;  // LWS_PRE + payload of a direct write
   std::mutex inbox_mu_;
   std::vector<Command> inbox_;
   bool inbox_open_ = false;

@@ -65,6 +65,10 @@ struct PeerState {
   // connections never queue (frames are written at once when nothing waits).
   std::list<OutFrame> outbound;
   std::size_t outbound_bytes = 0;
+  // Whole frames, already framed, to write in one send() before the loop
+  // next polls (LoopWorker::cork).
+  std::string corked;
+  bool in_cork_list = false;
 
   std::string inbound;  // fragments of the message being received
   MessageKind inbound_kind = MessageKind::text;

@@ -195,21 +195,72 @@ int LoopWorker::on_receive(lws* wsi, PeerState& peer, const char* data, std::siz
 // writable round trip (two epoll_ctl per frame). It works with lws 4.1.6 on
 // h1 (../shared/notes: 2x the documented pattern's throughput). lws keeps
 // what the socket does not take now and flushes it before our next
-// WRITEABLE; the test of lws_partial_buffered means at most one frame waits
+// WRITEABLE; the test of lws_partial_buffered means at most one write waits
 // there, beside the bounded outbound queue.
 bool LoopWorker::can_write_now(PeerState& peer) const {
   return !peer.closing && peer.outbound.empty() && !lws_partial_buffered(peer.wsi);
 }
 
-void LoopWorker::write_now(PeerState& peer, unsigned char* payload, std::size_t size,
-                           MessageKind kind) {
-  const auto mode = kind == MessageKind::text ? LWS_WRITE_TEXT : LWS_WRITE_BINARY;
-  if (lws_write(peer.wsi, payload, size, mode) < static_cast<int>(size)) {
-    close_now(peer, close_code::abnormal, "write failed");
-    return;
+namespace {
+
+// A server frame (unmasked, final) of `size` bytes: RFC 6455 section 5.2.
+void append_frame_header(std::string& out, std::size_t size, MessageKind kind) {
+  out += static_cast<char>(0x80 | (kind == MessageKind::text ? 0x1 : 0x2));
+  if (size < 126) {
+    out += static_cast<char>(size);
+  } else if (size < 65536) {
+    out += static_cast<char>(126);
+    for (int shift = 8; shift >= 0; shift -= 8) out += static_cast<char>((size >> shift) & 0xff);
+  } else {
+    out += static_cast<char>(127);
+    for (int shift = 56; shift >= 0; shift -= 8)
+      out += static_cast<char>((static_cast<std::uint64_t>(size) >> shift) & 0xff);
   }
+}
+
+// Corked frames of one connection past this are written at once.
+constexpr std::size_t max_corked_bytes = 64 * 1024;
+
+}  // namespace
+
+// Frames written "at once" are framed here and written together just before
+// the loop next polls: the frames a broadcast burst sends one connection
+// leave in one send() instead of one each (lws_write with LWS_WRITE_RAW, which
+// lws passes through unframed).
+void LoopWorker::cork(PeerState& peer, const unsigned char* payload, std::size_t size,
+                      MessageKind kind) {
+  append_frame_header(peer.corked, size, kind);
+  peer.corked.append(reinterpret_cast<const char*>(payload), size);
   AtomicCounters::bump(shared_.counters.frames_out);
   AtomicCounters::bump(shared_.counters.bytes_out, size);
+  if (peer.corked.size() >= max_corked_bytes) return write_corked(peer);
+  if (peer.in_cork_list) return;
+  peer.in_cork_list = true;
+  if (corked_.empty()) uv_prepare_start(&flush_, on_flush);
+  corked_.push_back(&peer);
+}
+
+void LoopWorker::write_corked(PeerState& peer) {
+  if (peer.corked.empty() || !peer.wsi || peer.close_frame_started) return;
+  std::string out;
+  out.swap(peer.corked);
+  auto* data = reinterpret_cast<unsigned char*>(out.data());
+  if (lws_write(peer.wsi, data, out.size(), LWS_WRITE_RAW) < static_cast<int>(out.size()))
+    close_now(peer, close_code::abnormal, "write failed");
+}
+
+void LoopWorker::on_flush(uv_prepare_t* handle) {
+  static_cast<LoopWorker*>(handle->data)->flush_corked();
+}
+
+void LoopWorker::flush_corked() {
+  std::vector<PeerState*> peers;
+  peers.swap(corked_);
+  uv_prepare_stop(&flush_);
+  for (PeerState* peer : peers) {
+    peer->in_cork_list = false;
+    write_corked(*peer);
+  }
 }
 
 bool LoopWorker::send_here(ConnectionId id, std::string_view data, MessageKind kind) {
@@ -219,9 +270,7 @@ bool LoopWorker::send_here(ConnectionId id, std::string_view data, MessageKind k
     queue_send(*peer, OutFrame(data, kind));
     return true;
   }
-  scratch_.resize(LWS_PRE + data.size());
-  if (!data.empty()) std::memcpy(scratch_.data() + LWS_PRE, data.data(), data.size());
-  write_now(*peer, scratch_.data() + LWS_PRE, data.size(), kind);
+  cork(*peer, reinterpret_cast<const unsigned char*>(data.data()), data.size(), kind);
   return true;
 }
 
@@ -235,7 +284,7 @@ bool LoopWorker::close_here(ConnectionId id, std::uint16_t code, std::string_vie
 void LoopWorker::queue_send(PeerState& peer, OutFrame&& frame) {
   if (peer.closing) return;
   if (can_write_now(peer)) {
-    write_now(peer, frame.payload(), frame.size(), frame.kind());
+    cork(peer, frame.payload(), frame.size(), frame.kind());
     return;
   }
   const std::size_t limit = shared_.options.max_outbound_bytes;
@@ -262,6 +311,11 @@ void LoopWorker::queue_send(PeerState& peer, OutFrame&& frame) {
 
 int LoopWorker::on_writeable(PeerState& peer) {
   if (peer.close_frame_started) return 0;
+  if (!peer.corked.empty()) {  // only when closing: they go before the close frame
+    write_corked(peer);
+    lws_callback_on_writable(peer.wsi);
+    return 0;
+  }
   if (!peer.outbound.empty()) {
     OutFrame& frame = peer.outbound.front();
     const std::size_t size = frame.size();
@@ -292,6 +346,7 @@ void LoopWorker::request_close(PeerState& peer, std::uint16_t code, std::string_
   if (!flush) {
     peer.outbound.clear();
     peer.outbound_bytes = 0;
+    peer.corked.clear();
   }
   // A peer that reads nothing never lets lws call WRITEABLE again; this bounds
   // how long it can hold the connection (lws then drops it without a frame).
@@ -308,6 +363,7 @@ void LoopWorker::close_now(PeerState& peer, std::uint16_t code, std::string_view
     peer.close_reason = std::string(reason.substr(0, max_close_reason_bytes));
     peer.outbound.clear();
     peer.outbound_bytes = 0;
+    peer.corked.clear();
     report_close(peer, peer.close_code, peer.close_reason);
   }
   peer.close_frame_started = true;
@@ -364,6 +420,7 @@ void LoopWorker::on_wsi_destroy(lws* wsi) {
   if (!peer) return;
   lws_set_opaque_user_data(wsi, nullptr);
   if (peer->opened) on_closed(*peer, false);
+  if (peer->in_cork_list) std::erase(corked_, peer);
   if (peer->reserved) {
     shared_.limits.release(peer->limit_key);
     peer->reserved = false;

@@ -46,6 +46,10 @@ struct Lifecycle {
 
 struct Release {};
 
+// Around each boundary of a frame header's length field (125/126, 65535/65536)
+// and past the 64 KiB a connection's corked frames may reach.
+const std::vector<std::size_t> burst_sizes{0, 1, 125, 126, 127, 65535, 65536, 70000, 3};
+
 // Greets, echoes, broadcasts "bcast:<text>" to the others, tags "tag:<t>"
 // and reports "who:<t>", and crashes on "crash".
 struct Room : Session {
@@ -65,6 +69,12 @@ struct Room : Session {
     if (text == "hold") {  // a slow session: takes nothing more until released
       co_await self().receive([](const Release&) {});
       c.send("released");
+      co_return;
+    }
+    if (text == "burst") {  // frames of every header size, written together
+      for (std::size_t i = 0; i < burst_sizes.size(); ++i)
+        c.send(std::string(burst_sizes[i], static_cast<char>('a' + i)),
+               i % 2 ? MessageKind::binary : MessageKind::text);
       co_return;
     }
     if (text.starts_with("bcast:")) {
@@ -130,7 +140,7 @@ TEST(Session, ConnectionReachesTheSessionOfItsName) {
 TEST(Session, RacingConnectsToOneNameStartOneSession) {
   Fixture f;
   WsTestClient client;
-  constexpr int n = 300;
+  constexpr int n = 1000;
   std::vector<std::shared_ptr<ClientConnection>> conns;
   for (int i = 0; i < n; ++i) conns.push_back(client.connect(f.gateway.port(), "/rooms/crowd"));
   for (auto& c : conns) {
@@ -163,6 +173,24 @@ TEST(Session, BroadcastSkipsTheSenderAndTagsSelectConnections) {
   STRCMP_EQUAL("1", next_text(*conns[2]).c_str());
   conns[2]->send("who:");
   STRCMP_EQUAL("3", next_text(*conns[2]).c_str());
+}
+
+TEST(Session, FramesSentTogetherArriveWholeAndInOrder) {
+  Fixture f;
+  WsTestClient client;
+  auto c = client.connect(f.gateway.port(), "/rooms/burst");
+  CHECK_TRUE(c->wait_open(3s));
+  STRCMP_EQUAL("hello burst", next_text(*c).c_str());
+  c->send("burst");
+  for (std::size_t i = 0; i < burst_sizes.size(); ++i) {
+    auto m = c->next_message(5s);
+    CHECK_TRUE(m.has_value());
+    LONGS_EQUAL(burst_sizes[i], m->data.size());
+    CHECK_TRUE(m->data == std::string(burst_sizes[i], static_cast<char>('a' + i)));
+    CHECK_TRUE(m->kind == (i % 2 ? MessageKind::binary : MessageKind::text));
+  }
+  c->send("after");
+  STRCMP_EQUAL("after", next_text(*c).c_str());
 }
 
 TEST(Session, CrashKeepsConnectionsOpenAndFramesInOrder) {
