@@ -100,36 +100,43 @@ async def expect(ws, kind):
 
 async def conversation(port):
     room = "ws://127.0.0.1:%d/chat/interop?name=" % port
-    async with websockets.connect(room + "ann") as ann, websockets.connect(room + "bob") as bob:
+    async with websockets.connect(room + "ann") as ann:
+        # Ann is in the room once her history arrives; only then can she hear
+        # of Bob joining.
         if (await expect(ann, "history"))["messages"] != []:
             fail("a new room has history")
-        await expect(bob, "history")
-        if (await expect(ann, "join"))["name"] != "bob":
-            fail("ann did not see bob join")
+        async with websockets.connect(room + "bob") as bob:
+            await two_clients(ann, bob)
 
-        await ann.send(json.dumps({"type": "say", "text": "caf\u00e9", "id": "1"}))
-        said = await expect(ann, "message")
-        if (await expect(ann, "ack"))["id"] != "1":
-            fail("ann's message was not acknowledged")
-        heard = await expect(bob, "message")
-        if heard != said or heard["from"] != "ann" or heard["text"] != "caf\u00e9":
-            fail("bob heard %r, ann said %r" % (heard, said))
 
-        await bob.send("{not json")
-        await expect(bob, "error")
+async def two_clients(ann, bob):
+    await expect(bob, "history")
+    if (await expect(ann, "join"))["name"] != "bob":
+        fail("ann did not see bob join")
 
-        # The room crashes; the gateway keeps both sockets and hands them to
-        # the restarted room, which sends its persisted history again.
-        await bob.send(json.dumps({"type": "crash"}))
-        for ws in (ann, bob):
-            texts = [m["text"] for m in (await expect(ws, "history"))["messages"]]
-            if texts != ["caf\u00e9"]:
-                fail("history after the crash: %r" % texts)
-        await bob.send(json.dumps({"type": "say", "text": "still here", "id": "2"}))
-        await expect(bob, "message")
-        await expect(bob, "ack")
-        if (await expect(ann, "message"))["text"] != "still here":
-            fail("ann missed bob's message after the crash")
+    await ann.send(json.dumps({"type": "say", "text": "caf\u00e9", "id": "1"}))
+    said = await expect(ann, "message")
+    if (await expect(ann, "ack"))["id"] != "1":
+        fail("ann's message was not acknowledged")
+    heard = await expect(bob, "message")
+    if heard != said or heard["from"] != "ann" or heard["text"] != "caf\u00e9":
+        fail("bob heard %r, ann said %r" % (heard, said))
+
+    await bob.send("{not json")
+    await expect(bob, "error")
+
+    # The room crashes; the gateway keeps both sockets and hands them to
+    # the restarted room, which sends its persisted history again.
+    await bob.send(json.dumps({"type": "crash"}))
+    for ws in (ann, bob):
+        texts = [m["text"] for m in (await expect(ws, "history"))["messages"]]
+        if texts != ["caf\u00e9"]:
+            fail("history after the crash: %r" % texts)
+    await bob.send(json.dumps({"type": "say", "text": "still here", "id": "2"}))
+    await expect(bob, "message")
+    await expect(bob, "ack")
+    if (await expect(ann, "message"))["text"] != "still here":
+        fail("ann missed bob's message after the crash")
 
 
 async def after_restart(port):
