@@ -52,10 +52,10 @@ TEST(RedisActorFaults, UnreachableAtStartFailsTheActorsStartNamingTheUrlThenServ
       ActorState<Count> state(*env->actors, "early");
       co_await state.load(p);
     });
-    reason = co_await self.receive(
-        when([actor](const Exit& e) { return e.from == actor; },
-             [](Exit& e) { return std::optional<ExitReason>(e.reason); }),
-        after(5s, [] { return std::optional<ExitReason>(); }));
+    reason =
+        co_await self.receive(when([actor](const Exit& e) { return e.from == actor; },
+                                   [](Exit& e) { return std::optional<ExitReason>(e.reason); }),
+                              after(5s, [] { return std::optional<ExitReason>(); }));
   }));
   CHECK(reason.has_value());
   check_contains(reason->to_string(), "cannot load the state of actor 'early'");
