@@ -222,10 +222,14 @@ void Gateway::Kind::on_close(ConnectionId conn, std::uint16_t code, std::string_
   auto it = relay.connections.find(conn);
   if (it == relay.connections.end()) return;
   RelayedConnection& c = it->second;
+  if (c.closing) {  // its group is already gone, and no session will take its frames
+    relay.pending -= static_cast<std::int64_t>(c.untaken());
+    relay.connections.erase(it);
+    return;
+  }
   SessionGroup& group = *c.group;
-  const bool closing = c.closing;
-  if (closing || !group.session) {
-    relay.pending -= static_cast<std::int64_t>(c.untaken());  // no session will take them
+  if (!group.session) {
+    relay.pending -= static_cast<std::int64_t>(c.untaken());
   } else if (c.untaken() > 0) {
     std::erase_if(group.closed_in_doubt, [](const SessionGroup::Closed& d) {
       return d.progress->load(std::memory_order_acquire) >= d.last_seq;
@@ -233,7 +237,6 @@ void Gateway::Kind::on_close(ConnectionId conn, std::uint16_t code, std::string_
     group.closed_in_doubt.push_back({c.progress, c.next_seq - 1});
   }
   relay.connections.erase(it);
-  if (closing) return;  // its group is already gone
   std::erase(group.members, conn);
   Runtime& rt = gateway->runtime();
   if (group.session) rt.send(group.session, detail::SessionClose{conn, code, std::string(reason)});
