@@ -117,11 +117,8 @@ TEST(Examples, MetricsReportSnapshotWritesAndUnsavedState) {
   next(*ann);
   STRCMP_EQUAL(R"({"type":"ack","id":"1"})", next(*ann).c_str());  // written by now
 
-  RawClient raw;
-  CHECK_TRUE(raw.connect(server.stored.port()));
-  CHECK_TRUE(raw.send_all("GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
-  CHECK_TRUE(raw.read_head(3s).find(" 200 ") != std::string::npos);
-  std::string body = raw.read_body(8192, 3s);
+  auto [status, body] = http_get(server.stored.port(), "/metrics");
+  LONGS_EQUAL(200, status);
   STRCMP_CONTAINS("troupe_snapshot_writes_total 1\n", body.c_str());
   STRCMP_CONTAINS("troupe_snapshot_write_failures_total 0\n", body.c_str());
   STRCMP_CONTAINS("troupe_snapshot_write_seconds_count 1\n", body.c_str());

@@ -115,6 +115,14 @@ struct Fixture {
   }
 };
 
+// The value of one line of /metrics ("name{labels} value"); -1 if absent.
+long metric(std::uint16_t port, const std::string& name) {
+  auto [status, body] = http_get(port, "/metrics");
+  CHECK_EQUAL(200, status);
+  auto at = body.find("\n" + name + " ");
+  return at == std::string::npos ? -1 : std::atol(body.c_str() + at + name.size() + 2);
+}
+
 std::string next_text(ClientConnection& c) {
   auto m = c.next_message(5s);
   return m ? m->data : std::string("<nothing>");
@@ -217,6 +225,8 @@ TEST(Session, CrashKeepsConnectionsOpenAndFramesInOrder) {
   Pid after = f.rt.registry().whereis("rooms/fragile");
   CHECK_TRUE(after.valid() && after != before);
   LONGS_EQUAL(2, f.life.starts.load());
+  // One restart of one session, however many connections it had.
+  LONGS_EQUAL(1, metric(f.gateway.port(), "troupe_session_restarts_total{route=\"/rooms\"}"));
 }
 
 TEST(Session, CloseOnCrashClosesWith1012) {
@@ -293,6 +303,8 @@ TEST(Session, AConnectionThatOutrunsItsSessionIsClosedWith1008) {
   auto closed = fast->wait_closed(5s);
   CHECK_TRUE(closed.has_value());
   LONGS_EQUAL(close_code::policy_violation, closed->code);
+  // The held session has not taken up at least "1" and "2": they are pending.
+  CHECK_TRUE(metric(f.gateway.port(), "troupe_session_pending_frames{route=\"/rooms\"}") >= 2);
   // The session itself is fine: released, it serves the next connection.
   CHECK_TRUE(f.rt.send("rooms/slow", Release{}) == SendResult::ok);
   auto next = client.connect(f.gateway.port(), "/rooms/slow");
@@ -300,6 +312,8 @@ TEST(Session, AConnectionThatOutrunsItsSessionIsClosedWith1008) {
   STRCMP_EQUAL("hello slow", next_text(*next).c_str());
   next->send("echo");
   STRCMP_EQUAL("echo", next_text(*next).c_str());
+  // It took up the closed connection's frames too: nothing is left pending.
+  LONGS_EQUAL(0, metric(f.gateway.port(), "troupe_session_pending_frames{route=\"/rooms\"}"));
 }
 
 TEST(Session, TheApplicationCanPushToASessionByName) {
@@ -318,14 +332,9 @@ TEST(Session, HealthAndMetricsAnswerOverHttp) {
   auto a = client.connect(f.gateway.port(), "/rooms/stats");
   CHECK_TRUE(a->wait_open(3s));
   STRCMP_EQUAL("hello stats", next_text(*a).c_str());
-  RawClient raw;
-  CHECK_TRUE(raw.connect(f.gateway.port()));
-  CHECK_TRUE(raw.send_all("GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
-  std::string head = raw.read_head(3s);
-  CHECK_TRUE(head.find(" 200 ") != std::string::npos);
-  std::string body = raw.read_body(4096, 3s);
-  CHECK_TRUE(body.find("troupe_sessions{route=\"/rooms\"} 1") != std::string::npos);
-  CHECK_TRUE(body.find("troupe_connections 1") != std::string::npos);
+  LONGS_EQUAL(1, metric(f.gateway.port(), "troupe_sessions{route=\"/rooms\"}"));
+  LONGS_EQUAL(1, metric(f.gateway.port(), "troupe_connections"));
+  LONGS_EQUAL(0, metric(f.gateway.port(), "troupe_session_restarts_total{route=\"/rooms\"}"));
 }
 
 // --- sessions that resume their persisted state ---------------------------------------------
