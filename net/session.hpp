@@ -25,6 +25,7 @@
 // alarm: if it throws, the session crashes and its restarted incarnation
 // runs it again. Without a store, alarms live as long as the gateway.
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <map>
@@ -66,9 +67,14 @@ class Connection {
   std::map<std::string, std::string, std::less<>> state;
 
  private:
+  friend class SessionRunner;
   ConnectionId id_;
   WebSocketServer* server_;
   std::vector<std::string> tags_;
+  // How far the session got with this connection's frames, shared with the
+  // gateway's relay, and the relay's count of frames not taken up yet.
+  std::shared_ptr<std::atomic<std::uint64_t>> taken_;
+  std::atomic<std::int64_t>* pending_ = nullptr;
 };
 
 struct ConnectInfo {
@@ -123,6 +129,7 @@ class Session {
   Process* self_ = nullptr;
   std::string name_;
   detail::AlarmBook* alarms_ = nullptr;
+  std::optional<AlarmTime> alarm_;  // this session's entry in alarms_, read without its lock
   std::map<std::uint64_t, std::unique_ptr<Connection>> connections_;
 };
 

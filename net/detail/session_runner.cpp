@@ -33,11 +33,6 @@ Proc SessionRunner::run(Process& self, Gateway::Kind* kind, std::string name) {
   session->name_ = name;
   session->alarms_ = kind->alarms.get();
   WebSocketServer* server = &kind->gateway->server();
-  struct Taken {  // per connection: how far this session got with its frames
-    detail::Progress progress;
-    detail::PendingFrames* pending;
-  };
-  std::unordered_map<std::uint64_t, Taken> taken;
   // Exits are trapped so that a shutdown by the route's supervisor (the
   // gateway stopping) runs on_stop. An abnormal exit signal from any other
   // linked process still ends the session, as if it did not trap them.
@@ -45,13 +40,18 @@ Proc SessionRunner::run(Process& self, Gateway::Kind* kind, std::string name) {
   Pid parent = self.runtime().registry().whereis(kind->supervisor);
   const std::string full_name = kind->names + name;
   kind->session_started(full_name);
+  // The book changes under a running session only by its own set_alarm and
+  // cancel_alarm, or by the keeper's load, which tells it (AlarmsChanged).
+  session->alarm_ = kind->alarms->get(name);
   co_await session->on_start();
   for (;;) {
-    auto alarm = session->alarm();
+    auto alarm = session->alarm_;
     auto until_alarm = alarm ? *alarm - std::chrono::system_clock::now() : Duration::max();
     if (alarm && until_alarm <= Duration::zero()) {
       co_await session->on_alarm();
-      // Cleared only now, so that a crash in on_alarm runs it again.
+      // Cleared only now, so that a crash in on_alarm runs it again; an
+      // alarm that on_alarm set stays.
+      if (session->alarm_ == alarm) session->alarm_.reset();
       auto cleared = co_await kind->alarms->clear(self, name, alarm);
       if (!cleared)
         std::fprintf(stderr, "troupe: the fired alarm of %s%s stays in the store: %s\n",
@@ -69,7 +69,10 @@ Proc SessionRunner::run(Process& self, Gateway::Kind* kind, std::string name) {
     Event ev = co_await self.receive([](detail::SessionConnect& c) { return Event{std::move(c)}; },
                                      [](detail::SessionFrame& f) { return Event{std::move(f)}; },
                                      [](detail::SessionClose& c) { return Event{std::move(c)}; },
-                                     [](const detail::AlarmsChanged&) { return Event{}; },
+                                     [&](const detail::AlarmsChanged&) {
+                                       session->alarm_ = kind->alarms->get(name);
+                                       return Event{};
+                                     },
                                      [&](Exit& e) {
                                        if (e.from != parent && e.reason == normal) return Event{};
                                        return Event{std::move(e.reason)};
@@ -82,22 +85,22 @@ Proc SessionRunner::run(Process& self, Gateway::Kind* kind, std::string name) {
     if (auto* c = std::get_if<detail::SessionConnect>(&ev)) {
       auto& slot = session->connections_[c->conn.value];
       slot = std::make_unique<Connection>(c->conn, server);
-      taken[c->conn.value] = Taken{c->progress, c->pending};
+      slot->taken_ = std::move(c->progress);
+      slot->pending_ = c->pending;
       co_await session->on_connect(*slot, ConnectInfo{std::move(c->request), c->resumed});
     } else if (auto* f = std::get_if<detail::SessionFrame>(&ev)) {
       auto it = session->connections_.find(f->conn.value);
       if (it != session->connections_.end()) {
-        Taken& t = taken[f->conn.value];
-        t.progress->store(f->seq, std::memory_order_release);
-        t.pending->fetch_sub(1, std::memory_order_relaxed);
-        co_await session->on_message(*it->second, *f->data, f->kind);
+        Connection& c = *it->second;
+        c.taken_->store(f->seq, std::memory_order_release);
+        c.pending_->fetch_sub(1, std::memory_order_relaxed);
+        co_await session->on_message(c, *f->data, f->kind);
       }
     } else if (auto* c = std::get_if<detail::SessionClose>(&ev)) {
       auto it = session->connections_.find(c->conn.value);
       if (it != session->connections_.end()) {
         std::unique_ptr<Connection> gone = std::move(it->second);
         session->connections_.erase(it);
-        taken.erase(c->conn.value);
         co_await session->on_close(*gone, c->code, c->reason);
       }
     } else if (auto* reason = std::get_if<ExitReason>(&ev)) {
@@ -138,15 +141,17 @@ void Session::broadcast(std::string_view data, std::optional<ConnectionId> excep
 }
 
 Task<StoreResult<void>> Session::set_alarm(AlarmTime at) {
+  alarm_ = at;
   co_return co_await alarms_->set(*self_, name_, at);
 }
 
 Task<StoreResult<void>> Session::cancel_alarm() {
+  alarm_.reset();
   co_return co_await alarms_->clear(*self_, name_);
 }
 
 std::optional<Session::AlarmTime> Session::alarm() const {
-  return alarms_->get(name_);
+  return alarm_;
 }
 
 std::vector<Connection*> Session::connections(std::string_view tag) {
