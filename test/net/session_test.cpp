@@ -71,6 +71,11 @@ struct Room : Session {
       c.send("released");
       co_return;
     }
+    if (text == "bye") {  // a last word, then a close: the word goes first
+      c.send("goodbye");
+      c.close(4000, "done");
+      co_return;
+    }
     if (text == "burst") {  // frames of every header size, written together
       for (std::size_t i = 0; i < burst_sizes.size(); ++i)
         c.send(std::string(burst_sizes[i], static_cast<char>('a' + i)),
@@ -199,6 +204,19 @@ TEST(Session, FramesSentTogetherArriveWholeAndInOrder) {
   }
   c->send("after");
   STRCMP_EQUAL("after", next_text(*c).c_str());
+}
+
+TEST(Session, AFrameSentJustBeforeACloseArrivesBeforeTheClose) {
+  Fixture f;
+  WsTestClient client;
+  auto c = client.connect(f.gateway.port(), "/rooms/farewell");
+  CHECK_TRUE(c->wait_open(3s));
+  STRCMP_EQUAL("hello farewell", next_text(*c).c_str());
+  c->send("bye");
+  STRCMP_EQUAL("goodbye", next_text(*c).c_str());
+  auto closed = c->wait_closed(3s);
+  CHECK_TRUE(closed.has_value());
+  LONGS_EQUAL(4000, closed->code);
 }
 
 TEST(Session, CrashKeepsConnectionsOpenAndFramesInOrder) {
