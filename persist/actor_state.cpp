@@ -296,10 +296,9 @@ void ActorStateBase::on_write_done(WriteDone& done) {
   in_flight_.reset();
   switch (done.outcome) {
     case WriteDone::Outcome::committed:
-      store_.record_write(true, Clock::now() - written.started);
       revision_ = written.revision;
       written_changes_ = std::max(written_changes_, written.changes);
-      if (!dirty()) store_.record_clean(this);
+      store_.record_write(this, true, Clock::now() - written.started, !dirty());
       if (!committed_since_load_) store_.clear_strikes(actor_);
       committed_since_load_ = true;
       last_error_.reset();
@@ -310,7 +309,7 @@ void ActorStateBase::on_write_done(WriteDone& done) {
       fenced_ = done.error.message;
       exit_fenced();
     case WriteDone::Outcome::failed: {
-      store_.record_write(false, {});
+      store_.record_write(this, false, {}, false);
       last_error_ = done.error;
       const auto& o = store_.options();
       backoff_ =

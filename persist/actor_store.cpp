@@ -65,7 +65,7 @@ PersistMetrics ActorStore::metrics() const {
   return m;
 }
 
-void ActorStore::record_write(bool committed, Duration took) {
+void ActorStore::record_write(const void* state, bool committed, Duration took, bool clean) {
   std::lock_guard lock(mutex_);
   if (committed) {
     ++writes_;
@@ -73,6 +73,7 @@ void ActorStore::record_write(bool committed, Duration took) {
   } else {
     ++write_failures_;
   }
+  if (clean) dirty_since_.erase(state);
 }
 
 void ActorStore::record_dirty(const void* state, std::chrono::steady_clock::time_point since) {

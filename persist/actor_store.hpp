@@ -96,7 +96,8 @@ class ActorStore {
   // Monitoring. Any thread. ActorState reports its writes and when it
   // becomes dirty or clean (keyed by the state's address).
   PersistMetrics metrics() const;
-  void record_write(bool committed, Duration took);
+  // A write finished: committed in `took` (the state now clean or not), or failed.
+  void record_write(const void* state, bool committed, Duration took, bool clean);
   void record_dirty(const void* state, std::chrono::steady_clock::time_point since);
   void record_clean(const void* state);
   void report_unsaved(const std::string& actor, const StoreError& error);

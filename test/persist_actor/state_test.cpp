@@ -149,6 +149,28 @@ TEST(ActorState, OnStopStateIsWrittenOnlyByFlush) {
   LONGS_EQUAL(5, stored_count(*env, "lazy"));
 }
 
+TEST(ActorState, MetricsCountWritesAndTheStateNotYetWritten) {
+  PersistMetrics before, dirty, written;
+  CHECK_TRUE(run_process(env->rt, [&](Process& self) -> Task<> {
+    ActorState<Count> state(*env->actors, "metered", {}, {.durability = Durability::on_stop()});
+    co_await state.load(self);
+    before = env->actors->metrics();
+    ++state.mutate().n;
+    co_await self.receive([&](AnyMessage& m) { state.handle(m); }, after(5ms, [] {}));
+    dirty = env->actors->metrics();
+    co_await state.flush(self, troupe::shutdown);
+    written = env->actors->metrics();
+  }));
+  LONGS_EQUAL(0, before.unsaved_actors);
+  LONGS_EQUAL(0, before.writes);
+  LONGS_EQUAL(1, dirty.unsaved_actors);
+  CHECK_TRUE(dirty.oldest_unsaved >= 5ms);  // it waited at least that long
+  LONGS_EQUAL(0, written.unsaved_actors);
+  LONGS_EQUAL(1, written.writes);
+  LONGS_EQUAL(0, written.write_failures);
+  CHECK_TRUE(written.write_time > Duration::zero());
+}
+
 namespace {
 struct Add {
   long n = 0;
