@@ -46,13 +46,16 @@ void AlarmBook::erase_locked(const std::string& name) {
 }
 
 Task<StoreResult<void>> AlarmBook::set(Process& self, const std::string& name, Time at) {
+  bool earliest = false;
   {
     std::lock_guard lock(mutex_);
     erase_locked(name);
     by_name_.emplace(name, at);
     by_time_.emplace(at, name);
+    earliest = by_time_.begin()->second == name;
   }
-  rt_.send(keeper_, AlarmsChanged{});
+  // The keeper sleeps until the earliest alarm: only an earlier one moves it.
+  if (earliest) rt_.send(keeper_, AlarmsChanged{});
   if (!store_) co_return StoreResult<void>{};
   auto written = co_await store_->put(self, key_prefix_ + name, std::to_string(to_ms(at)));
   if (!written) co_return failure(written.error());
@@ -123,12 +126,12 @@ Proc alarm_keeper(Process& self, AlarmBook& book, AlarmKeeperHooks hooks) {
   const Duration max_sleep = std::chrono::minutes(1);  // bounds the effect of clock steps
   Duration load_backoff = std::chrono::milliseconds(100);
   bool loaded = false;
-  std::optional<Clock::time_point> load_at = Clock::now();
+  Clock::time_point load_at = Clock::now();  // while !loaded
   // Due names already woken, and when to wake them again.
   std::map<std::string, Clock::time_point> retry;
   for (;;) {
     auto now = Clock::now();
-    if (!loaded && load_at && *load_at <= now) {
+    if (!loaded && load_at <= now) {
       auto added = co_await book.load(self);
       if (added) {
         loaded = true;
@@ -155,7 +158,7 @@ Proc alarm_keeper(Process& self, AlarmBook& book, AlarmKeeperHooks hooks) {
     auto wake = book.next_after(now);
     for (const auto& r : retry)
       if (!wake || r.second < *wake) wake = r.second;
-    if (!loaded && load_at && (!wake || *load_at < *wake)) wake = load_at;
+    if (!loaded && (!wake || load_at < *wake)) wake = load_at;
     Duration sleep = max_sleep;
     if (wake) sleep = std::clamp<Duration>(*wake - now, Duration::zero(), max_sleep);
     co_await self.receive([](const AlarmsChanged&) {}, after(sleep, [] {}));

@@ -34,7 +34,7 @@ class AlarmBook {
   using Time = std::chrono::system_clock::time_point;
 
   // store may be null (memory only). key_prefix: "alarms/rooms/".
-  // keeper: the registry name of the route's keeper, told of every change.
+  // keeper: the registry name of the route's keeper, told when an alarm becomes the earliest.
   AlarmBook(Runtime& rt, StoreClient* store, std::string key_prefix, std::string keeper);
 
   std::optional<Time> get(const std::string& name) const;
