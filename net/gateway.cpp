@@ -126,46 +126,42 @@ void Gateway::stop() {
 std::string Gateway::metrics_text() const {
   ServerCounters c = server_->counters();
   std::ostringstream out;
-  out << "# TYPE troupe_processes gauge\ntroupe_processes " << rt_.process_count() << "\n";
-  out << "# TYPE troupe_connections gauge\ntroupe_connections " << c.connections_open << "\n";
-  out << "# TYPE troupe_frames_in_total counter\ntroupe_frames_in_total " << c.frames_in << "\n";
-  out << "# TYPE troupe_frames_out_total counter\ntroupe_frames_out_total " << c.frames_out << "\n";
-  out << "# TYPE troupe_bytes_in_total counter\ntroupe_bytes_in_total " << c.bytes_in << "\n";
-  out << "# TYPE troupe_bytes_out_total counter\ntroupe_bytes_out_total " << c.bytes_out << "\n";
-  out << "# TYPE troupe_sessions gauge\n";
-  for (auto& kind : kinds_)
-    out << "troupe_sessions{route=\"" << kind->prefix << "\"} "
-        << rt_.registry().list(kind->names).size() << "\n";
-  out << "# TYPE troupe_session_restarts_total counter\n";
-  for (auto& kind : kinds_)
-    out << "troupe_session_restarts_total{route=\"" << kind->prefix << "\"} "
-        << kind->restarts.load() << "\n";
-  out << "# TYPE troupe_session_pending_frames gauge\n";
-  for (auto& kind : kinds_) {
+  auto one = [&](const char* name, const char* type, auto value) {
+    out << "# TYPE " << name << " " << type << "\n" << name << " " << value << "\n";
+  };
+  auto per_route = [&](const char* name, const char* type, auto value_of) {
+    out << "# TYPE " << name << " " << type << "\n";
+    for (auto& kind : kinds_)
+      out << name << "{route=\"" << kind->prefix << "\"} " << value_of(*kind) << "\n";
+  };
+  one("troupe_processes", "gauge", rt_.process_count());
+  one("troupe_connections", "gauge", c.connections_open);
+  one("troupe_frames_in_total", "counter", c.frames_in);
+  one("troupe_frames_out_total", "counter", c.frames_out);
+  one("troupe_bytes_in_total", "counter", c.bytes_in);
+  one("troupe_bytes_out_total", "counter", c.bytes_out);
+  per_route("troupe_sessions", "gauge",
+            [&](const Kind& k) { return rt_.registry().list(k.names).size(); });
+  per_route("troupe_session_restarts_total", "counter",
+            [](const Kind& k) { return k.restarts.load(); });
+  per_route("troupe_session_pending_frames", "gauge", [](const Kind& k) {
     std::int64_t pending = 0;
-    for (auto& relay : kind->relays) pending += relay->pending.load(std::memory_order_relaxed);
-    pending = std::max<std::int64_t>(pending, 0);  // counted out on another thread first
-    out << "troupe_session_pending_frames{route=\"" << kind->prefix << "\"} " << pending << "\n";
-  }
-  out << "# TYPE troupe_session_alarms gauge\n";
-  for (auto& kind : kinds_)
-    out << "troupe_session_alarms{route=\"" << kind->prefix << "\"} " << kind->alarms->size()
-        << "\n";
+    for (auto& relay : k.relays) pending += relay->pending.load(std::memory_order_relaxed);
+    return std::max<std::int64_t>(pending, 0);  // counted out on another thread first
+  });
+  per_route("troupe_session_alarms", "gauge", [](const Kind& k) { return k.alarms->size(); });
   if (options_.actors) {
     PersistMetrics p = options_.actors->metrics();
     auto seconds = [](Duration d) {
       return std::chrono::duration<double>(d).count();
     };
-    out << "# TYPE troupe_snapshot_writes_total counter\ntroupe_snapshot_writes_total " << p.writes
-        << "\n";
-    out << "# TYPE troupe_snapshot_write_failures_total counter\n"
-        << "troupe_snapshot_write_failures_total " << p.write_failures << "\n";
+    one("troupe_snapshot_writes_total", "counter", p.writes);
+    one("troupe_snapshot_write_failures_total", "counter", p.write_failures);
     out << "# TYPE troupe_snapshot_write_seconds summary\n"
         << "troupe_snapshot_write_seconds_sum " << seconds(p.write_time) << "\n"
         << "troupe_snapshot_write_seconds_count " << p.writes << "\n";
-    out << "# TYPE troupe_unsaved_actors gauge\ntroupe_unsaved_actors " << p.unsaved_actors << "\n";
-    out << "# TYPE troupe_oldest_unsaved_seconds gauge\ntroupe_oldest_unsaved_seconds "
-        << seconds(p.oldest_unsaved) << "\n";
+    one("troupe_unsaved_actors", "gauge", p.unsaved_actors);
+    one("troupe_oldest_unsaved_seconds", "gauge", seconds(p.oldest_unsaved));
   }
   return out.str();
 }
