@@ -20,6 +20,7 @@ struct ServerCounters {
   std::uint64_t frames_dropped = 0;       // dropped by OverflowPolicy::drop_oldest
   std::uint64_t closed_for_overflow = 0;  // closed with 1008 by OverflowPolicy::close
   std::uint64_t closed_for_size = 0;      // closed with 1009
+  std::uint64_t outbound_bytes = 0;       // held for slow readers now (max_total_outbound_bytes)
 };
 
 }  // namespace troupe

@@ -27,8 +27,18 @@ struct ServerOptions {
   // A message (all fragments together) larger than this closes with 1009; a
   // big frame is refused at its first chunk, before it is buffered.
   std::size_t max_message_bytes = 1 << 20;
-  // Bytes queued for one connection and not yet handed to the socket.
+  // Bytes held for one connection and not yet taken by its socket: queued
+  // messages, and those written at once that the socket has not taken all
+  // of yet. A message that would pass it gets `overflow`; a single message
+  // larger than this is never buffered: send() refuses it (returns false on
+  // the loop's thread) and the policy applies (close: 1008; drop_oldest: the
+  // message is dropped and counted in frames_dropped).
   std::size_t max_outbound_bytes = 8 << 20;
+  // The same, summed over every connection of the server: the memory that
+  // slow readers can pin at most. The connection whose message would pass it
+  // gets `overflow` (close: 1008 "server outbound memory full"). Loops check
+  // it without a lock, so it may be passed by a message per loop at most.
+  std::size_t max_total_outbound_bytes = std::size_t{256} << 20;
   OverflowPolicy overflow = OverflowPolicy::close;
   // libwebsockets' receive buffer, allocated per connection for its life:
   // the largest piece of a message read from the socket at once (messages of

@@ -92,7 +92,10 @@ class LoopWorker {
   void on_peer_close(PeerState& peer, const unsigned char* payload, std::size_t len);
   void on_closed(PeerState& peer, bool close_buffer_readable);
   void on_wsi_destroy(lws* wsi);
-  void queue_send(PeerState& peer, OutFrame&& frame);
+  bool queue_send(PeerState& peer, OutFrame&& frame);
+  bool fits_outbound(const PeerState& peer, std::size_t size) const;
+  bool admit_outbound(PeerState& peer, std::size_t size);
+  void account(PeerState& peer);
   bool can_write_now(PeerState& peer) const;
   void cork(PeerState& peer, const unsigned char* payload, std::size_t size, MessageKind kind);
   void write_corked(PeerState& peer);

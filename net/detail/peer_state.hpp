@@ -64,11 +64,21 @@ struct PeerState {
   // A list, not a deque: a deque allocates a block up front, and most
   // connections never queue (frames are written at once when nothing waits).
   std::list<OutFrame> outbound;
-  std::size_t outbound_bytes = 0;
+  std::size_t outbound_bytes = 0;  // of `outbound`
   // Whole frames, already framed, to write in one send() before the loop
   // next polls (LoopWorker::cork).
   std::string corked;
   bool in_cork_list = false;
+  // Bytes of the last writes lws holds because the socket did not take them
+  // all (an upper bound: the whole writes). Zero again at the next
+  // SERVER_WRITEABLE, which lws delivers only once it has flushed them.
+  std::size_t lws_held_bytes = 0;
+  // This connection's share of AtomicCounters::outbound_bytes (the
+  // server-wide total), brought up to held_bytes() by LoopWorker::account.
+  std::size_t accounted_bytes = 0;
+
+  // Everything this connection holds for its client, for the outbound limits.
+  std::size_t held_bytes() const { return outbound_bytes + corked.size() + lws_held_bytes; }
 
   std::string inbound;  // fragments of the message being received
   MessageKind inbound_kind = MessageKind::text;

@@ -22,6 +22,7 @@ ServerCounters AtomicCounters::snapshot() const {
   s.frames_dropped = get(frames_dropped);
   s.closed_for_overflow = get(closed_for_overflow);
   s.closed_for_size = get(closed_for_size);
+  s.outbound_bytes = get(outbound_bytes);
   return s;
 }
 

@@ -233,7 +233,11 @@ void LoopWorker::cork(PeerState& peer, const unsigned char* payload, std::size_t
   peer.corked.append(reinterpret_cast<const char*>(payload), size);
   AtomicCounters::bump(shared_.counters.frames_out);
   AtomicCounters::bump(shared_.counters.bytes_out, size);
-  if (peer.corked.size() >= max_corked_bytes) return write_corked(peer);
+  account(peer);
+  // Smaller than the outbound limit, so that under drop_oldest what lws may
+  // hold of one corked write leaves room for newer messages in the queue.
+  const std::size_t threshold = std::min(max_corked_bytes, shared_.options.max_outbound_bytes / 4);
+  if (peer.corked.size() >= threshold) return write_corked(peer);
   if (peer.in_cork_list) return;
   peer.in_cork_list = true;
   if (corked_.empty()) uv_prepare_start(&flush_, on_flush);
@@ -245,8 +249,16 @@ void LoopWorker::write_corked(PeerState& peer) {
   std::string out;
   out.swap(peer.corked);
   auto* data = reinterpret_cast<unsigned char*>(out.data());
-  if (lws_write(peer.wsi, data, out.size(), LWS_WRITE_RAW) < static_cast<int>(out.size()))
-    close_now(peer, close_code::abnormal, "write failed");
+  if (lws_write(peer.wsi, data, out.size(), LWS_WRITE_RAW) < static_cast<int>(out.size())) {
+    account(peer);
+    return close_now(peer, close_code::abnormal, "write failed");
+  }
+  if (lws_partial_buffered(peer.wsi)) {
+    // Counted until lws has flushed it, which the next WRITEABLE tells.
+    peer.lws_held_bytes += out.size();
+    lws_callback_on_writable(peer.wsi);
+  }
+  account(peer);
 }
 
 void LoopWorker::on_flush(uv_prepare_t* handle) {
@@ -266,10 +278,8 @@ void LoopWorker::flush_corked() {
 bool LoopWorker::send_here(ConnectionId id, std::string_view data, MessageKind kind) {
   PeerState* peer = find(id);
   if (!peer || peer->closing) return false;
-  if (!can_write_now(*peer)) {
-    queue_send(*peer, OutFrame(data, kind));
-    return true;
-  }
+  if (!admit_outbound(*peer, data.size())) return false;
+  if (!can_write_now(*peer)) return queue_send(*peer, OutFrame(data, kind));
   cork(*peer, reinterpret_cast<const unsigned char*>(data.data()), data.size(), kind);
   return true;
 }
@@ -281,35 +291,68 @@ bool LoopWorker::close_here(ConnectionId id, std::uint16_t code, std::string_vie
   return true;
 }
 
-void LoopWorker::queue_send(PeerState& peer, OutFrame&& frame) {
-  if (peer.closing) return;
+bool LoopWorker::queue_send(PeerState& peer, OutFrame&& frame) {
+  if (peer.closing) return false;
+  if (!admit_outbound(peer, frame.size())) return false;
   if (can_write_now(peer)) {
     cork(peer, frame.payload(), frame.size(), frame.kind());
-    return;
-  }
-  const std::size_t limit = shared_.options.max_outbound_bytes;
-  if (peer.outbound_bytes + frame.size() > limit) {
-    if (shared_.options.overflow == OverflowPolicy::close) {
-      AtomicCounters::bump(shared_.counters.closed_for_overflow);
-      request_close(peer, close_code::policy_violation, "outbound queue full", false);
-      return;
-    }
-    while (!peer.outbound.empty() && peer.outbound_bytes + frame.size() > limit) {
-      peer.outbound_bytes -= peer.outbound.front().size();
-      peer.outbound.pop_front();
-      AtomicCounters::bump(shared_.counters.frames_dropped);
-    }
-    if (frame.size() > limit) {
-      AtomicCounters::bump(shared_.counters.frames_dropped);
-      return;
-    }
+    return true;
   }
   peer.outbound_bytes += frame.size();
   peer.outbound.push_back(std::move(frame));
+  account(peer);
   lws_callback_on_writable(peer.wsi);
+  return true;
+}
+
+bool LoopWorker::fits_outbound(const PeerState& peer, std::size_t size) const {
+  const ServerOptions& options = shared_.options;
+  if (peer.held_bytes() + size > options.max_outbound_bytes) return false;
+  return shared_.counters.outbound_bytes.load(std::memory_order_relaxed) + size <=
+         options.max_total_outbound_bytes;
+}
+
+// Every message, written at once or queued, passes here first: a connection
+// never holds more than max_outbound_bytes, nor the server more than
+// max_total_outbound_bytes (give or take one message per loop).
+bool LoopWorker::admit_outbound(PeerState& peer, std::size_t size) {
+  if (fits_outbound(peer, size)) return true;
+  const ServerOptions& options = shared_.options;
+  const bool too_big = size > options.max_outbound_bytes;
+  if (options.overflow == OverflowPolicy::close) {
+    AtomicCounters::bump(shared_.counters.closed_for_overflow);
+    const bool own = too_big || peer.held_bytes() + size > options.max_outbound_bytes;
+    request_close(peer, close_code::policy_violation,
+                  too_big ? "message over outbound limit"
+                          : (own ? "outbound queue full" : "server outbound memory full"),
+                  false);
+    return false;
+  }
+  while (!too_big && !peer.outbound.empty() && !fits_outbound(peer, size)) {
+    peer.outbound_bytes -= peer.outbound.front().size();
+    peer.outbound.pop_front();
+    AtomicCounters::bump(shared_.counters.frames_dropped);
+    account(peer);
+  }
+  if (!too_big && fits_outbound(peer, size)) return true;
+  AtomicCounters::bump(shared_.counters.frames_dropped);
+  return false;
+}
+
+void LoopWorker::account(PeerState& peer) {
+  const std::size_t held = peer.held_bytes();
+  auto& total = shared_.counters.outbound_bytes;
+  if (held > peer.accounted_bytes) {
+    total.fetch_add(held - peer.accounted_bytes, std::memory_order_relaxed);
+  } else if (held < peer.accounted_bytes) {
+    total.fetch_sub(peer.accounted_bytes - held, std::memory_order_relaxed);
+  }
+  peer.accounted_bytes = held;
 }
 
 int LoopWorker::on_writeable(PeerState& peer) {
+  peer.lws_held_bytes = 0;  // lws delivers WRITEABLE only once it flushed them
+  account(peer);
   if (peer.close_frame_started) return 0;
   if (!peer.corked.empty()) {  // only when closing: they go before the close frame
     write_corked(peer);
@@ -330,7 +373,10 @@ int LoopWorker::on_writeable(PeerState& peer) {
     AtomicCounters::bump(shared_.counters.bytes_out, size);
     peer.outbound_bytes -= size;
     peer.outbound.pop_front();
-    if (!peer.outbound.empty() || peer.closing) lws_callback_on_writable(peer.wsi);
+    if (lws_partial_buffered(peer.wsi)) peer.lws_held_bytes = size;
+    account(peer);
+    if (!peer.outbound.empty() || peer.closing || peer.lws_held_bytes > 0)
+      lws_callback_on_writable(peer.wsi);
     return 0;
   }
   if (peer.closing) close_now(peer, peer.close_code, peer.close_reason);
@@ -347,6 +393,7 @@ void LoopWorker::request_close(PeerState& peer, std::uint16_t code, std::string_
     peer.outbound.clear();
     peer.outbound_bytes = 0;
     peer.corked.clear();
+    account(peer);
   }
   // A peer that reads nothing never lets lws call WRITEABLE again; this bounds
   // how long it can hold the connection (lws then drops it without a frame).
@@ -364,6 +411,7 @@ void LoopWorker::close_now(PeerState& peer, std::uint16_t code, std::string_view
     peer.outbound.clear();
     peer.outbound_bytes = 0;
     peer.corked.clear();
+    account(peer);
     report_close(peer, peer.close_code, peer.close_reason);
   }
   peer.close_frame_started = true;
@@ -421,6 +469,11 @@ void LoopWorker::on_wsi_destroy(lws* wsi) {
   lws_set_opaque_user_data(wsi, nullptr);
   if (peer->opened) on_closed(*peer, false);
   if (peer->in_cork_list) std::erase(corked_, peer);
+  peer->outbound.clear();
+  peer->outbound_bytes = 0;
+  peer->corked.clear();
+  peer->lws_held_bytes = 0;
+  account(*peer);
   if (peer->reserved) {
     shared_.limits.release(peer->limit_key);
     peer->reserved = false;
