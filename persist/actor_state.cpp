@@ -232,6 +232,8 @@ void ActorStateBase::tick_at(Clock::time_point at) {
 
 void ActorStateBase::schedule() {
   if (fenced_ || in_flight_ || !dirty() || !self_) return;
+  // Too big to write: it waits for a change (that may shrink it) or a commit.
+  if (oversize_at_changes_ == changes_) return;
   const auto now = Clock::now();
   std::optional<Clock::time_point> due;
   if (urgent_) due = now;
@@ -249,14 +251,29 @@ void ActorStateBase::schedule() {
 
 void ActorStateBase::start_write() {
   const Revision revision = revision_ + 1;
-  std::vector<WriteOp> ops;
-  ops.push_back(WriteOp::put_at(head_key_, encode_head(), revision));
-  ops.push_back(WriteOp::put(store_.generation_key(actor_, revision),
-                             encode_snapshot(Snapshot{schema_, revision, encode_payload()})));
+  std::string snapshot = encode_snapshot(Snapshot{schema_, revision, encode_payload()});
   const std::uint64_t id = ++next_write_id_;
   in_flight_ = InFlight{id, revision, changes_, urgent_, debounce_, Clock::now()};
   urgent_ = false;
   debounce_.reset();
+  const std::size_t limit = store_.options().max_snapshot_bytes;
+  if (limit != 0 && snapshot.size() > limit) {
+    // Nothing is written; the write fails like one the store refused, but
+    // is not retried until the state changes again (schedule()).
+    oversize_at_changes_ = changes_;
+    self_->send(self_->self(),
+                WriteDone{token_, id, WriteDone::Outcome::failed,
+                          StoreError{StoreErrc::invalid_argument,
+                                     "the snapshot of actor '" + actor_ + "' is " +
+                                         std::to_string(snapshot.size()) +
+                                         " bytes, over the limit of " + std::to_string(limit) +
+                                         " bytes (ActorStoreOptions::max_snapshot_bytes)"}});
+    return;
+  }
+  oversize_at_changes_.reset();
+  std::vector<WriteOp> ops;
+  ops.push_back(WriteOp::put_at(head_key_, encode_head(), revision));
+  ops.push_back(WriteOp::put(store_.generation_key(actor_, revision), std::move(snapshot)));
 
   Runtime* rt = &self_->runtime();
   const Pid pid = self_->self();
@@ -413,6 +430,7 @@ Task<StoreResult<void>> ActorStateBase::flush(Process& self, const ExitReason& r
     auto committed = co_await commit(self, left);
     if (committed) break;
     last_error_ = committed.error();
+    if (oversize_at_changes_ == changes_) break;  // retrying cannot help
     // Back off before the next attempt (the store is down), within the deadline.
     auto pause = std::min(backoff_ == Duration::zero() ? store_.options().retry_initial : backoff_,
                           end - Clock::now());
@@ -421,7 +439,10 @@ Task<StoreResult<void>> ActorStateBase::flush(Process& self, const ExitReason& r
   if (!dirty()) co_return StoreResult<void>{};
   StoreError error =
       last_error_.value_or(StoreError{StoreErrc::unavailable, "no write finished in time"});
-  error.message = "not written within the " + ms_text(deadline) + " deadline: " + error.message;
+  if (oversize_at_changes_ == changes_)
+    error.message = "not written: " + error.message;
+  else
+    error.message = "not written within the " + ms_text(deadline) + " deadline: " + error.message;
   store_.report_unsaved(actor_, error);
   co_return failure(error);
 }

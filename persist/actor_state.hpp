@@ -40,6 +40,13 @@
 //           first unwritten change, newest state winning; on_stop writes only
 //           in flush(). At most one write per actor is in flight. A failed
 //           write is retried with backoff while the actor runs.
+//   size    a snapshot that encodes larger than ActorStoreOptions::
+//           max_snapshot_bytes is not written: commit() fails with
+//           StoreErrc::invalid_argument (the actor, the size, the limit), the
+//           in-memory state stays as mutated (dirty, ahead of the store) and
+//           the actor keeps running; nothing retries until the next change.
+//           The caller rolls back or trims and commits again, or exits so the
+//           restart loads the last stored snapshot; flush() reports it unsaved.
 //   stop    flush(self, reason, deadline) writes the dirty state before the
 //           actor exits; state it cannot write by the deadline is reported
 //           (ActorStore::unsaved, on_unsaved, stderr). After a crash (an
@@ -225,6 +232,8 @@ class ActorStateBase {
   Duration backoff_{};
   std::optional<StoreError> last_error_;
   std::optional<std::string> fenced_;
+  // changes_ when the state last encoded over max_snapshot_bytes.
+  std::optional<std::uint64_t> oversize_at_changes_;
 };
 
 // What the actor's type says about its state: its schema version, its

@@ -50,6 +50,15 @@ struct ActorStoreOptions {
   // Limits of ActorStorage; larger keys and values are rejected.
   std::size_t max_key_bytes = 2048;
   std::size_t max_value_bytes = 1 << 20;
+  // Largest encoded snapshot ActorState writes (0: no limit). A commit of a
+  // larger state fails with StoreErrc::invalid_argument naming the actor, the
+  // size and the limit; nothing is written, the actor keeps running with its
+  // in-memory state (still dirty, newer than the store), and no background
+  // retry happens until the state changes again. The caller decides: undo
+  // or trim the change and commit again, or exit (commit_or_exit) so the
+  // next incarnation loads the last stored snapshot. Guards the store and
+  // every write's cost (each write rewrites the whole snapshot).
+  std::size_t max_snapshot_bytes = std::size_t{4} << 20;
   // Backoff between retries of a snapshot write that failed (store down).
   Duration retry_initial = std::chrono::milliseconds(50);
   Duration retry_max = std::chrono::seconds(1);

@@ -21,6 +21,16 @@ std::unique_ptr<StoreEnv> StoreEnv::file(const std::string& directory, ActorStor
   return env;
 }
 
+std::unique_ptr<StoreEnv> StoreEnv::memory(ActorStoreOptions options) {
+  std::unique_ptr<StoreEnv> env(new StoreEnv);
+  on_loop_async<bool>(env->rt, 0, [&](std::function<void(bool)> done) {
+    env->store = std::make_unique<MemoryStore>(env->rt.loop(0));
+    done(true);
+  });
+  env->finish(std::move(options));
+  return env;
+}
+
 std::unique_ptr<StoreEnv> StoreEnv::redis(const std::string& url, ActorStoreOptions options,
                                           StoreResult<void>* connected) {
   std::unique_ptr<StoreEnv> env(new StoreEnv);

@@ -13,6 +13,7 @@
 #include "persist/actor_state.hpp"
 #include "persist/actor_storage.hpp"
 #include "persist/file_store.hpp"
+#include "persist/memory_store.hpp"
 #include "persist/redis_store.hpp"
 #include "persist/store_client.hpp"
 #include "runtime/runtime.hpp"
@@ -26,6 +27,8 @@ class StoreEnv {
   // FileStore in `directory` (created if needed).
   static std::unique_ptr<StoreEnv> file(const std::string& directory,
                                         ActorStoreOptions options = {}, bool fsync = true);
+  // MemoryStore, for what does not depend on the store's kind.
+  static std::unique_ptr<StoreEnv> memory(ActorStoreOptions options = {});
   // RedisStore on `url`; `connected` receives the first attempt's outcome.
   static std::unique_ptr<StoreEnv> redis(const std::string& url, ActorStoreOptions options = {},
                                          StoreResult<void>* connected = nullptr);
