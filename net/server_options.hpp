@@ -48,8 +48,14 @@ struct ServerOptions {
   std::size_t receive_buffer_bytes = 512;
 
   // Open WebSocket connections (and upgrades in progress) over all routes;
-  // past this an upgrade gets 503.
-  std::size_t max_connections = 100000;
+  // past this an upgrade gets 503. 0 (the default) takes it from the
+  // process's descriptor limit when the server is made: RLIMIT_NOFILE's soft
+  // limit less a reserve of 64 + 1/16 of it (at most 1024) for stores, files
+  // and handshakes, capped at 100,000 (1024 descriptors: 896 connections).
+  // Should the process still run out of descriptors, the listener answers
+  // pending connections 503 with a reserve descriptor and pauses accepting
+  // for 100 ms instead of spinning (docs/net.md, "Limits").
+  std::size_t max_connections = 0;
 
   // Ping a connection after heartbeat_interval without a pong; drop it when
   // heartbeat_timeout passes without one. Zero interval disables heartbeats.

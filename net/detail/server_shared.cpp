@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "net/detail/listener.hpp"
+
 namespace troupe::detail {
 
 ServerCounters AtomicCounters::snapshot() const {
@@ -48,8 +50,17 @@ void ConnectionLimits::release(const std::string& key) {
   --total_;
 }
 
+namespace {
+
+ServerOptions resolved(ServerOptions options) {
+  if (options.max_connections == 0) options.max_connections = connections_for_fd_limit();
+  return options;
+}
+
+}  // namespace
+
 ServerShared::ServerShared(ServerOptions opts)
-    : options(std::move(opts)), limits(options.max_connections) {
+    : options(resolved(std::move(opts))), limits(options.max_connections) {
   std::memset(protocols, 0, sizeof(protocols));
   std::memset(&retry_policy, 0, sizeof(retry_policy));
   std::memset(&mount, 0, sizeof(mount));

@@ -20,6 +20,12 @@
 namespace troupe::detail {
 namespace {
 
+// Running out of descriptors is pressure that passes (connections close), not
+// a broken disk: callers see StoreErrc::unavailable and retry.
+bool out_of_descriptors(int err) {
+  return err == EMFILE || err == ENFILE;
+}
+
 constexpr std::string_view entry_magic = "TRF1";
 constexpr std::size_t entry_header = 12;  // magic + revision
 constexpr std::string_view journal_magic = "TRJ1";
@@ -123,8 +129,14 @@ FileDir::~FileDir() {
 
 StoreResult<std::unique_ptr<FileDir>> FileDir::open(const std::string& path, bool fsync) {
   auto fail = [&](std::string what) {
+    const int err = errno;
+    if (out_of_descriptors(err)) {
+      return failure(StoreError{StoreErrc::unavailable,
+                                "FileStore " + path + ": " + what + ": " + std::strerror(err) +
+                                    " (the process is out of file descriptors; retry later)"});
+    }
     return failure(StoreError{StoreErrc::io_error,
-                              "FileStore " + path + ": " + what + ": " + std::strerror(errno)});
+                              "FileStore " + path + ": " + what + ": " + std::strerror(err)});
   };
   if (path.empty()) {
     return failure(StoreError{StoreErrc::invalid_argument, "FileStore needs a directory path"});
@@ -160,6 +172,10 @@ StoreError FileDir::io_error(std::string_view what, std::string_view key, int er
   if (!key.empty()) text += " of key '" + printable_key(key) + "'";
   text += ": ";
   text += std::strerror(err);
+  if (out_of_descriptors(err)) {
+    text += " (the process is out of file descriptors; retry later)";
+    return {StoreErrc::unavailable, std::move(text)};
+  }
   return {StoreErrc::io_error, std::move(text)};
 }
 
