@@ -20,6 +20,8 @@ struct ServerCounters {
   std::uint64_t frames_dropped = 0;       // dropped by OverflowPolicy::drop_oldest
   std::uint64_t closed_for_overflow = 0;  // closed with 1008 by OverflowPolicy::close
   std::uint64_t closed_for_size = 0;      // closed with 1009
+  std::uint64_t throttled = 0;            // times a connection over its rate was slowed
+  std::uint64_t closed_for_rate = 0;      // closed with 1008 for staying over its rate
   std::uint64_t outbound_bytes = 0;       // held for slow readers now (max_total_outbound_bytes)
 };
 

@@ -10,6 +10,7 @@
 // may call WebSocketServer::send()/close() for any connection. An exception
 // escaping a callback closes that connection with 1011.
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -55,10 +56,31 @@ class RouteHandler {
   virtual void on_close(ConnectionId, std::uint16_t code, std::string_view reason) = 0;
 };
 
+// How fast one connection may send (token buckets: a rate, and a burst it
+// may spend at once). A client over its rate is slowed: the server stops
+// reading its socket until the buckets refill, so its messages wait in its
+// own socket buffers (and TCP pushes back on it) instead of in the session's
+// mailbox ahead of everyone else's. One that stays over its rate for
+// close_after is closed with 1008 "rate limit exceeded". A rate of 0 turns
+// that bucket off. The defaults are far above an interactive client (and
+// above bench/ws's closed loops) yet keep one flooder from starving a room.
+struct RateLimit {
+  double messages_per_second = 1000;
+  double message_burst = 2000;
+  double bytes_per_second = 8 << 20;  // 8 MiB/s
+  double byte_burst = 16 << 20;
+  // Continuously over the rate this long closes the connection; 0 never does.
+  std::chrono::milliseconds close_after{10000};
+
+  static RateLimit unlimited() { return {0, 0, 0, 0, std::chrono::milliseconds(0)}; }
+};
+
 // Per-route limits.
 struct RouteOptions {
   // Open connections allowed for one name under this route; more get 503.
   std::size_t max_connections_per_name = 1024;
+  // Per connection, on by default (RateLimit::unlimited() turns it off).
+  RateLimit rate_limit;
 };
 
 }  // namespace troupe

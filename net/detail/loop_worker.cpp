@@ -93,7 +93,9 @@ std::error_code LoopWorker::init(std::vector<LoopWorker*> all) {
   teardown_timer_.data = this;
   uv_prepare_init(loop_, &flush_);
   flush_.data = this;
-  open_handles_ = 3;
+  uv_timer_init(loop_, &throttle_timer_);
+  throttle_timer_.data = this;
+  open_handles_ = 4;
   {
     std::lock_guard lock(inbox_mu_);
     inbox_open_ = true;
@@ -223,6 +225,7 @@ void LoopWorker::begin_stop() {
     listener_->close();
     listener_ = nullptr;
   }
+  resume_throttled(true);  // their close answers must be read
   if (!context_ || context_failed_) {
     phase_ = Phase::destroying;
   } else {
@@ -281,7 +284,10 @@ void LoopWorker::release_loop() {
     static_cast<LoopWorker*>(handle->data)->on_handle_closed();
   };
   corked_.clear();
+  throttled_.clear();
   uv_prepare_stop(&flush_);
+  uv_timer_stop(&throttle_timer_);
+  uv_close(reinterpret_cast<uv_handle_t*>(&throttle_timer_), closed);
   uv_close(reinterpret_cast<uv_handle_t*>(&teardown_timer_), closed);
   uv_close(reinterpret_cast<uv_handle_t*>(&wake_), closed);
   uv_close(reinterpret_cast<uv_handle_t*>(&flush_), closed);

@@ -101,6 +101,13 @@ class LoopWorker {
   void write_corked(PeerState& peer);
   static void on_flush(uv_prepare_t* handle);
   void flush_corked();
+  // rate limits (throttle.cpp)
+  bool admit_rate(PeerState& peer, std::size_t bytes);
+  static void on_throttle_timer(uv_timer_t* handle);
+  void resume_throttled(bool all);
+  void arm_throttle_timer();
+  void forget_throttled(PeerState* peer);
+
   void request_close(PeerState& peer, std::uint16_t code, std::string_view reason, bool flush);
   void close_now(PeerState& peer, std::uint16_t code, std::string_view reason);
   void report_close(PeerState& peer, std::uint16_t code, std::string_view reason);
@@ -124,9 +131,11 @@ class LoopWorker {
 
   uv_async_t wake_{};
   uv_timer_t teardown_timer_{};
-  uv_prepare_t flush_{};            // writes the corked frames before the loop polls
-  std::vector<PeerState*> corked_;  // peers with corked frames
-  int open_handles_ = 0;            // ours (wake_, teardown_timer_, listener) not yet closed
+  uv_prepare_t flush_{};               // writes the corked frames before the loop polls
+  std::vector<PeerState*> corked_;     // peers with corked frames
+  uv_timer_t throttle_timer_{};        // resumes reading from slowed peers
+  std::vector<PeerState*> throttled_;  // peers whose reading is paused
+  int open_handles_ = 0;  // ours (wake_, teardown_timer_, flush_, throttle_timer_, listener) open
   std::atomic<std::thread::id> loop_thread_{};
   std::mutex inbox_mu_;
   std::vector<Command> inbox_;

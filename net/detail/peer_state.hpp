@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "net/connection.hpp"
+#include "net/detail/rate_limit.hpp"
 
 namespace troupe::detail {
 
@@ -81,6 +82,13 @@ struct PeerState {
   std::size_t held_bytes() const { return outbound_bytes + corked.size() + lws_held_bytes; }
 
   std::string inbound;  // fragments of the message being received
+
+  // RouteOptions::rate_limit (LoopWorker::admit_rate), set up at the first
+  // message. While rx_paused lws does not read the socket until resume_at_ms.
+  RateLimiter rate;
+  bool rate_ready = false;
+  bool rx_paused = false;
+  std::uint64_t resume_at_ms = 0;
   MessageKind inbound_kind = MessageKind::text;
 
   bool closing = false;              // no more sends or receives are processed

@@ -24,6 +24,8 @@ ServerCounters AtomicCounters::snapshot() const {
   s.frames_dropped = get(frames_dropped);
   s.closed_for_overflow = get(closed_for_overflow);
   s.closed_for_size = get(closed_for_size);
+  s.throttled = get(throttled);
+  s.closed_for_rate = get(closed_for_rate);
   s.outbound_bytes = get(outbound_bytes);
   return s;
 }

@@ -30,8 +30,8 @@ struct RouteEntry {
 struct AtomicCounters {
   std::atomic<std::uint64_t> tcp_accepted{0}, connections_opened{0}, connections_open{0},
       upgrades_refused{0}, http_requests{0}, frames_in{0}, frames_out{0}, bytes_in{0}, bytes_out{0},
-      frames_dropped{0}, closed_for_overflow{0}, closed_for_size{0},
-      outbound_bytes{0};  // a gauge: LoopWorker::account keeps it
+      frames_dropped{0}, closed_for_overflow{0}, closed_for_size{0}, throttled{0},
+      closed_for_rate{0}, outbound_bytes{0};  // a gauge: LoopWorker::account keeps it
 
   static void bump(std::atomic<std::uint64_t>& c, std::uint64_t by = 1) {
     c.fetch_add(by, std::memory_order_relaxed);

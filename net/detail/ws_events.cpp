@@ -183,6 +183,7 @@ int LoopWorker::on_receive(lws* wsi, PeerState& peer, const char* data, std::siz
 
   AtomicCounters::bump(shared_.counters.frames_in);
   AtomicCounters::bump(shared_.counters.bytes_in, peer.inbound.size());
+  if (!admit_rate(peer, peer.inbound.size())) return 0;  // closed: over its rate too long
   const bool ok =
       guarded([&] { peer.route->handler->on_message(peer.id, peer.inbound, peer.inbound_kind); });
   peer.inbound.clear();
@@ -469,6 +470,7 @@ void LoopWorker::on_wsi_destroy(lws* wsi) {
   lws_set_opaque_user_data(wsi, nullptr);
   if (peer->opened) on_closed(*peer, false);
   if (peer->in_cork_list) std::erase(corked_, peer);
+  if (peer->rx_paused) forget_throttled(peer);
   peer->outbound.clear();
   peer->outbound_bytes = 0;
   peer->corked.clear();
