@@ -1,6 +1,7 @@
 #include "net/gateway.hpp"
 
 #include <cstdio>
+#include <cstdlib>
 #include <future>
 #include <sstream>
 
@@ -14,6 +15,26 @@ namespace {
 
 std::string registry_prefix(const std::string& route) {
   return route.substr(1) + "/";
+}
+
+// Watches the gateway's root supervisor: if it ends while the gateway is
+// not stopping, it gave up, and nothing can serve any more.
+Proc watch_root(Process& self, Pid root, std::atomic<bool>* down, const std::atomic<bool>* stopping,
+                std::function<void(const ExitReason&)> on_failure) {
+  Ref watch = self.monitor(root);
+  ExitReason reason = normal;
+  co_await self.receive(
+      when([watch](const Down& d) { return d.ref == watch; }, [&](Down& d) { reason = d.reason; }));
+  down->store(true);
+  if (stopping->load()) co_return;
+  if (on_failure) {
+    on_failure(reason);
+    co_return;
+  }
+  std::fprintf(stderr, "troupe: the gateway's root supervisor gave up (%s): exiting\n",
+               reason.to_string().c_str());
+  std::fflush(nullptr);
+  std::_Exit(70);  // EX_SOFTWARE; no destructors: other threads still run
 }
 
 // Shuts `root` down and reports when it has exited.
@@ -43,9 +64,7 @@ Gateway::Gateway(Runtime& rt, GatewayOptions options)
     : rt_(rt),
       options_(std::move(options)),
       server_(std::make_unique<WebSocketServer>(loops_of(rt), options_.server)) {
-  server_->add_http_handler("/healthz", [](const HttpRequest&) {
-    return HttpResponse{200, "text/plain", "ok\n"};
-  });
+  server_->add_http_handler("/healthz", [this](const HttpRequest&) { return health(); });
   server_->add_http_handler("/metrics", [this](const HttpRequest&) {
     return HttpResponse{200, "text/plain; version=0.0.4", metrics_text()};
   });
@@ -71,6 +90,7 @@ void Gateway::route(std::string prefix, SessionFactory make, KindOptions options
   kind->supervisor = "gateway.sessions" + prefix;
   kind->make = std::move(make);
   kind->options = std::move(options);
+  kind->health = std::make_unique<detail::SessionHealth>(kind->options.crash);
   for (unsigned i = 0; i < rt_.scheduler_count(); ++i)
     kind->relays.push_back(std::make_unique<detail::Relay>());
   kind->alarm_keeper = "gateway.alarms" + prefix;
@@ -101,6 +121,9 @@ std::error_code Gateway::start() {
                                       .name = kind->alarm_keeper});
   }
   root_ = start_root(rt_, spec);
+  rt_.spawn([this, failure = options_.on_root_failure](Process& self) {
+    return watch_root(self, root_, &root_down_, &stopping_, failure);
+  });
   started_ = true;
   return server_->start();
 }
@@ -108,6 +131,7 @@ std::error_code Gateway::start() {
 void Gateway::stop() {
   if (!started_ || stopped_) return;
   stopped_ = true;
+  stopping_ = true;
   server_->shutdown();
   server_->wait_stopped();
   // Every connection has closed, so the watchers are ending; then the
@@ -121,6 +145,43 @@ void Gateway::stop() {
   rt_.spawn([this, &down](Process& self) { return shut_down(self, root_, &down); });
   if (down.get_future().wait_for(std::chrono::seconds(60)) != std::future_status::ready)
     std::fprintf(stderr, "troupe: gateway: the sessions did not stop within 60 s\n");
+}
+
+HttpResponse Gateway::health() const {
+  std::string problems;
+  if (root_down_) problems += "the root supervisor gave up\n";
+  const Registry& registry = rt_.registry();
+  for (const auto& kind : kinds_) {
+    if (!registry.whereis(kind->supervisor))
+      problems += "route " + kind->prefix + ": its session supervisor is down\n";
+    if (!registry.whereis(kind->alarm_keeper))
+      problems += "route " + kind->prefix + ": its alarm keeper is down\n";
+  }
+  if (problems.empty()) return HttpResponse{200, "text/plain", "ok\n"};
+  return HttpResponse{503, "text/plain", problems};
+}
+
+bool Gateway::Kind::gateway_stopping() const {
+  return gateway->stopping_.load();
+}
+
+Admission Gateway::Kind::authorize(const HttpRequest& r) {
+  const std::string full = names + r.name;
+  // Names whose keys a store cannot hold would fail at every start.
+  auto too_long = [&](const std::optional<StoreError>& e) {
+    return Admission::reject(400, "name cannot be stored: " + e->message + "\n");
+  };
+  const GatewayOptions& g = gateway->options_;
+  if (g.actors)
+    if (auto e = g.actors->check_actor(full)) return too_long(e);
+  if (g.store)
+    if (auto e = g.store->store().key_error(g.alarm_prefix + full)) return too_long(e);
+  if (auto wait = health->refused(full, detail::Clock::now())) {
+    auto seconds = std::chrono::ceil<std::chrono::seconds>(*wait).count();
+    return Admission::reject(503, "session unavailable after repeated crashes; retry in " +
+                                      std::to_string(seconds) + " s\n");
+  }
+  return options.authorize ? options.authorize(r) : Admission::admit();
 }
 
 std::string Gateway::metrics_text() const {
@@ -143,7 +204,11 @@ std::string Gateway::metrics_text() const {
   per_route("troupe_sessions", "gauge",
             [&](const Kind& k) { return rt_.registry().list(k.names).size(); });
   per_route("troupe_session_restarts_total", "counter",
-            [](const Kind& k) { return k.restarts.load(); });
+            [](const Kind& k) { return k.health->restarts(); });
+  per_route("troupe_session_crashes_total", "counter",
+            [](const Kind& k) { return k.health->crashes(); });
+  per_route("troupe_sessions_refused", "gauge",
+            [](const Kind& k) { return k.health->refused_count(detail::Clock::now()); });
   per_route("troupe_session_pending_frames", "gauge", [](const Kind& k) {
     std::int64_t pending = 0;
     for (auto& relay : k.relays) pending += relay->pending.load(std::memory_order_relaxed);
