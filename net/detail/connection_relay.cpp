@@ -180,6 +180,7 @@ Proc session_watcher(Process& self, Gateway::Kind* kind, unsigned loop, std::str
   Gateway::Kind::HelperScope scope(*kind);
   detail::Relay& relay = *kind->relays[loop];
   Runtime& rt = self.runtime();
+  int died_at_once = 0;
   for (;;) {
     auto found = co_await kind->find_session(self, name);
     // Only this process erases its group, so it is still there.
@@ -188,15 +189,19 @@ Proc session_watcher(Process& self, Gateway::Kind* kind, unsigned loop, std::str
       relay.groups.erase(name);
       co_return;
     }
+    // Started, and dead before it could be found: it crashed at once, and
+    // its crash record paces the next start (or refuses it).
+    if (!found.ok() && found.error().kind() == ExitReason::Kind::noproc && ++died_at_once < 100)
+      continue;
     if (!found.ok() || !found.value()) {
       // Refused for crashing: its clients may come back later (1013).
-      const bool refused =
-          !found.ok() && found.error().to_string().find(refused_reason) != std::string::npos;
+      const bool refused = !found.ok() && found.error().detail().starts_with(refused_reason);
       close_group(*kind, relay, name,
                   refused ? close_code::try_again_later : close_code::internal_error,
                   refused ? "session unavailable, try again later" : "session unavailable");
       co_return;
     }
+    died_at_once = 0;
     Pid session = found.value();
     Ref watch = self.monitor(session);
     attach(rt, relay, group, session);
