@@ -40,18 +40,23 @@ Proc SessionRunner::run(Process& self, Gateway::Kind* kind, std::string name, Du
   const std::string full_name = kind->names + name;
   const auto started = detail::Clock::now();
   std::exception_ptr crash;
+  ExitReason why;
   try {
     co_await serve(self, kind, *session, name);
     co_return;
-  } catch (const detail::ExitRequest&) {
-    throw;  // an exit it chose (or its parent's shutdown), not a crash
+  } catch (const detail::ExitRequest& e) {
+    // An exit it chose: a shutdown, or a failure it named (a snapshot that
+    // cannot be loaded or written exits with the store's error).
+    if (e.reason.is_normal_exit()) throw;
+    why = e.reason;
+    crash = std::current_exception();
   } catch (...) {
     crash = std::current_exception();
+    why = detail::reason_from_exception(crash);
   }
   // A crash: recorded against this name alone, then the process fails
   // with it. A due alarm needs an incarnation even if nobody is connected.
-  kind->health->crashed(full_name, detail::reason_from_exception(crash).to_string(), started,
-                        detail::Clock::now());
+  kind->health->crashed(full_name, why.to_string(), started, detail::Clock::now());
   if (session->alarm_) kind->restart_later(full_name);
   std::rethrow_exception(crash);
 }
