@@ -58,8 +58,8 @@ struct CrashPolicy {
   // (doubling per refusal in a row, at most refuse_max): upgrades get 503,
   // its open connections are closed with 1013 (try again later).
   int max_crashes = 5;
-  Duration refuse_for = std::chrono::seconds(5);
-  Duration refuse_max = std::chrono::seconds(60);
+  Duration refuse_for = std::chrono::seconds(2);
+  Duration refuse_max = std::chrono::seconds(10);
 };
 
 struct KindOptions {
