@@ -19,14 +19,15 @@ std::string registry_prefix(const std::string& route) {
 
 // Watches the gateway's root supervisor: if it ends while the gateway is
 // not stopping, it gave up, and nothing can serve any more.
-Proc watch_root(Process& self, Pid root, std::atomic<bool>* down, const std::atomic<bool>* stopping,
+template <class RootState>
+Proc watch_root(Process& self, Pid root, std::shared_ptr<RootState> state,
                 std::function<void(const ExitReason&)> on_failure) {
   Ref watch = self.monitor(root);
   ExitReason reason = normal;
   co_await self.receive(
       when([watch](const Down& d) { return d.ref == watch; }, [&](Down& d) { reason = d.reason; }));
-  down->store(true);
-  if (stopping->load()) co_return;
+  state->down.store(true);
+  if (state->stopping.load()) co_return;
   if (on_failure) {
     on_failure(reason);
     co_return;
@@ -121,8 +122,8 @@ std::error_code Gateway::start() {
                                       .name = kind->alarm_keeper});
   }
   root_ = start_root(rt_, spec);
-  rt_.spawn([this, failure = options_.on_root_failure](Process& self) {
-    return watch_root(self, root_, &root_down_, &stopping_, failure);
+  rt_.spawn([root = root_, state = root_state_, failure = options_.on_root_failure](Process& self) {
+    return watch_root(self, root, state, failure);
   });
   started_ = true;
   return server_->start();
@@ -131,7 +132,7 @@ std::error_code Gateway::start() {
 void Gateway::stop() {
   if (!started_ || stopped_) return;
   stopped_ = true;
-  stopping_ = true;
+  root_state_->stopping = true;
   server_->shutdown();
   server_->wait_stopped();
   // Every connection has closed, so the watchers are ending; then the
@@ -149,7 +150,7 @@ void Gateway::stop() {
 
 HttpResponse Gateway::health() const {
   std::string problems;
-  if (root_down_) problems += "the root supervisor gave up\n";
+  if (root_state_->down) problems += "the root supervisor gave up\n";
   const Registry& registry = rt_.registry();
   for (const auto& kind : kinds_) {
     if (!registry.whereis(kind->supervisor))
@@ -162,7 +163,7 @@ HttpResponse Gateway::health() const {
 }
 
 bool Gateway::Kind::gateway_stopping() const {
-  return gateway->stopping_.load();
+  return gateway->root_state_->stopping.load();
 }
 
 Admission Gateway::Kind::authorize(const HttpRequest& r) {

@@ -148,8 +148,12 @@ class Gateway {
   std::unique_ptr<WebSocketServer> server_;
   std::vector<std::shared_ptr<Kind>> kinds_;
   Pid root_;
-  std::atomic<bool> root_down_{false};
-  std::atomic<bool> stopping_{false};
+  // Shared with the process that watches the root, which may outlive this.
+  struct RootState {
+    std::atomic<bool> down{false};
+    std::atomic<bool> stopping{false};
+  };
+  std::shared_ptr<RootState> root_state_ = std::make_shared<RootState>();
   bool started_ = false;
   bool stopped_ = false;
 };
