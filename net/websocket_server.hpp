@@ -91,7 +91,10 @@ class WebSocketServer {
   std::size_t loop_count() const { return loops_.size(); }
 
   // Queue a message for a connection. Returns false when it was certainly not
-  // queued (server stopping, bad id); true means handed to the owning loop,
+  // queued (server stopping, bad id, or a text message that is not valid
+  // UTF-8: that one is refused whole, nothing is sent, the connection stays
+  // open and ServerCounters::invalid_text_refused counts it; the check is a
+  // scan, 8 bytes at a time for ASCII); true means handed to the owning loop,
   // which still drops it if the connection has closed meanwhile. Copies `data`.
   // On the owning loop's own thread (a session on its connections' scheduler)
   // it skips the loop's inbox, and writes to the socket at once when nothing

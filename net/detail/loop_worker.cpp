@@ -103,7 +103,9 @@ std::error_code LoopWorker::init(std::vector<LoopWorker*> all) {
   lws_context_creation_info info;
   std::memset(&info, 0, sizeof(info));
   void* foreign_loops[1] = {loop_};
-  info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_VALIDATE_UTF8;
+  // Not LWS_SERVER_OPTION_VALIDATE_UTF8: lws then drops a close frame whose
+  // reason is not UTF-8 without a close frame; ws_events.cpp checks text.
+  info.options = LWS_SERVER_OPTION_LIBUV;
   info.port = CONTEXT_PORT_NO_LISTEN_SERVER;
   info.vhost_name = "default";
   info.protocols = shared_.protocols;
@@ -113,7 +115,6 @@ std::error_code LoopWorker::init(std::vector<LoopWorker*> all) {
   info.timeout_secs = static_cast<unsigned int>(shared_.options.handshake_timeout.count());
   info.timeout_secs_ah_idle = info.timeout_secs;
   info.retry_and_idle_policy = &shared_.retry_policy;
-  if (shared_.mount.mountpoint) info.mounts = &shared_.mount;
 
   // lws's handles are the ones that appear during create; remembering them
   // is how teardown knows when lws has left a loop that others share.
@@ -312,7 +313,7 @@ int LoopWorker::on_lws_event(lws* wsi, lws_callback_reasons reason, void* user, 
       }
       if (reason == LWS_CALLBACK_SERVER_WRITEABLE) return on_writeable(*peer);
       if (reason == LWS_CALLBACK_WS_PEER_INITIATED_CLOSE) {
-        on_peer_close(*peer, static_cast<const unsigned char*>(in), len);
+        return on_peer_close(*peer, static_cast<const unsigned char*>(in), len);
       } else {
         on_closed(*peer, true);
       }

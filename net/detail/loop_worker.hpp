@@ -89,7 +89,7 @@ class LoopWorker {
   int on_established(lws* wsi);
   int on_receive(lws* wsi, PeerState& peer, const char* data, std::size_t len);
   int on_writeable(PeerState& peer);
-  void on_peer_close(PeerState& peer, const unsigned char* payload, std::size_t len);
+  int on_peer_close(PeerState& peer, const unsigned char* payload, std::size_t len);
   void on_closed(PeerState& peer, bool close_buffer_readable);
   void on_wsi_destroy(lws* wsi);
   void queue_send(PeerState& peer, OutFrame&& frame);
@@ -101,13 +101,18 @@ class LoopWorker {
   void request_close(PeerState& peer, std::uint16_t code, std::string_view reason, bool flush);
   void close_now(PeerState& peer, std::uint16_t code, std::string_view reason);
   void report_close(PeerState& peer, std::uint16_t code, std::string_view reason);
-  int refuse_upgrade(lws* wsi, int status, std::string_view body);
+  int refuse_upgrade(lws* wsi, int status, std::string_view body,
+                     std::string_view extra_headers = {});
   PeerState* find(ConnectionId id);
   PeerState& state_of(lws* wsi);
 
   // plain HTTP (http_events.cpp)
   int on_http(lws* wsi, std::string_view uri);
   int on_http_writeable(lws* wsi);
+  int respond(lws* wsi, int status, const std::string& content_type, std::string body,
+              const std::string& location = {});
+  // static_files.cpp
+  int serve_static(lws* wsi, std::string_view uri);
 
   WebSocketServer& server_;
   ServerShared& shared_;
