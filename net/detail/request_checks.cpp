@@ -85,8 +85,9 @@ Refusal check_host(const ServerOptions& options, std::optional<std::string_view>
     for (std::string_view name : {"localhost", "127.0.0.1", "[::1]"}) {
       if (iequals(authority->host, name)) return {};
     }
-    return {421, "Host not allowed: a loopback server answers only localhost, 127.0.0.1 or "
-                 "[::1] (ServerOptions::allowed_hosts)"};
+    return {421,
+            "Host not allowed: a loopback server answers only localhost, 127.0.0.1 or "
+            "[::1] (ServerOptions::allowed_hosts)"};
   }
   // An entry without a port allows any port; with one, only that port.
   if (listed(allowed, authority->host) || listed(allowed, *host)) return {};

@@ -52,7 +52,7 @@ int LoopWorker::serve_static(lws* wsi, std::string_view uri) {
 
   const std::string& root = shared_.static_root;
   char resolved[PATH_MAX];
-  struct stat st{};
+  struct stat st {};
   const std::string candidate = root + "/" + relative;
   const bool inside = !root.empty() && is_plain_relative(relative) &&
                       ::realpath(candidate.c_str(), resolved) &&
@@ -61,8 +61,8 @@ int LoopWorker::serve_static(lws* wsi, std::string_view uri) {
   if (!inside) return respond(wsi, 404, plain_text, "not found\n");
 
   const char* mime = lws_get_mimetype(resolved, &shared_.mount);
-  const int n = lws_serve_http_file(wsi, resolved, mime ? mime : "application/octet-stream",
-                                    nullptr, 0);
+  const int n =
+      lws_serve_http_file(wsi, resolved, mime ? mime : "application/octet-stream", nullptr, 0);
   if (n < 0) return -1;
   if (n > 0 && lws_http_transaction_completed(wsi)) return -1;
   return 0;

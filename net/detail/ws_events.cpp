@@ -108,8 +108,9 @@ int LoopWorker::on_confirm_upgrade(lws* wsi, std::string_view upgrade) {
   const RouteEntry* route = shared_.match_route(request.path, name);
   if (!route) return refuse_upgrade(wsi, 404, "no such route");
   if (!is_valid_route_name(name)) {
-    return refuse_upgrade(wsi, 400, "bad name: 1 to 256 bytes of letters, digits, -._~!$'()*,;=:@ "
-                                    "or UTF-8 from U+00A0");
+    return refuse_upgrade(wsi, 400,
+                          "bad name: 1 to 256 bytes of letters, digits, -._~!$'()*,;=:@ "
+                          "or UTF-8 from U+00A0");
   }
 
   request.route = route->prefix;
