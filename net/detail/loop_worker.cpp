@@ -27,6 +27,8 @@ std::mutex& lws_global_mutex() {
 }
 
 void emit_lws_log(int level, const char* line) {
+  // lws 4.1 logs every lws_adopt_socket_vhost_readbuf as an error.
+  if (std::strstr(line, "adopt_socket_readbuf:")) return;
   std::fprintf(stderr, "lws[%d]: %s", level, line);
 }
 
@@ -93,7 +95,17 @@ std::error_code LoopWorker::init(std::vector<LoopWorker*> all) {
   teardown_timer_.data = this;
   uv_prepare_init(loop_, &flush_);
   flush_.data = this;
-  open_handles_ = 3;
+  HeadLimits limits;
+  limits.timeout = shared_.options.handshake_timeout;
+  heads_ = std::make_unique<HeadReader>(loop_, limits, [this](int fd, std::string bytes) {
+    if (phase_ != Phase::serving) {
+      ::close(fd);
+      return;
+    }
+    // On failure lws has closed the socket itself.
+    lws_adopt_socket_vhost_readbuf(vhost_, fd, bytes.data(), bytes.size());
+  });
+  open_handles_ = 4;  // wake_, teardown_timer_, flush_ and the head reader
   {
     std::lock_guard lock(inbox_mu_);
     inbox_open_ = true;
@@ -114,6 +126,8 @@ std::error_code LoopWorker::init(std::vector<LoopWorker*> all) {
   info.user = this;
   info.timeout_secs = static_cast<unsigned int>(shared_.options.handshake_timeout.count());
   info.timeout_secs_ah_idle = info.timeout_secs;
+  // Room for any head the HeadReader lets through (decoded, it only shrinks).
+  info.max_http_header_data = static_cast<unsigned short>(limits.max_head_bytes + 1024);
   info.retry_and_idle_policy = &shared_.retry_policy;
 
   // lws's handles are the ones that appear during create; remembering them
@@ -164,8 +178,8 @@ void LoopWorker::adopt(int fd) {
     ::close(fd);
     return;
   }
-  // On failure lws has closed the socket itself.
-  lws_adopt_socket_vhost(vhost_, fd);
+  // lws gets the socket once the request head has been read and judged.
+  heads_->start(fd);
 }
 
 bool LoopWorker::post(Command&& command) {
@@ -224,6 +238,7 @@ void LoopWorker::begin_stop() {
     listener_->close();
     listener_ = nullptr;
   }
+  heads_->close([this] { on_handle_closed(); });
   if (!context_ || context_failed_) {
     phase_ = Phase::destroying;
   } else {

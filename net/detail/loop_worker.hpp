@@ -12,6 +12,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <string_view>
 #include <system_error>
@@ -21,6 +22,7 @@
 #include <vector>
 
 #include "net/connection.hpp"
+#include "net/detail/head_reader.hpp"
 #include "net/detail/peer_state.hpp"
 #include "net/detail/server_shared.hpp"
 
@@ -134,7 +136,8 @@ class LoopWorker {
   std::vector<Command> inbox_;
   bool inbox_open_ = false;
 
-  Listener* listener_ = nullptr;  // owned; only on the worker that accepts
+  Listener* listener_ = nullptr;       // owned; only on the worker that accepts
+  std::unique_ptr<HeadReader> heads_;  // accepted sockets until their head is read
   std::vector<LoopWorker*> workers_;
   std::size_t next_worker_ = 0;
 

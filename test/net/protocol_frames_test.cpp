@@ -91,3 +91,56 @@ TEST(ProtocolFrames, UpgradeWithAnotherVersionIs426Naming13) {
   STRCMP_EQUAL("13", header_of(head, "sec-websocket-version").c_str());
   CHECK_TRUE(server.stop());
 }
+
+TEST(ProtocolFrames, OversizeRequestsGetAStatusInsteadOfASilentClose) {
+  TestServer server(quick_options());
+  std::string many = "/echo/q?";
+  for (int i = 0; i < 100; ++i) many += "p" + std::to_string(i) + "=1&";
+  const auto params = http_exchange(server.port(), upgrade_request(many));
+  CHECK_EQUAL(414, params.first);
+  STRCMP_CONTAINS("query parameters", params.second.c_str());
+
+  const std::string big_header = "X-Filler: " + std::string(9000, 'f') + "\r\n";
+  const auto headers =
+      http_exchange(server.port(), upgrade_request("/echo/h", "127.0.0.1", big_header));
+  CHECK_EQUAL(431, headers.first);
+
+  std::string lines;
+  for (int i = 0; i < 100; ++i) lines += "Cookie: c" + std::to_string(i) + "=1\r\n";
+  CHECK_EQUAL(431,
+              http_exchange(server.port(), upgrade_request("/echo/l", "127.0.0.1", lines)).first);
+
+  const std::string long_target = "/echo/" + std::string(10000, 'n');
+  CHECK_EQUAL(414, http_exchange(server.port(), upgrade_request(long_target)).first);
+
+  const auto nul = http_exchange(server.port(), upgrade_request("/echo/a%00b"));
+  CHECK_EQUAL(400, nul.first);
+  STRCMP_CONTAINS("%00", nul.second.c_str());
+  CHECK_EQUAL(400, http_get(server.port(), "/healthz?x=%00").first);
+
+  // Just under the limits is served: 60 parameters and 6 KB of headers.
+  std::string fine = "/echo/ok?";
+  for (int i = 0; i < 60; ++i) fine += (i ? "&p" : "p") + std::to_string(i) + "=1";
+  const std::string filler = "X-Filler: " + std::string(6000, 'f') + "\r\n";
+  RawClient raw;
+  CHECK_TRUE(raw.connect(server.port()));
+  CHECK_TRUE(raw.send_all(upgrade_request(fine, "127.0.0.1", filler)));
+  CHECK_EQUAL(101, status_of(raw.read_head(3s)));
+  const auto open = server.handler().wait(Event::Kind::open, 3s);
+  CHECK_TRUE(open.has_value());
+  CHECK_EQUAL(60u, open->request.query.size());
+  CHECK_TRUE(server.stop());
+}
+
+TEST(ProtocolFrames, AHeadSentByteByByteIsStillServed) {
+  TestServer server(quick_options());
+  RawClient raw;
+  CHECK_TRUE(raw.connect(server.port()));
+  for (char c : upgrade_request("/echo/slow")) CHECK_TRUE(raw.send_all(std::string_view(&c, 1)));
+  CHECK_EQUAL(101, status_of(raw.read_head(3s)));
+  CHECK_TRUE(raw.send_frame(opcode::text, "hi"));
+  const auto echo = raw.read_frame(3s);
+  CHECK_TRUE(echo.has_value());
+  STRCMP_EQUAL("hi", echo->payload.c_str());
+  CHECK_TRUE(server.stop());
+}
