@@ -51,12 +51,14 @@ int LoopWorker::serve_static(lws* wsi, std::string_view uri) {
   if (relative.empty() || relative.back() == '/') relative += "index.html";
 
   const std::string& root = shared_.static_root;
+  // realpath gives no trailing slash except for "/" itself.
+  const std::string prefix = !root.empty() && root.back() == '/' ? root : root + "/";
   char resolved[PATH_MAX];
   struct stat st {};
-  const std::string candidate = root + "/" + relative;
+  const std::string candidate = prefix + relative;
   const bool inside = !root.empty() && is_plain_relative(relative) &&
                       ::realpath(candidate.c_str(), resolved) &&
-                      std::string_view(resolved).substr(0, root.size() + 1) == root + "/" &&
+                      std::string_view(resolved).substr(0, prefix.size()) == prefix &&
                       ::stat(resolved, &st) == 0 && S_ISREG(st.st_mode);
   if (!inside) return respond(wsi, 404, plain_text, "not found\n");
 
