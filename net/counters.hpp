@@ -25,6 +25,8 @@ struct ServerCounters {
   // Requests refused by the Origin or Host check (403 / 421).
   std::uint64_t origin_refused = 0;
   std::uint64_t host_refused = 0;
+  // Request heads answered 400/414/431 before lws parsed them (oversize, %00).
+  std::uint64_t heads_refused = 0;
 };
 
 }  // namespace troupe

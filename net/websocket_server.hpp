@@ -8,6 +8,13 @@
 // to a loop (through that loop's inbox and a uv_async wake-up) and is adopted
 // there. Connections never move between loops afterwards.
 //
+// Every request, upgrade or plain HTTP, is checked before it is served:
+// its head must fit (431/414, 400 for %00), Host must name this server (421,
+// ServerOptions::allowed_hosts: on a loopback address only localhost,
+// 127.0.0.1 and [::1] by default), Origin must be same-origin or listed (403,
+// ServerOptions::allowed_origins), and decoded query parameters must be UTF-8
+// without NUL (400). Text frames are valid UTF-8 both ways (see send()).
+//
 // Lifecycle: construct -> add_route / add_http_handler -> start() -> serve ->
 // shutdown() -> (all loops released) -> destroy. The loops must keep running
 // until the server reports that it stopped; after that the server holds no

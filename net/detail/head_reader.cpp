@@ -78,8 +78,12 @@ struct HeadReader::Pending {
 };
 
 HeadReader::HeadReader(uv_loop_t* loop, HeadLimits limits,
-                       std::function<void(int, std::string)> on_ready)
-    : loop_(loop), limits_(limits), on_ready_(std::move(on_ready)) {}
+                       std::function<void(int, std::string)> on_ready,
+                       std::function<void(int)> on_refused)
+    : loop_(loop),
+      limits_(limits),
+      on_ready_(std::move(on_ready)),
+      on_refused_(std::move(on_refused)) {}
 
 void HeadReader::start(int fd) {
   if (closing_) {
@@ -139,6 +143,7 @@ void HeadReader::read_some(Pending& p) {
 }
 
 void HeadReader::refuse(Pending& p, const HeadVerdict& verdict) {
+  if (on_refused_) on_refused_(verdict.status);  // counted before the client can see it
   const std::string body = std::string(verdict.body) + "\n";
   const std::string response = "HTTP/1.1 " + std::to_string(verdict.status) + " " +
                                status_text(verdict.status) +

@@ -44,8 +44,10 @@ HeadVerdict judge_head(std::string_view bytes, const HeadLimits& limits);
 class HeadReader {
  public:
   // on_ready(fd, bytes): the head passed; the callee owns fd from then on.
+  // on_refused(status): a head was answered with `status` (may be empty).
   HeadReader(uv_loop_t* loop, HeadLimits limits,
-             std::function<void(int fd, std::string bytes)> on_ready);
+             std::function<void(int fd, std::string bytes)> on_ready,
+             std::function<void(int status)> on_refused = {});
   HeadReader(const HeadReader&) = delete;
   HeadReader& operator=(const HeadReader&) = delete;
 
@@ -69,6 +71,7 @@ class HeadReader {
   uv_loop_t* loop_;
   HeadLimits limits_;
   std::function<void(int, std::string)> on_ready_;
+  std::function<void(int)> on_refused_;
   Pending* first_ = nullptr;  // intrusive list of live entries
   std::size_t pending_ = 0;   // entries whose handles are not yet released
   bool closing_ = false;

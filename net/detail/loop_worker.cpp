@@ -97,14 +97,17 @@ std::error_code LoopWorker::init(std::vector<LoopWorker*> all) {
   flush_.data = this;
   HeadLimits limits;
   limits.timeout = shared_.options.handshake_timeout;
-  heads_ = std::make_unique<HeadReader>(loop_, limits, [this](int fd, std::string bytes) {
-    if (phase_ != Phase::serving) {
-      ::close(fd);
-      return;
-    }
-    // On failure lws has closed the socket itself.
-    lws_adopt_socket_vhost_readbuf(vhost_, fd, bytes.data(), bytes.size());
-  });
+  heads_ = std::make_unique<HeadReader>(
+      loop_, limits,
+      [this](int fd, std::string bytes) {
+        if (phase_ != Phase::serving) {
+          ::close(fd);
+          return;
+        }
+        // On failure lws has closed the socket itself.
+        lws_adopt_socket_vhost_readbuf(vhost_, fd, bytes.data(), bytes.size());
+      },
+      [this](int) { AtomicCounters::bump(shared_.counters.heads_refused); });
   open_handles_ = 4;  // wake_, teardown_timer_, flush_ and the head reader
   {
     std::lock_guard lock(inbox_mu_);

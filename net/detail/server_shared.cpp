@@ -25,6 +25,7 @@ ServerCounters AtomicCounters::snapshot() const {
   s.invalid_text_refused = get(invalid_text_refused);
   s.origin_refused = get(origin_refused);
   s.host_refused = get(host_refused);
+  s.heads_refused = get(heads_refused);
   return s;
 }
 

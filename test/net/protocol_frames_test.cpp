@@ -78,6 +78,17 @@ TEST(ProtocolFrames, UpgradeWithoutKeyOrWithABadKeyIs400) {
   CHECK_TRUE(server.stop());
 }
 
+TEST(ProtocolFrames, UpgradeWithoutHostIs400) {
+  TestServer server(quick_options());
+  const auto status = http_exchange(
+      server.port(),
+      "GET /echo/h HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n");
+  CHECK_EQUAL(400, status.first);
+  STRCMP_CONTAINS("Host", status.second.c_str());
+  CHECK_TRUE(server.stop());
+}
+
 TEST(ProtocolFrames, UpgradeWithAnotherVersionIs426Naming13) {
   TestServer server(quick_options());
   RawClient raw;
@@ -117,6 +128,7 @@ TEST(ProtocolFrames, OversizeRequestsGetAStatusInsteadOfASilentClose) {
   CHECK_EQUAL(400, nul.first);
   STRCMP_CONTAINS("%00", nul.second.c_str());
   CHECK_EQUAL(400, http_get(server.port(), "/healthz?x=%00").first);
+  CHECK_EQUAL(6u, server.server().counters().heads_refused);
 
   // Just under the limits is served: 60 parameters and 6 KB of headers.
   std::string fine = "/echo/ok?";
