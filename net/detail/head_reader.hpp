@@ -10,7 +10,8 @@
 //   - "%00" in the request target (lws refuses a decoded NUL)      -> 400
 // A head that passes is handed on with its bytes, which lws then parses as
 // if it had read them itself (lws_adopt_socket_vhost_readbuf). Later
-// requests on a kept-alive connection go to lws directly.
+// requests on a kept-alive connection go to lws directly. Plain TCP only:
+// a TLS listener would have to finish its handshake before this can read.
 //
 // Loop-thread only. Each pending connection has a poll handle and a timer:
 // a head not complete within `timeout` is dropped (slow or silent clients),
