@@ -20,6 +20,13 @@ struct ServerCounters {
   std::uint64_t frames_dropped = 0;       // dropped by OverflowPolicy::drop_oldest
   std::uint64_t closed_for_overflow = 0;  // closed with 1008 by OverflowPolicy::close
   std::uint64_t closed_for_size = 0;      // closed with 1009
+  // Text messages send() refused because they were not valid UTF-8.
+  std::uint64_t invalid_text_refused = 0;
+  // Requests refused by the Origin or Host check (403 / 421).
+  std::uint64_t origin_refused = 0;
+  std::uint64_t host_refused = 0;
+  // Request heads answered 400/414/431 before lws parsed them (oversize, %00).
+  std::uint64_t heads_refused = 0;
 };
 
 }  // namespace troupe

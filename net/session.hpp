@@ -68,7 +68,9 @@ class Connection {
   Connection(ConnectionId id, WebSocketServer* server) : id_(id), server_(server) {}
 
   ConnectionId id() const { return id_; }
-  // Queues a frame; false if the connection is already gone.
+  // Queues a frame; false if the connection is already gone, or if a text
+  // frame is not valid UTF-8 (refused, nothing sent, the connection stays
+  // open; WebSocketServer::send).
   bool send(std::string_view data, MessageKind kind = MessageKind::text) const;
   // Closes after the queued frames are flushed.
   void close(std::uint16_t code = close_code::normal, std::string_view reason = {}) const;
