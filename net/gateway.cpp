@@ -202,6 +202,13 @@ std::string Gateway::metrics_text() const {
   one("troupe_frames_out_total", "counter", c.frames_out);
   one("troupe_bytes_in_total", "counter", c.bytes_in);
   one("troupe_bytes_out_total", "counter", c.bytes_out);
+  one("troupe_upgrades_refused_total", "counter", c.upgrades_refused);
+  one("troupe_closed_for_overflow_total", "counter", c.closed_for_overflow);
+  one("troupe_closed_for_size_total", "counter", c.closed_for_size);
+  one("troupe_invalid_text_refused_total", "counter", c.invalid_text_refused);
+  one("troupe_origin_refused_total", "counter", c.origin_refused);
+  one("troupe_host_refused_total", "counter", c.host_refused);
+  one("troupe_request_heads_refused_total", "counter", c.heads_refused);
   per_route("troupe_sessions", "gauge",
             [&](const Kind& k) { return rt_.registry().list(k.names).size(); });
   per_route("troupe_session_restarts_total", "counter",
