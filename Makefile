@@ -4,6 +4,7 @@
 #   make test       install missing Debian packages, build and run every suite
 #   make asan/tsan  the same suites under ASan+UBSan / ThreadSanitizer
 #   make bench      the actor benchmarks (bench/README.md)
+#   make chaos      long fault runs: a 30 s Redis outage under 100 clients
 #   make run        serve the examples (until they exist: a demo of processes)
 #   make install    headers, libraries and troupe.pc under PREFIX
 
@@ -68,7 +69,7 @@ BENCH_BINS  := $(BENCH_SRC:bench/%.cpp=$(BUILD)/bench/%)
 EXAMPLE_DIRS := $(patsubst %/,%,$(dir $(wildcard examples/*/main.cpp)))
 EXAMPLE_BINS := $(EXAMPLE_DIRS:examples/%=$(BUILD)/examples/%)
 
-.PHONY: all deps test check asan tsan bench run install uninstall format clean lib tests examples
+.PHONY: all deps test check asan tsan bench chaos run install uninstall format clean lib tests examples
 .DEFAULT_GOAL := all
 
 all: lib tests examples $(BENCH_BINS)
@@ -130,6 +131,13 @@ tsan:
 
 bench: deps $(BENCH_BINS)
 	@BUILD=$(BUILD) bash bench/run.sh
+
+# The short versions run in make test (test/net/interop_test.cpp).
+CHAOS_CLIENTS ?= 100
+CHAOS_OUTAGE_SECONDS ?= 30
+chaos: deps $(BUILD)/examples/server
+	timeout 600 /usr/bin/python3 test/net/outage_client.py $(BUILD)/examples/server examples/server/www \
+	  $(CHAOS_CLIENTS) $(CHAOS_OUTAGE_SECONDS)
 
 run: deps lib examples
 	@bash tools/run.sh $(BUILD) $(ARGS)

@@ -26,6 +26,9 @@ struct ConnectionId {
   friend constexpr auto operator<=>(ConnectionId, ConnectionId) = default;
 };
 
+// A text message is valid UTF-8 both ways: the server refuses to send one
+// that is not (WebSocketServer::send returns false) and closes a connection
+// that sends one with 1007 (RFC 6455 section 8.1).
 enum class MessageKind : std::uint8_t { text, binary };
 
 // RFC 6455 §7.4.1 close codes the server sends or reports.

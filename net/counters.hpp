@@ -20,9 +20,16 @@ struct ServerCounters {
   std::uint64_t frames_dropped = 0;       // dropped by OverflowPolicy::drop_oldest
   std::uint64_t closed_for_overflow = 0;  // closed with 1008 by OverflowPolicy::close
   std::uint64_t closed_for_size = 0;      // closed with 1009
-  std::uint64_t throttled = 0;            // times a connection over its rate was slowed
-  std::uint64_t closed_for_rate = 0;      // closed with 1008 for staying over its rate
-  std::uint64_t outbound_bytes = 0;       // held for slow readers now (max_total_outbound_bytes)
+  // Text messages send() refused because they were not valid UTF-8.
+  std::uint64_t invalid_text_refused = 0;
+  // Requests refused by the Origin or Host check (403 / 421).
+  std::uint64_t origin_refused = 0;
+  std::uint64_t host_refused = 0;
+  // Request heads answered 400/414/431 before lws parsed them (oversize, %00).
+  std::uint64_t heads_refused = 0;
+  std::uint64_t throttled = 0;        // times a connection over its rate was slowed
+  std::uint64_t closed_for_rate = 0;  // closed with 1008 for staying over its rate
+  std::uint64_t outbound_bytes = 0;   // held for slow readers now (max_total_outbound_bytes)
 };
 
 }  // namespace troupe

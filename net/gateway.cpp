@@ -1,6 +1,7 @@
 #include "net/gateway.hpp"
 
 #include <cstdio>
+#include <cstdlib>
 #include <future>
 #include <sstream>
 
@@ -14,6 +15,27 @@ namespace {
 
 std::string registry_prefix(const std::string& route) {
   return route.substr(1) + "/";
+}
+
+// Watches the gateway's root supervisor: if it ends while the gateway is
+// not stopping, it gave up, and nothing can serve any more.
+template <class RootState>
+Proc watch_root(Process& self, Pid root, std::shared_ptr<RootState> state,
+                std::function<void(const ExitReason&)> on_failure) {
+  Ref watch = self.monitor(root);
+  ExitReason reason = normal;
+  co_await self.receive(
+      when([watch](const Down& d) { return d.ref == watch; }, [&](Down& d) { reason = d.reason; }));
+  state->down.store(true);
+  if (state->stopping.load()) co_return;
+  if (on_failure) {
+    on_failure(reason);
+    co_return;
+  }
+  std::fprintf(stderr, "troupe: the gateway's root supervisor gave up (%s): exiting\n",
+               reason.to_string().c_str());
+  std::fflush(nullptr);
+  std::_Exit(70);  // EX_SOFTWARE; no destructors: other threads still run
 }
 
 // Shuts `root` down and reports when it has exited.
@@ -43,9 +65,7 @@ Gateway::Gateway(Runtime& rt, GatewayOptions options)
     : rt_(rt),
       options_(std::move(options)),
       server_(std::make_unique<WebSocketServer>(loops_of(rt), options_.server)) {
-  server_->add_http_handler("/healthz", [](const HttpRequest&) {
-    return HttpResponse{200, "text/plain", "ok\n"};
-  });
+  server_->add_http_handler("/healthz", [this](const HttpRequest&) { return health(); });
   server_->add_http_handler("/metrics", [this](const HttpRequest&) {
     return HttpResponse{200, "text/plain; version=0.0.4", metrics_text()};
   });
@@ -71,6 +91,7 @@ void Gateway::route(std::string prefix, SessionFactory make, KindOptions options
   kind->supervisor = "gateway.sessions" + prefix;
   kind->make = std::move(make);
   kind->options = std::move(options);
+  kind->health = std::make_unique<detail::SessionHealth>(kind->options.crash);
   for (unsigned i = 0; i < rt_.scheduler_count(); ++i)
     kind->relays.push_back(std::make_unique<detail::Relay>());
   kind->alarm_keeper = "gateway.alarms" + prefix;
@@ -101,6 +122,9 @@ std::error_code Gateway::start() {
                                       .name = kind->alarm_keeper});
   }
   root_ = start_root(rt_, spec);
+  rt_.spawn([root = root_, state = root_state_, failure = options_.on_root_failure](Process& self) {
+    return watch_root(self, root, state, failure);
+  });
   started_ = true;
   return server_->start();
 }
@@ -108,6 +132,7 @@ std::error_code Gateway::start() {
 void Gateway::stop() {
   if (!started_ || stopped_) return;
   stopped_ = true;
+  root_state_->stopping = true;
   server_->shutdown();
   server_->wait_stopped();
   // Every connection has closed, so the watchers are ending; then the
@@ -121,6 +146,43 @@ void Gateway::stop() {
   rt_.spawn([this, &down](Process& self) { return shut_down(self, root_, &down); });
   if (down.get_future().wait_for(std::chrono::seconds(60)) != std::future_status::ready)
     std::fprintf(stderr, "troupe: gateway: the sessions did not stop within 60 s\n");
+}
+
+HttpResponse Gateway::health() const {
+  std::string problems;
+  if (root_state_->down) problems += "the root supervisor gave up\n";
+  const Registry& registry = rt_.registry();
+  for (const auto& kind : kinds_) {
+    if (!registry.whereis(kind->supervisor))
+      problems += "route " + kind->prefix + ": its session supervisor is down\n";
+    if (!registry.whereis(kind->alarm_keeper))
+      problems += "route " + kind->prefix + ": its alarm keeper is down\n";
+  }
+  if (problems.empty()) return HttpResponse{200, "text/plain", "ok\n"};
+  return HttpResponse{503, "text/plain", problems};
+}
+
+bool Gateway::Kind::gateway_stopping() const {
+  return gateway->root_state_->stopping.load();
+}
+
+Admission Gateway::Kind::authorize(const HttpRequest& r) {
+  const std::string full = names + r.name;
+  // Names whose keys a store cannot hold would fail at every start.
+  auto too_long = [&](const std::optional<StoreError>& e) {
+    return Admission::reject(400, "name cannot be stored: " + e->message + "\n");
+  };
+  const GatewayOptions& g = gateway->options_;
+  if (g.actors)
+    if (auto e = g.actors->check_actor(full)) return too_long(e);
+  if (g.store)
+    if (auto e = g.store->store().key_error(g.alarm_prefix + full)) return too_long(e);
+  if (auto wait = health->refused(full, detail::Clock::now())) {
+    auto seconds = std::chrono::ceil<std::chrono::seconds>(*wait).count();
+    return Admission::reject(503, "session unavailable after repeated crashes; retry in " +
+                                      std::to_string(seconds) + " s\n");
+  }
+  return options.authorize ? options.authorize(r) : Admission::admit();
 }
 
 std::string Gateway::metrics_text() const {
@@ -140,10 +202,21 @@ std::string Gateway::metrics_text() const {
   one("troupe_frames_out_total", "counter", c.frames_out);
   one("troupe_bytes_in_total", "counter", c.bytes_in);
   one("troupe_bytes_out_total", "counter", c.bytes_out);
+  one("troupe_upgrades_refused_total", "counter", c.upgrades_refused);
+  one("troupe_closed_for_overflow_total", "counter", c.closed_for_overflow);
+  one("troupe_closed_for_size_total", "counter", c.closed_for_size);
+  one("troupe_invalid_text_refused_total", "counter", c.invalid_text_refused);
+  one("troupe_origin_refused_total", "counter", c.origin_refused);
+  one("troupe_host_refused_total", "counter", c.host_refused);
+  one("troupe_request_heads_refused_total", "counter", c.heads_refused);
   per_route("troupe_sessions", "gauge",
             [&](const Kind& k) { return rt_.registry().list(k.names).size(); });
   per_route("troupe_session_restarts_total", "counter",
-            [](const Kind& k) { return k.restarts.load(); });
+            [](const Kind& k) { return k.health->restarts(); });
+  per_route("troupe_session_crashes_total", "counter",
+            [](const Kind& k) { return k.health->crashes(); });
+  per_route("troupe_sessions_refused", "gauge",
+            [](const Kind& k) { return k.health->refused_count(detail::Clock::now()); });
   per_route("troupe_session_pending_frames", "gauge", [](const Kind& k) {
     std::int64_t pending = 0;
     for (auto& relay : k.relays) pending += relay->pending.load(std::memory_order_relaxed);

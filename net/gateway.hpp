@@ -7,15 +7,23 @@
 //   gateway.route("/rooms", [] { return std::make_unique<Room>(); });
 //   gateway.start();
 //
-// Each client connection gets a small process of its own on the connection's
-// scheduler: it finds or starts the session, forwards frames in order, and
-// when the session crashes it waits for the supervisor to restart it and
-// hands the connection over (frames sent meanwhile stay queued, up to
-// max_pending_frames). The socket stays open throughout.
+// Frames go from the connection's loop straight to its session. When a
+// session crashes, the gateway starts it again and hands its connections
+// over (frames sent meanwhile stay queued, up to max_pending_frames); the
+// sockets stay open, except the one whose frame the session was handling
+// when it crashed, which is closed with 1011 (see KindOptions).
+//
+// Faults stay with their name (docs/supervisors.md): sessions are temporary
+// children of their route's supervisor, so no crash of theirs counts against
+// its restart intensity. A name whose session keeps crashing is restarted
+// with backoff, then refused for a while (CrashPolicy): 503 before the
+// upgrade, 1013 to its open connections; every other name is untouched.
+// Names that the configured stores cannot hold get 400 before the upgrade.
 //
 // Threads: construct, route, start and stop from one thread outside the
 // runtime's schedulers (e.g. main); send/close on connections from anywhere.
 
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <memory>
@@ -30,11 +38,29 @@
 #include "persist/actor_store.hpp"
 #include "persist/store_client.hpp"
 #include "runtime/runtime.hpp"
+#include "supervisors/backoff.hpp"
 #include "supervisors/spec.hpp"
 
 namespace troupe {
 
 using SessionFactory = std::function<std::unique_ptr<Session>()>;
+
+// How a route contains a session that keeps failing (one record per name,
+// kept while it matters; see net/detail/session_health.hpp).
+struct CrashPolicy {
+  // A crash after the session ran backoff.reset_after restarts it at once;
+  // the n-th quick crash in a row waits backoff_delay(n - 2) first.
+  Backoff backoff{.base = std::chrono::milliseconds(100),
+                  .cap = std::chrono::seconds(5),
+                  .jitter = 0.2,
+                  .reset_after = std::chrono::seconds(10)};
+  // This many quick crashes in a row refuse the name for refuse_for
+  // (doubling per refusal in a row, at most refuse_max): upgrades get 503,
+  // its open connections are closed with 1013 (try again later).
+  int max_crashes = 5;
+  Duration refuse_for = std::chrono::seconds(2);
+  Duration refuse_max = std::chrono::seconds(10);
+};
 
 struct KindOptions {
   // With no connection and no message for this long, the session stops
@@ -46,12 +72,21 @@ struct KindOptions {
   // Frames a connection may queue while its session restarts; more closes
   // it with 1008.
   std::uint32_t max_pending_frames = 1024;
-  // How long a connection waits for its crashed session to be restarted.
+  // How long a connection waits for its session to be found or started.
   Duration restart_wait = std::chrono::seconds(5);
+  // A connection whose frame the session was handling when it crashed is
+  // closed with 1011, so that its client hears of it and may retry (the
+  // frame may be what crashed it, so it is never handed again). True hands
+  // it over like the others; the new incarnation's on_connect then gets the
+  // frame as ConnectInfo::interrupted, to answer it.
+  bool hand_over_interrupted = false;
+  CrashPolicy crash;
   // Runs before the upgrade: reject unauthenticated clients (401/403).
   std::function<Admission(const HttpRequest&)> authorize;
   RouteOptions route;
-  // The route's dynamic supervisor: restart intensity for its sessions.
+  // The route's dynamic supervisor. Its sessions are temporary children
+  // (restarted by the gateway, per CrashPolicy), so its intensity does not
+  // count their crashes; max_children bounds the live sessions.
   DynamicSupervisorSpec supervisor{.intensity = 100, .period = std::chrono::seconds(5)};
 };
 
@@ -66,8 +101,16 @@ struct GatewayOptions {
   std::string alarm_prefix = "alarms/";
   // The sessions' ActorStore, if they persist state: /metrics then reports
   // snapshot writes, failures and write time, and the age of the oldest
-  // change not yet written.
+  // change not yet written. Sessions name their actor after their registry
+  // name ("rooms/lobby"): an upgrade to a name whose keys this store cannot
+  // hold (ActorStore::check_actor) gets 400.
   const ActorStore* actors = nullptr;
+  // The gateway's root supervisor gave up (its routes' supervisors failed
+  // past its intensity): nothing can serve any more. Called once, on a
+  // scheduler thread. Unset: the process reports it on stderr and exits
+  // with status 70 (EX_SOFTWARE), so that an orchestrator restarts it, as
+  // an Erlang node stops when a permanent application fails.
+  std::function<void(const ExitReason&)> on_root_failure;
 };
 
 class Gateway {
@@ -79,7 +122,9 @@ class Gateway {
 
   // Before start(): serve `prefix` ("/rooms") with sessions from `make`.
   void route(std::string prefix, SessionFactory make, KindOptions options = {});
-  // Before start(): plain HTTP GET handlers (/healthz and /metrics exist).
+  // Before start(): plain HTTP GET handlers. /metrics exists, and /healthz:
+  // 200 "ok" while every route can serve, else 503 naming what cannot (a
+  // route's supervisor or alarm keeper down, the root given up).
   void add_http_handler(std::string path, HttpHandler handler);
 
   // Starts the routes' supervisors and binds the port.
@@ -96,12 +141,19 @@ class Gateway {
 
  private:
   std::string metrics_text() const;
+  HttpResponse health() const;
 
   Runtime& rt_;
   GatewayOptions options_;
   std::unique_ptr<WebSocketServer> server_;
   std::vector<std::shared_ptr<Kind>> kinds_;
   Pid root_;
+  // Shared with the process that watches the root, which may outlive this.
+  struct RootState {
+    std::atomic<bool> down{false};
+    std::atomic<bool> stopping{false};
+  };
+  std::shared_ptr<RootState> root_state_ = std::make_shared<RootState>();
   bool started_ = false;
   bool stopped_ = false;
 };

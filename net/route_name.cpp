@@ -3,6 +3,8 @@
 #include <cstdint>
 #include <string_view>
 
+#include "net/utf8.hpp"
+
 namespace troupe {
 namespace {
 
@@ -11,36 +13,6 @@ constexpr std::string_view ascii_punctuation = "-._~!$'()*,;=:@";
 bool is_safe_ascii(unsigned char c) {
   if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
   return ascii_punctuation.find(static_cast<char>(c)) != std::string_view::npos;
-}
-
-// Length of the well-formed UTF-8 sequence at name[i] encoding a code point of
-// U+00A0 or more, or 0 if there is none.
-std::size_t safe_utf8_length(std::string_view name, std::size_t i) {
-  const auto byte = [&](std::size_t k) {
-    return static_cast<unsigned char>(name[i + k]);
-  };
-  const unsigned char lead = byte(0);
-  std::size_t length = 0;
-  std::uint32_t code = 0;
-  if (lead >= 0xc2 && lead <= 0xdf) {
-    length = 2, code = lead & 0x1f;
-  } else if (lead >= 0xe0 && lead <= 0xef) {
-    length = 3, code = lead & 0x0f;
-  } else if (lead >= 0xf0 && lead <= 0xf4) {
-    length = 4, code = lead & 0x07;
-  } else {
-    return 0;
-  }
-  if (i + length > name.size()) return 0;
-  for (std::size_t k = 1; k < length; ++k) {
-    if ((byte(k) & 0xc0) != 0x80) return 0;
-    code = (code << 6) | (byte(k) & 0x3f);
-  }
-  const std::uint32_t smallest[] = {0, 0, 0x80, 0x800, 0x10000};
-  if (code < smallest[length]) return 0;           // overlong
-  if (code >= 0xd800 && code <= 0xdfff) return 0;  // surrogate
-  if (code > 0x10ffff || code < 0xa0) return 0;    // out of range, C1 controls
-  return length;
 }
 
 }  // namespace
@@ -55,8 +27,10 @@ bool is_valid_route_name(std::string_view name) {
       ++i;
       continue;
     }
-    const std::size_t length = safe_utf8_length(name, i);
-    if (length == 0) return false;
+    // Well-formed, and not a C1 control (U+0080 to U+009F).
+    std::uint32_t code = 0;
+    const std::size_t length = utf8_sequence_length(name, i, code);
+    if (length == 0 || code < 0xa0) return false;
     i += length;
   }
   return true;

@@ -73,10 +73,22 @@ struct ServerOptions {
   // remaining connections are dropped.
   std::chrono::milliseconds shutdown_timeout{3000};
 
-  // Allowed Origin header values, e.g. "https://app.example". Empty allows any.
-  // Non-empty: an upgrade whose Origin is not listed gets 403; one without an
-  // Origin header (not a browser, so not a cross-site request) is allowed.
+  // Against cross-site WebSocket hijacking: a request (upgrade, handler or
+  // static file) with an Origin header is served when the Origin is
+  // same-origin (its host[:port] equals the Host header, default ports
+  // implied) or listed here, e.g. "https://app.example"; otherwise 403.
+  // "null" (sandboxed frames, file: pages) is refused unless listed. {"*"}
+  // allows any Origin. A request without Origin (not a browser) is allowed.
   std::vector<std::string> allowed_origins;
+
+  // Against DNS rebinding: the Host header names that are served; others get
+  // 421. An entry "app.example" allows any port, "app.example:8080" only that
+  // one; {"*"} allows any Host. Empty (the default) means: on a loopback
+  // address (127.0.0.0/8, ::1) only localhost, 127.0.0.1 and [::1], with or
+  // without a port; on any other address any Host (a public server answers
+  // whatever name points at it; list its names to be strict). A request
+  // without Host (not a browser) is allowed.
+  std::vector<std::string> allowed_hosts;
 
   // Non-standard request headers (lower case, e.g. "x-api-key") to copy into
   // HttpRequest::headers; standard ones are always copied.
@@ -84,6 +96,9 @@ struct ServerOptions {
 
   // Serve files under static_dir at static_mount ("/static/app.js"). Empty
   // static_dir serves none. The mount must not overlap a route or handler.
+  // A path that resolves (symbolic links and ".." followed) outside
+  // static_dir, or to anything but a regular file, gets 404; "<mount>/"
+  // serves index.html. Host and Origin checks apply as to any request.
   std::string static_dir;
   std::string static_mount = "/static";
 };

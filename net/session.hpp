@@ -13,9 +13,13 @@
 //
 // Every callback runs on the session's own process, one at a time, and may
 // co_await (calls, offload, ...). An exception escaping a callback crashes
-// the session: its supervisor restarts it under the same name, and the
+// the session: the gateway starts it again under the same name (at once
+// after a healthy run, with backoff when it crashes again soon, and not at
+// all for a while when it keeps crashing: KindOptions::crash), and the
 // connections that were open are handed to the new incarnation
 // (on_connect with resumed = true); frames sent meanwhile wait, in order.
+// The connection whose frame it was handling is closed with 1011 instead
+// (KindOptions::hand_over_interrupted).
 //
 // Alarms: a session has at most one alarm. set_alarm(at) keeps it in the
 // gateway's store (GatewayOptions::store), so it outlives the session's
@@ -45,7 +49,16 @@ namespace troupe {
 class WebSocketServer;
 namespace detail {
 class AlarmBook;
-}
+
+// How far a session got with one connection's frames (sequence numbers),
+// shared with the gateway's relay: the frame it last took up, and the last
+// one whose on_message returned. taken > handled after a crash: that frame
+// was being handled.
+struct FrameProgress {
+  std::atomic<std::uint64_t> taken{0};
+  std::atomic<std::uint64_t> handled{0};
+};
+}  // namespace detail
 
 // One client connection as its session sees it. The gateway owns the socket;
 // send and close may be called from the session (and are safe from any
@@ -55,7 +68,9 @@ class Connection {
   Connection(ConnectionId id, WebSocketServer* server) : id_(id), server_(server) {}
 
   ConnectionId id() const { return id_; }
-  // Queues a frame; false if the connection is already gone.
+  // Queues a frame; false if the connection is already gone, or if a text
+  // frame is not valid UTF-8 (refused, nothing sent, the connection stays
+  // open; WebSocketServer::send).
   bool send(std::string_view data, MessageKind kind = MessageKind::text) const;
   // Closes after the queued frames are flushed.
   void close(std::uint16_t code = close_code::normal, std::string_view reason = {}) const;
@@ -73,13 +88,17 @@ class Connection {
   std::vector<std::string> tags_;
   // How far the session got with this connection's frames, shared with the
   // gateway's relay, and the relay's count of frames not taken up yet.
-  std::shared_ptr<std::atomic<std::uint64_t>> taken_;
+  std::shared_ptr<detail::FrameProgress> progress_;
   std::atomic<std::int64_t>* pending_ = nullptr;
 };
 
 struct ConnectInfo {
   HttpRequest request;   // path, name, query, headers, cookies of the upgrade
   bool resumed = false;  // handed over after the session restarted
+  // Resumed with KindOptions::hand_over_interrupted: the frame the crashed
+  // incarnation was handling, not delivered again (it may be what crashed
+  // it), so that this one can answer it (an error naming its request id).
+  std::optional<std::string> interrupted;
 };
 
 class Session {

@@ -11,6 +11,7 @@
 #include "net/detail/listener.hpp"
 #include "net/detail/loop_worker.hpp"
 #include "net/detail/server_shared.hpp"
+#include "net/utf8.hpp"
 
 namespace troupe {
 namespace {
@@ -45,6 +46,7 @@ void configure_static_files(detail::ServerShared& shared) {
   mount.def = "index.html";
   mount.origin_protocol = LWSMPRO_FILE;
   mount.extra_mimetypes = shared.mimetypes.data();
+  shared.static_root = detail::resolve_static_root(options.static_dir);
 }
 
 void configure_heartbeat(detail::ServerShared& shared) {
@@ -171,6 +173,12 @@ std::error_code WebSocketServer::start() {
 
 bool WebSocketServer::send(ConnectionId id, std::string_view data, MessageKind kind) {
   if (!id || id.loop() >= workers_.size()) return false;
+  // A client must fail the connection on an invalid text frame (RFC 6455
+  // section 8.1): one bad string would disconnect everyone it is sent to.
+  if (kind == MessageKind::text && !is_valid_utf8(data)) {
+    detail::AtomicCounters::bump(shared_->counters.invalid_text_refused);
+    return false;
+  }
   detail::LoopWorker& worker = *workers_[id.loop()];
   if (worker.on_loop_thread()) return worker.send_here(id, data, kind);
   detail::Command command;

@@ -8,6 +8,13 @@
 // to a loop (through that loop's inbox and a uv_async wake-up) and is adopted
 // there. Connections never move between loops afterwards.
 //
+// Every request, upgrade or plain HTTP, is checked before it is served:
+// its head must fit (431/414, 400 for %00), Host must name this server (421,
+// ServerOptions::allowed_hosts: on a loopback address only localhost,
+// 127.0.0.1 and [::1] by default), Origin must be same-origin or listed (403,
+// ServerOptions::allowed_origins), and decoded query parameters must be UTF-8
+// without NUL (400). Text frames are valid UTF-8 both ways (see send()).
+//
 // Lifecycle: construct -> add_route / add_http_handler -> start() -> serve ->
 // shutdown() -> (all loops released) -> destroy. The loops must keep running
 // until the server reports that it stopped; after that the server holds no
@@ -91,7 +98,10 @@ class WebSocketServer {
   std::size_t loop_count() const { return loops_.size(); }
 
   // Queue a message for a connection. Returns false when it was certainly not
-  // queued (server stopping, bad id); true means handed to the owning loop,
+  // queued (server stopping, bad id, or a text message that is not valid
+  // UTF-8: that one is refused whole, nothing is sent, the connection stays
+  // open and ServerCounters::invalid_text_refused counts it; the check is a
+  // scan, 8 bytes at a time for ASCII); true means handed to the owning loop,
   // which still drops it if the connection has closed meanwhile. Copies `data`.
   // On the owning loop's own thread (a session on its connections' scheduler)
   // it skips the loop's inbox, and writes to the socket at once when nothing

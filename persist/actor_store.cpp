@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <limits>
 
 namespace troupe {
 
@@ -35,6 +36,11 @@ std::string ActorStore::generation_key(std::string_view actor, Revision revision
 
 std::string ActorStore::quarantine_key(std::string_view actor, Revision revision) const {
   return actor_prefix(actor) + "q/" + std::to_string(revision);
+}
+
+std::optional<StoreError> ActorStore::check_actor(std::string_view actor) const {
+  // The longest of its snapshot keys: a quarantine key with a 20-digit revision.
+  return client_.store().key_error(quarantine_key(actor, std::numeric_limits<Revision>::max()));
 }
 
 std::string ActorStore::storage_prefix(std::string_view actor) const {

@@ -98,6 +98,10 @@ class ActorStore {
   std::string generation_key(std::string_view actor, Revision revision) const;
   std::string quarantine_key(std::string_view actor, Revision revision) const;
   std::string storage_prefix(std::string_view actor) const;
+  // nullopt if the store can hold every key of the snapshots of `actor`
+  // (its head, generations and quarantine at any revision), else why not.
+  // ActorStorage keys are checked as they are used. Any thread.
+  std::optional<StoreError> check_actor(std::string_view actor) const;
 
   // Every actor that stopped with unsaved state so far. Any thread.
   std::vector<UnsavedActor> unsaved() const;

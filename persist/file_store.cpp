@@ -66,6 +66,10 @@ std::optional<StoreError> FileStore::check_usable(std::string_view key) const {
     throw std::logic_error("FileStore: operation issued after close()");
   }
   if (state_ == State::failed) return open_error_;
+  return key_error(key);
+}
+
+std::optional<StoreError> FileStore::key_error(std::string_view key) const {
   if (auto e = detail::check_key(key)) return e;
   auto name = detail::key_to_file_name(key);
   if (name.size() > detail::max_file_name) {

@@ -64,6 +64,7 @@ class FileStore final : public Store {
   void compare_and_put_many(std::vector<CasWrite> writes,
                             StoreCallback<std::vector<CasOutcome>> done) override;
   void close(std::function<void()> done) override;
+  std::optional<StoreError> key_error(std::string_view key) const override;
 
   const std::string& directory() const { return options_.directory; }
 

@@ -22,6 +22,10 @@ const char* to_string(StoreErrc code) {
   return "unknown store error";
 }
 
+std::optional<StoreError> Store::key_error(std::string_view key) const {
+  return detail::check_key(key);
+}
+
 std::string StoreError::to_string() const {
   return std::string(troupe::to_string(code)) + ": " + message;
 }

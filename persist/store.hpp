@@ -28,6 +28,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "persist/outcome.hpp"
@@ -159,6 +160,13 @@ class Store {
 
   // Stops the store (see Lifetime above). done runs on the loop thread.
   virtual void close(std::function<void()> done) = 0;
+
+  // nullopt if `key` can be stored here; else the invalid_argument error
+  // that every operation on it fails with (an empty key; a key past the
+  // backend's limit: FileStore's encoded file name must fit 255 bytes).
+  // Pure, so any thread may ask, before open() too: the gateway refuses
+  // names whose keys would not fit before a session is started for them.
+  virtual std::optional<StoreError> key_error(std::string_view key) const;
 };
 
 // The message of a failed compare-and-put, shared by every store so that

@@ -32,9 +32,11 @@ bool Gateway::Kind::wait_helpers_gone(Duration limit) {
   return helpers_cv.wait_for(lock, limit, [&] { return helpers == 0; });
 }
 
-void detail::RelayedConnection::drop_taken() {
-  const std::uint64_t taken = progress->load(std::memory_order_acquire);
-  while (first < frames.size() && frames[first].seq <= taken) ++first;
+void detail::RelayedConnection::drop_handled() {
+  // Kept until handled, not just taken: a frame being handled when its
+  // session crashes is still here to be named (hand_over_interrupted).
+  const std::uint64_t handled = progress->handled.load(std::memory_order_acquire);
+  while (first < frames.size() && frames[first].seq <= handled) ++first;
   if (first == frames.size()) {
     frames.clear();
     first = 0;
@@ -45,28 +47,29 @@ void detail::RelayedConnection::drop_taken() {
   }
 }
 
-Task<Registry::Lookup> Gateway::Kind::find_session(Process& self, const std::string& name,
-                                                   bool after_crash) {
-  Registry& registry = self.runtime().registry();
-  if (after_crash) {
-    // Its supervisor is restarting it: wait for the new incarnation rather
-    // than start a second one beside it.
-    auto again = co_await registry.wait_for(self, name, options.restart_wait);
-    if (again.ok()) co_return again;
-  }
-  std::string short_name = name.substr(names.size());
-  co_return co_await registry.lookup_or_start(
+Task<Registry::Lookup> Gateway::Kind::find_session(Process& self, const std::string& name) {
+  co_return co_await self.runtime().registry().lookup_or_start(
       self, name,
-      [this, name, short_name](Process& starter) -> Task<Registry::Lookup> {
+      [this, name](Process& starter) -> Task<Registry::Lookup> {
+        // Only here, the one starter of the name, does the name's crash
+        // record decide: start now, after a backoff, or not for a while.
+        auto decision = health->before_start(name, detail::Clock::now());
+        if (decision.refused)
+          co_return unexpected(
+              ExitReason::error(std::string(refused_reason) + " (" + decision.last_error + ")"));
         auto sup = co_await starter.runtime().registry().wait_for(starter, supervisor,
                                                                   std::chrono::seconds(5));
         if (!sup.ok()) co_return unexpected(sup.error());
         Kind* kind = this;
+        std::string short_name = name.substr(names.size());
+        Duration delay = decision.delay;
+        // Temporary: the gateway, not the supervisor, starts it again after
+        // a crash, so that no crash counts against the route's intensity.
         ChildSpec spec{.id = name,
-                       .start = process_child([kind, short_name](Process& p) -> Proc {
-                         return SessionRunner::run(p, kind, short_name);
+                       .start = process_child([kind, short_name, delay](Process& p) -> Proc {
+                         return SessionRunner::run(p, kind, short_name, delay);
                        }),
-                       .restart = transient,
+                       .restart = temporary,
                        .name = name};
         auto started = co_await start_child(starter, sup.value(), std::move(spec));
         if (started.ok()) co_return started.value();
@@ -78,13 +81,24 @@ Task<Registry::Lookup> Gateway::Kind::find_session(Process& self, const std::str
 
 namespace {
 
-// Starts a session whose alarm is due (it fires the alarm itself).
+// Starts a session whose alarm is due (it fires the alarm itself). A name
+// refused for crashing is tried again when its refusal ends, while the
+// alarm is still set and the gateway runs.
 Proc wake_for_alarm(Process& self, Gateway::Kind* kind, std::string name) {
   Gateway::Kind::HelperScope scope(*kind);
-  auto found = co_await kind->find_session(self, name, false);
-  if (!found.ok())
+  const std::string short_name = name.substr(kind->names.size());
+  for (;;) {
+    auto found = co_await kind->find_session(self, name);
+    if (found.ok() || kind->gateway_stopping() || !kind->alarms->get(short_name)) co_return;
     std::fprintf(stderr, "troupe: cannot start %s for its alarm: %s\n", name.c_str(),
                  found.error().to_string().c_str());
+    auto retry = kind->health->refused(name, detail::Clock::now());
+    if (!retry) co_return;
+    // Wakes at least every second to notice the gateway stopping.
+    auto until = detail::Clock::now() + *retry;
+    while (detail::Clock::now() < until && !kind->gateway_stopping())
+      co_await self.sleep_for(std::min<Duration>(until - detail::Clock::now(), 1s));
+  }
 }
 
 }  // namespace
@@ -95,11 +109,15 @@ detail::AlarmKeeperHooks Gateway::Kind::alarm_hooks() {
   hooks.poke = [this, rt](const std::string& name) {
     return rt->send(names + name, detail::AlarmsChanged{}) == SendResult::ok;
   };
-  hooks.start = [this, rt](const std::string& name) {
-    rt->spawn(
-        [this, full = names + name](Process& self) { return wake_for_alarm(self, this, full); });
+  hooks.start = [this](const std::string& name) {
+    restart_later(names + name);
   };
   return hooks;
+}
+
+void Gateway::Kind::restart_later(const std::string& name) {
+  gateway->runtime().spawn(
+      [this, name](Process& self) { return wake_for_alarm(self, this, name); });
 }
 
 namespace {
@@ -110,10 +128,13 @@ void attach(Runtime& rt, detail::Relay& relay, SessionGroup& group, Pid session)
   group.session = session;
   for (ConnectionId id : group.members) {
     RelayedConnection& c = relay.connections.at(id);
-    c.drop_taken();
-    rt.send(session, detail::SessionConnect{id, c.request, c.resumed, c.progress, &relay.pending});
+    c.drop_handled();
+    rt.send(session, detail::SessionConnect{id, c.request, c.resumed, std::move(c.interrupted),
+                                            c.progress, &relay.pending});
+    c.interrupted.reset();
+    const std::uint64_t taken = c.progress->taken.load(std::memory_order_acquire);
     for (std::size_t i = c.first; i < c.frames.size(); ++i)
-      rt.send(session, detail::SessionFrame(c.frames[i]));
+      if (c.frames[i].seq > taken) rt.send(session, detail::SessionFrame(c.frames[i]));
   }
 }
 
@@ -129,23 +150,58 @@ void close_group(Gateway::Kind& kind, detail::Relay& relay, const std::string& n
   for (ConnectionId id : members) kind.gateway->server().close(id, code, reason);
 }
 
+// The connections whose frame the session was handling when it ended: each
+// is closed with 1011 so that its client hears of it (or, with
+// hand_over_interrupted, handed over with that frame as `interrupted`).
+void close_interrupted(Gateway::Kind& kind, detail::Relay& relay, SessionGroup& group) {
+  std::vector<ConnectionId> interrupted;
+  for (ConnectionId id : group.members) {
+    RelayedConnection& c = relay.connections.at(id);
+    const std::uint64_t taken = c.progress->taken.load(std::memory_order_acquire);
+    if (taken == c.progress->handled.load(std::memory_order_acquire)) continue;
+    if (kind.options.hand_over_interrupted) {
+      auto frame = std::find_if(c.frames.begin(), c.frames.end(),
+                                [&](const detail::SessionFrame& f) { return f.seq == taken; });
+      if (frame != c.frames.end()) c.interrupted = *frame->data;
+      continue;
+    }
+    interrupted.push_back(id);
+  }
+  for (ConnectionId id : interrupted) {
+    relay.connections.at(id).closing = true;
+    std::erase(group.members, id);
+  }
+  for (ConnectionId id : interrupted)
+    kind.gateway->server().close(id, close_code::internal_error,
+                                 "session failed while handling your message");
+}
+
 Proc session_watcher(Process& self, Gateway::Kind* kind, unsigned loop, std::string name) {
   Gateway::Kind::HelperScope scope(*kind);
   detail::Relay& relay = *kind->relays[loop];
   Runtime& rt = self.runtime();
-  bool after_crash = false;
+  int died_at_once = 0;
   for (;;) {
-    auto found = co_await kind->find_session(self, name, after_crash);
+    auto found = co_await kind->find_session(self, name);
     // Only this process erases its group, so it is still there.
     SessionGroup& group = relay.groups.at(name);
     if (group.members.empty()) {
       relay.groups.erase(name);
       co_return;
     }
+    // Started, and dead before it could be found: it crashed at once, and
+    // its crash record paces the next start (or refuses it).
+    if (!found.ok() && found.error().kind() == ExitReason::Kind::noproc && ++died_at_once < 100)
+      continue;
     if (!found.ok() || !found.value()) {
-      close_group(*kind, relay, name, close_code::internal_error, "session unavailable");
+      // Refused for crashing: its clients may come back later (1013).
+      const bool refused = !found.ok() && found.error().detail().starts_with(refused_reason);
+      close_group(*kind, relay, name,
+                  refused ? close_code::try_again_later : close_code::internal_error,
+                  refused ? "session unavailable, try again later" : "session unavailable");
       co_return;
     }
+    died_at_once = 0;
     Pid session = found.value();
     Ref watch = self.monitor(session);
     attach(rt, relay, group, session);
@@ -164,14 +220,18 @@ Proc session_watcher(Process& self, Gateway::Kind* kind, unsigned loop, std::str
     group.session = Pid{};
     for (const auto& d : group.closed_in_doubt)
       relay.pending -= static_cast<std::int64_t>(
-          d.last_seq - std::min(d.last_seq, d.progress->load(std::memory_order_acquire)));
+          d.last_seq - std::min(d.last_seq, d.progress->taken.load(std::memory_order_acquire)));
     group.closed_in_doubt.clear();
     if (kind->options.close_on_crash) {
       close_group(*kind, relay, name, close_code::service_restart, "session restarting");
       co_return;
     }
+    close_interrupted(*kind, relay, group);
+    if (group.members.empty()) {
+      relay.groups.erase(name);
+      co_return;
+    }
     for (ConnectionId id : group.members) relay.connections.at(id).resumed = true;
-    after_crash = true;
   }
 }
 
@@ -196,7 +256,7 @@ void Gateway::Kind::on_open(ConnectionId conn, const HttpRequest& request) {
         SpawnOptions{.scheduler = static_cast<int>(loop)});
   } else if (group.session) {
     rt.send(group.session,
-            detail::SessionConnect{conn, c.request, false, c.progress, &relay.pending});
+            detail::SessionConnect{conn, c.request, false, {}, c.progress, &relay.pending});
   }
 }
 
@@ -205,7 +265,7 @@ void Gateway::Kind::on_message(ConnectionId conn, std::string_view data, Message
   auto it = relay.connections.find(conn);
   if (it == relay.connections.end() || it->second.closing) return;
   RelayedConnection& c = it->second;
-  c.drop_taken();
+  c.drop_handled();
   if (c.waiting() >= options.max_pending_frames) {
     gateway->server().close(conn, close_code::policy_violation, "too many frames queued");
     return;  // `c` may be gone: close() can run on_close at once
@@ -232,7 +292,7 @@ void Gateway::Kind::on_close(ConnectionId conn, std::uint16_t code, std::string_
     relay.pending -= static_cast<std::int64_t>(c.untaken());
   } else if (c.untaken() > 0) {
     std::erase_if(group.closed_in_doubt, [](const SessionGroup::Closed& d) {
-      return d.progress->load(std::memory_order_acquire) >= d.last_seq;
+      return d.progress->taken.load(std::memory_order_acquire) >= d.last_seq;
     });
     group.closed_in_doubt.push_back({c.progress, c.next_seq - 1});
   }

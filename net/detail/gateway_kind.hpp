@@ -18,23 +18,23 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
-#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
 #include "net/detail/alarm_book.hpp"
+#include "net/detail/session_health.hpp"
 #include "net/gateway.hpp"
 
 namespace troupe {
 
 namespace detail {
 
-// How far a session got with a connection's frames: the sequence number of
-// the frame it last took up. The relay hands the frames after it to the
-// next incarnation if the session crashes (the one it was handling when it
-// crashed is not handed again: it may be what crashed it).
-using Progress = std::shared_ptr<std::atomic<std::uint64_t>>;
+// How far a session got with a connection's frames (session.hpp). The relay
+// hands the frames after `taken` to the next incarnation if the session
+// crashes (the one it was handling when it crashed is not handed again: it
+// may be what crashed it).
+using Progress = std::shared_ptr<FrameProgress>;
 
 // Frames received on one loop and not yet taken up by their sessions (the
 // sessions' mailbox depth in frames, for /metrics): the relay counts a frame
@@ -47,6 +47,7 @@ struct SessionConnect {
   ConnectionId conn;
   HttpRequest request;
   bool resumed;
+  std::optional<std::string> interrupted;  // ConnectInfo::interrupted
   Progress progress;
   PendingFrames* pending;
 };
@@ -70,20 +71,23 @@ struct RelayedConnection {
   // Its group, while it is a member; references into an unordered_map stay
   // valid, and the group outlives its members (closing ones left it).
   SessionGroup* group = nullptr;
-  Progress progress = std::make_shared<std::atomic<std::uint64_t>>(0);
-  bool resumed = false;  // the next SessionConnect is a hand-over
-  bool closing = false;  // being closed with its group: frames are ignored
+  Progress progress = std::make_shared<FrameProgress>();
+  bool resumed = false;                    // the next SessionConnect is a hand-over
+  std::optional<std::string> interrupted;  // for the next SessionConnect
+  bool closing = false;                    // being closed with its group: frames are ignored
   // Frames sent to the session (or waiting for it) that it may not have
-  // taken up yet: frames[first..]. A vector and an index rather than a
+  // handled yet: frames[first..]. A vector and an index rather than a
   // deque, which would allocate a block per connection up front.
   std::vector<SessionFrame> frames;
   std::size_t first = 0;
   std::uint64_t next_seq = 1;
 
-  void drop_taken();
+  void drop_handled();
   std::size_t waiting() const { return frames.size() - first; }
   // Frames received that its session has not taken up, now.
-  std::uint64_t untaken() const { return next_seq - 1 - progress->load(std::memory_order_acquire); }
+  std::uint64_t untaken() const {
+    return next_seq - 1 - progress->taken.load(std::memory_order_acquire);
+  }
 };
 
 // The connections of one loop that talk to one session.
@@ -122,13 +126,8 @@ struct Gateway::Kind : RouteHandler {
   std::string alarm_keeper;                            // registry name of its alarm keeper
   std::vector<std::unique_ptr<detail::Relay>> relays;  // one per loop
 
-  // Session restarts, for /metrics: a start of a name whose previous
-  // incarnation did not stop cleanly (crashed or was killed).
-  std::atomic<std::uint64_t> restarts{0};
-  std::mutex started_mutex;
-  std::set<std::string, std::less<>> started;  // names with a live incarnation
-  void session_started(const std::string& name);
-  void session_stopped_cleanly(const std::string& name);
+  // The crash record of its sessions, by registry name ("rooms/lobby").
+  std::unique_ptr<detail::SessionHealth> health;
 
   // Processes outside the supervision tree that use this Kind (session
   // watchers, alarm wake-ups): stop() waits until none is left, so that
@@ -143,23 +142,35 @@ struct Gateway::Kind : RouteHandler {
   };
   bool wait_helpers_gone(Duration limit);
 
-  Admission authorize(const HttpRequest& r) override {
-    return options.authorize ? options.authorize(r) : Admission::admit();
-  }
+  // Refuses names the stores cannot hold and names that are refused for
+  // crashing, then asks KindOptions::authorize.
+  Admission authorize(const HttpRequest& r) override;
   void on_open(ConnectionId conn, const HttpRequest& request) override;
   void on_message(ConnectionId conn, std::string_view data, MessageKind kind) override;
   void on_close(ConnectionId conn, std::uint16_t code, std::string_view reason) override;
+  bool gateway_stopping() const;
 
-  // The session registered as `name` ("rooms/lobby"), started if need be;
-  // after a crash, waits for its supervisor's restart first.
-  Task<Registry::Lookup> find_session(Process& self, const std::string& name, bool after_crash);
+  // The session registered as `name` ("rooms/lobby"), started if need be
+  // (as CrashPolicy allows: a refused name fails with refused_reason).
+  Task<Registry::Lookup> find_session(Process& self, const std::string& name);
+  // Starts `name` again after its incarnation crashed with no connection to
+  // do it (for a due alarm).
+  void restart_later(const std::string& name);
   detail::AlarmKeeperHooks alarm_hooks();
 };
 
-// The body of a session's process (session_runner.cpp).
+// The detail of the exit reason of a start refused by CrashPolicy.
+inline constexpr std::string_view refused_reason = "session refused after repeated crashes";
+
+// The body of a session's process (session_runner.cpp): waits `delay`
+// first (its restart backoff), then serves.
 class SessionRunner {
  public:
-  static Proc run(Process& self, Gateway::Kind* kind, std::string name);
+  static Proc run(Process& self, Gateway::Kind* kind, std::string name, Duration delay);
+
+ private:
+  static Task<> serve(Process& self, Gateway::Kind* kind, Session& session,
+                      const std::string& name);
 };
 
 }  // namespace troupe

@@ -27,6 +27,8 @@ std::mutex& lws_global_mutex() {
 }
 
 void emit_lws_log(int level, const char* line) {
+  // lws 4.1 logs every lws_adopt_socket_vhost_readbuf as an error.
+  if (std::strstr(line, "adopt_socket_readbuf:")) return;
   std::fprintf(stderr, "lws[%d]: %s", level, line);
 }
 
@@ -93,9 +95,22 @@ std::error_code LoopWorker::init(std::vector<LoopWorker*> all) {
   teardown_timer_.data = this;
   uv_prepare_init(loop_, &flush_);
   flush_.data = this;
+  HeadLimits limits;
+  limits.timeout = shared_.options.handshake_timeout;
+  heads_ = std::make_unique<HeadReader>(
+      loop_, limits,
+      [this](int fd, std::string bytes) {
+        if (phase_ != Phase::serving) {
+          ::close(fd);
+          return;
+        }
+        // On failure lws has closed the socket itself.
+        lws_adopt_socket_vhost_readbuf(vhost_, fd, bytes.data(), bytes.size());
+      },
+      [this](int) { AtomicCounters::bump(shared_.counters.heads_refused); });
   uv_timer_init(loop_, &throttle_timer_);
   throttle_timer_.data = this;
-  open_handles_ = 4;
+  open_handles_ = 5;  // wake_, teardown_timer_, flush_, throttle_timer_ and the head reader
   {
     std::lock_guard lock(inbox_mu_);
     inbox_open_ = true;
@@ -105,7 +120,9 @@ std::error_code LoopWorker::init(std::vector<LoopWorker*> all) {
   lws_context_creation_info info;
   std::memset(&info, 0, sizeof(info));
   void* foreign_loops[1] = {loop_};
-  info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_VALIDATE_UTF8;
+  // Not LWS_SERVER_OPTION_VALIDATE_UTF8: lws then drops a close frame whose
+  // reason is not UTF-8 without a close frame; ws_events.cpp checks text.
+  info.options = LWS_SERVER_OPTION_LIBUV;
   info.port = CONTEXT_PORT_NO_LISTEN_SERVER;
   info.vhost_name = "default";
   info.protocols = shared_.protocols;
@@ -114,8 +131,9 @@ std::error_code LoopWorker::init(std::vector<LoopWorker*> all) {
   info.user = this;
   info.timeout_secs = static_cast<unsigned int>(shared_.options.handshake_timeout.count());
   info.timeout_secs_ah_idle = info.timeout_secs;
+  // Room for any head the HeadReader lets through (decoded, it only shrinks).
+  info.max_http_header_data = static_cast<unsigned short>(limits.max_head_bytes + 1024);
   info.retry_and_idle_policy = &shared_.retry_policy;
-  if (shared_.mount.mountpoint) info.mounts = &shared_.mount;
 
   // lws's handles are the ones that appear during create; remembering them
   // is how teardown knows when lws has left a loop that others share.
@@ -165,8 +183,8 @@ void LoopWorker::adopt(int fd) {
     ::close(fd);
     return;
   }
-  // On failure lws has closed the socket itself.
-  lws_adopt_socket_vhost(vhost_, fd);
+  // lws gets the socket once the request head has been read and judged.
+  heads_->start(fd);
 }
 
 bool LoopWorker::post(Command&& command) {
@@ -226,6 +244,7 @@ void LoopWorker::begin_stop() {
     listener_ = nullptr;
   }
   resume_throttled(true);  // their close answers must be read
+  heads_->close([this] { on_handle_closed(); });
   if (!context_ || context_failed_) {
     phase_ = Phase::destroying;
   } else {
@@ -318,7 +337,7 @@ int LoopWorker::on_lws_event(lws* wsi, lws_callback_reasons reason, void* user, 
       }
       if (reason == LWS_CALLBACK_SERVER_WRITEABLE) return on_writeable(*peer);
       if (reason == LWS_CALLBACK_WS_PEER_INITIATED_CLOSE) {
-        on_peer_close(*peer, static_cast<const unsigned char*>(in), len);
+        return on_peer_close(*peer, static_cast<const unsigned char*>(in), len);
       } else {
         on_closed(*peer, true);
       }

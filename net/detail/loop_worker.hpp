@@ -12,6 +12,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <string_view>
 #include <system_error>
@@ -21,6 +22,7 @@
 #include <vector>
 
 #include "net/connection.hpp"
+#include "net/detail/head_reader.hpp"
 #include "net/detail/peer_state.hpp"
 #include "net/detail/server_shared.hpp"
 
@@ -89,7 +91,7 @@ class LoopWorker {
   int on_established(lws* wsi);
   int on_receive(lws* wsi, PeerState& peer, const char* data, std::size_t len);
   int on_writeable(PeerState& peer);
-  void on_peer_close(PeerState& peer, const unsigned char* payload, std::size_t len);
+  int on_peer_close(PeerState& peer, const unsigned char* payload, std::size_t len);
   void on_closed(PeerState& peer, bool close_buffer_readable);
   void on_wsi_destroy(lws* wsi);
   bool queue_send(PeerState& peer, OutFrame&& frame);
@@ -111,13 +113,18 @@ class LoopWorker {
   void request_close(PeerState& peer, std::uint16_t code, std::string_view reason, bool flush);
   void close_now(PeerState& peer, std::uint16_t code, std::string_view reason);
   void report_close(PeerState& peer, std::uint16_t code, std::string_view reason);
-  int refuse_upgrade(lws* wsi, int status, std::string_view body);
+  int refuse_upgrade(lws* wsi, int status, std::string_view body,
+                     std::string_view extra_headers = {});
   PeerState* find(ConnectionId id);
   PeerState& state_of(lws* wsi);
 
   // plain HTTP (http_events.cpp)
   int on_http(lws* wsi, std::string_view uri);
   int on_http_writeable(lws* wsi);
+  int respond(lws* wsi, int status, const std::string& content_type, std::string body,
+              const std::string& location = {});
+  // static_files.cpp
+  int serve_static(lws* wsi, std::string_view uri);
 
   WebSocketServer& server_;
   ServerShared& shared_;
@@ -141,7 +148,8 @@ class LoopWorker {
   std::vector<Command> inbox_;
   bool inbox_open_ = false;
 
-  Listener* listener_ = nullptr;  // owned; only on the worker that accepts
+  Listener* listener_ = nullptr;       // owned; only on the worker that accepts
+  std::unique_ptr<HeadReader> heads_;  // accepted sockets until their head is read
   std::vector<LoopWorker*> workers_;
   std::size_t next_worker_ = 0;
 

@@ -24,6 +24,10 @@ ServerCounters AtomicCounters::snapshot() const {
   s.frames_dropped = get(frames_dropped);
   s.closed_for_overflow = get(closed_for_overflow);
   s.closed_for_size = get(closed_for_size);
+  s.invalid_text_refused = get(invalid_text_refused);
+  s.origin_refused = get(origin_refused);
+  s.host_refused = get(host_refused);
+  s.heads_refused = get(heads_refused);
   s.throttled = get(throttled);
   s.closed_for_rate = get(closed_for_rate);
   s.outbound_bytes = get(outbound_bytes);

@@ -30,8 +30,11 @@ struct RouteEntry {
 struct AtomicCounters {
   std::atomic<std::uint64_t> tcp_accepted{0}, connections_opened{0}, connections_open{0},
       upgrades_refused{0}, http_requests{0}, frames_in{0}, frames_out{0}, bytes_in{0}, bytes_out{0},
-      frames_dropped{0}, closed_for_overflow{0}, closed_for_size{0}, throttled{0},
-      closed_for_rate{0}, outbound_bytes{0};  // a gauge: LoopWorker::account keeps it
+      frames_dropped{0}, closed_for_overflow{0}, closed_for_size{0};
+  std::atomic<std::uint64_t> invalid_text_refused{0}, origin_refused{0}, host_refused{0},
+      heads_refused{0};
+  std::atomic<std::uint64_t> throttled{0}, closed_for_rate{0};
+  std::atomic<std::uint64_t> outbound_bytes{0};  // a gauge: LoopWorker::account keeps it
 
   static void bump(std::atomic<std::uint64_t>& c, std::uint64_t by = 1) {
     c.fetch_add(by, std::memory_order_relaxed);
@@ -57,6 +60,9 @@ class ConnectionLimits {
   std::unordered_map<std::string, std::size_t> per_key_;
 };
 
+// realpath(dir), or empty when it does not resolve (static_files.cpp).
+std::string resolve_static_root(const std::string& dir);
+
 struct ServerShared {
   explicit ServerShared(ServerOptions opts);
 
@@ -76,7 +82,8 @@ struct ServerShared {
   lws_retry_bo_t retry_policy;
   std::uint32_t retry_table[1] = {1000};
   std::vector<lws_protocol_vhost_options> mimetypes;
-  lws_http_mount mount;
+  lws_http_mount mount;     // not given to lws: only its mimetypes are used
+  std::string static_root;  // static_dir, resolved; empty serves no file
 };
 
 }  // namespace troupe::detail

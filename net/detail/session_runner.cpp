@@ -2,6 +2,7 @@
 // stop, and on_stop when the gateway stops; and the helpers sessions call.
 
 #include <cstdio>
+#include <exception>
 #include <variant>
 
 #include "net/detail/gateway_kind.hpp"
@@ -17,29 +18,55 @@ using Event = std::variant<std::monostate, detail::SessionConnect, detail::Sessi
 
 }  // namespace
 
-void Gateway::Kind::session_started(const std::string& name) {
-  std::lock_guard lock(started_mutex);
-  if (!started.insert(name).second) ++restarts;
-}
-
-void Gateway::Kind::session_stopped_cleanly(const std::string& name) {
-  std::lock_guard lock(started_mutex);
-  started.erase(name);
-}
-
-Proc SessionRunner::run(Process& self, Gateway::Kind* kind, std::string name) {
+Proc SessionRunner::run(Process& self, Gateway::Kind* kind, std::string name, Duration delay) {
   std::unique_ptr<Session> session = kind->make();
   session->self_ = &self;
   session->name_ = name;
   session->alarms_ = kind->alarms.get();
-  WebSocketServer* server = &kind->gateway->server();
   // Exits are trapped so that a shutdown by the route's supervisor (the
   // gateway stopping) runs on_stop. An abnormal exit signal from any other
   // linked process still ends the session, as if it did not trap them.
   self.trap_exit(true);
-  Pid parent = self.runtime().registry().whereis(kind->supervisor);
+  const Pid parent = self.runtime().registry().whereis(kind->supervisor);
+  if (delay > Duration::zero()) {
+    // Restart backoff: registered already, so its connections attach and
+    // their frames wait in the mailbox; only a shutdown cuts it short.
+    bool shut_down = false;
+    co_await self.receive(when([parent](const Exit& e) { return e.from == parent; },
+                               [&](Exit&) { shut_down = true; }),
+                          after(delay, [] {}));
+    if (shut_down) co_return;
+  }
   const std::string full_name = kind->names + name;
-  kind->session_started(full_name);
+  const auto started = detail::Clock::now();
+  std::exception_ptr crash;
+  ExitReason why;
+  try {
+    co_await serve(self, kind, *session, name);
+    co_return;
+  } catch (const detail::ExitRequest& e) {
+    // An exit it chose: a shutdown, or a failure it named (a snapshot that
+    // cannot be loaded or written exits with the store's error).
+    if (e.reason.is_normal_exit()) throw;
+    why = e.reason;
+    crash = std::current_exception();
+  } catch (...) {
+    crash = std::current_exception();
+    why = detail::reason_from_exception(crash);
+  }
+  // A crash: recorded against this name alone, then the process fails
+  // with it. A due alarm needs an incarnation even if nobody is connected.
+  kind->health->crashed(full_name, why.to_string(), started, detail::Clock::now());
+  if (session->alarm_) kind->restart_later(full_name);
+  std::rethrow_exception(crash);
+}
+
+Task<> SessionRunner::serve(Process& self, Gateway::Kind* kind, Session& session_ref,
+                            const std::string& name) {
+  Session* session = &session_ref;
+  WebSocketServer* server = &kind->gateway->server();
+  const Pid parent = self.runtime().registry().whereis(kind->supervisor);
+  const std::string full_name = kind->names + name;
   // The book changes under a running session only by its own set_alarm and
   // cancel_alarm, or by the keeper's load, which tells it (AlarmsChanged).
   session->alarm_ = kind->alarms->get(name);
@@ -85,16 +112,19 @@ Proc SessionRunner::run(Process& self, Gateway::Kind* kind, std::string name) {
     if (auto* c = std::get_if<detail::SessionConnect>(&ev)) {
       auto& slot = session->connections_[c->conn.value];
       slot = std::make_unique<Connection>(c->conn, server);
-      slot->taken_ = std::move(c->progress);
+      slot->progress_ = std::move(c->progress);
       slot->pending_ = c->pending;
-      co_await session->on_connect(*slot, ConnectInfo{std::move(c->request), c->resumed});
+      co_await session->on_connect(
+          *slot, ConnectInfo{std::move(c->request), c->resumed, std::move(c->interrupted)});
     } else if (auto* f = std::get_if<detail::SessionFrame>(&ev)) {
       auto it = session->connections_.find(f->conn.value);
       if (it != session->connections_.end()) {
         Connection& c = *it->second;
-        c.taken_->store(f->seq, std::memory_order_release);
+        std::shared_ptr<detail::FrameProgress> progress = c.progress_;
+        progress->taken.store(f->seq, std::memory_order_release);
         c.pending_->fetch_sub(1, std::memory_order_relaxed);
         co_await session->on_message(c, *f->data, f->kind);
+        progress->handled.store(f->seq, std::memory_order_release);
       }
     } else if (auto* c = std::get_if<detail::SessionClose>(&ev)) {
       auto it = session->connections_.find(c->conn.value);
@@ -106,13 +136,13 @@ Proc SessionRunner::run(Process& self, Gateway::Kind* kind, std::string name) {
     } else if (auto* reason = std::get_if<ExitReason>(&ev)) {
       if (!reason->is_normal_exit()) self.exit(std::move(*reason));
       co_await session->on_stop();
-      kind->session_stopped_cleanly(full_name);
+      kind->health->stopped_cleanly(full_name);
       self.exit(std::move(*reason));
     } else if (std::holds_alternative<Idle>(ev) && idle_wait && session->connections_.empty()) {
       // Nobody connected and nothing sent for idle_timeout: stop until the
       // next connection.
       co_await session->on_stop();
-      kind->session_stopped_cleanly(full_name);
+      kind->health->stopped_cleanly(full_name);
       co_return;
     }
   }

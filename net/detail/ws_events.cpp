@@ -7,13 +7,16 @@
 // close frame there (warmcat/libwebsockets#3569).
 
 #include <algorithm>
+#include <cctype>
 #include <cstring>
 #include <string>
 #include <string_view>
 
 #include "net/detail/loop_worker.hpp"
+#include "net/detail/request_checks.hpp"
 #include "net/detail/request_reader.hpp"
 #include "net/route_name.hpp"
+#include "net/utf8.hpp"
 #include "net/websocket_server.hpp"
 
 namespace troupe::detail {
@@ -36,33 +39,12 @@ bool guarded(F&& f) {
   }
 }
 
-const char* status_text(int status) {
-  switch (status) {
-    case 400:
-      return "Bad HttpRequest";
-    case 401:
-      return "Unauthorized";
-    case 403:
-      return "Forbidden";
-    case 404:
-      return "Not Found";
-    case 429:
-      return "Too Many Requests";
-    case 500:
-      return "Internal Server Error";
-    case 503:
-      return "Service Unavailable";
-    default:
-      return status < 500 ? "Refused" : "Unavailable";
-  }
-}
-
-bool origin_allowed(const ServerOptions& options, const HttpRequest& request) {
-  if (options.allowed_origins.empty()) return true;
-  const auto origin = request.header("origin");
-  if (!origin) return true;
-  return std::find(options.allowed_origins.begin(), options.allowed_origins.end(), *origin) !=
-         options.allowed_origins.end();
+// RFC 6455 section 4.1: the key is 16 random bytes in base64.
+bool is_valid_websocket_key(std::string_view key) {
+  if (key.size() != 24 || key.substr(22) != "==") return false;
+  return std::all_of(key.begin(), key.begin() + 22, [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '/';
+  });
 }
 
 }  // namespace
@@ -82,7 +64,8 @@ PeerState* LoopWorker::find(ConnectionId id) {
   return it == connections_.end() ? nullptr : it->second;
 }
 
-int LoopWorker::refuse_upgrade(lws* wsi, int status, std::string_view body) {
+int LoopWorker::refuse_upgrade(lws* wsi, int status, std::string_view body,
+                               std::string_view extra_headers) {
   AtomicCounters::bump(shared_.counters.upgrades_refused);
   // Written by hand: before the upgrade decision lws has not recorded the
   // request's HTTP version yet, so lws_return_http_status() would answer
@@ -91,7 +74,8 @@ int LoopWorker::refuse_upgrade(lws* wsi, int status, std::string_view body) {
   text += '\n';
   std::string response = "HTTP/1.1 " + std::to_string(status) + " " + status_text(status) +
                          "\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: " +
-                         std::to_string(text.size()) + "\r\nConnection: close\r\n\r\n" + text;
+                         std::to_string(text.size()) + "\r\nConnection: close\r\n" +
+                         std::string(extra_headers) + "\r\n" + text;
   std::string buffer(LWS_PRE, '\0');
   buffer += response;
   auto* data = reinterpret_cast<unsigned char*>(buffer.data()) + LWS_PRE;
@@ -109,11 +93,25 @@ int LoopWorker::on_confirm_upgrade(lws* wsi, std::string_view upgrade) {
   }
   HttpRequest request = read_request(wsi, shared_.options.captured_headers);
   if (request.path.empty()) return refuse_upgrade(wsi, 400, "upgrade needs GET");
+  if (const Refusal refusal = screen_request(shared_, request)) {
+    return refuse_upgrade(wsi, refusal.status, refusal.body);
+  }
+  if (!request.header("host")) return refuse_upgrade(wsi, 400, "upgrade needs a Host header");
+  if (request.header("sec-websocket-version").value_or("") != "13") {
+    return refuse_upgrade(wsi, 426, "unsupported WebSocket version, use 13",
+                          "Sec-WebSocket-Version: 13\r\n");
+  }
+  if (!is_valid_websocket_key(request.header("sec-websocket-key").value_or(""))) {
+    return refuse_upgrade(wsi, 400, "missing or malformed Sec-WebSocket-Key");
+  }
   std::string_view name;
   const RouteEntry* route = shared_.match_route(request.path, name);
   if (!route) return refuse_upgrade(wsi, 404, "no such route");
-  if (!is_valid_route_name(name)) return refuse_upgrade(wsi, 400, "bad name");
-  if (!origin_allowed(shared_.options, request)) return refuse_upgrade(wsi, 403, "origin");
+  if (!is_valid_route_name(name)) {
+    return refuse_upgrade(wsi, 400,
+                          "bad name: 1 to 256 bytes of letters, digits, -._~!$'()*,;=:@ "
+                          "or UTF-8 from U+00A0");
+  }
 
   request.route = route->prefix;
   request.name = std::string(name);
@@ -180,6 +178,10 @@ int LoopWorker::on_receive(lws* wsi, PeerState& peer, const char* data, std::siz
   }
   peer.inbound.append(data, len);
   if (!lws_is_final_fragment(wsi)) return 0;
+  if (peer.inbound_kind == MessageKind::text && !is_valid_utf8(peer.inbound)) {
+    close_now(peer, close_code::invalid_payload, "invalid UTF-8");
+    return 0;
+  }
 
   AtomicCounters::bump(shared_.counters.frames_in);
   AtomicCounters::bump(shared_.counters.bytes_in, peer.inbound.size());
@@ -431,14 +433,34 @@ void LoopWorker::report_close(PeerState& peer, std::uint16_t code, std::string_v
   guarded([&] { peer.route->handler->on_close(peer.id, code, reason); });
 }
 
-void LoopWorker::on_peer_close(PeerState& peer, const unsigned char* payload, std::size_t len) {
+// lws echoes the peer's close payload and has already replaced a code that
+// may not be sent on the wire by 1002; a 1-byte payload or a reason that is
+// not UTF-8 (RFC 6455 sections 5.5.1, 7.1.6) it would echo or drop silently,
+// so those fail the connection here with a close frame of our own.
+int LoopWorker::on_peer_close(PeerState& peer, const unsigned char* payload, std::size_t len) {
   std::uint16_t code = close_code::no_status;
   std::string_view reason;
   if (payload && len >= 2) {
     code = static_cast<std::uint16_t>((payload[0] << 8) | payload[1]);
     reason = std::string_view(reinterpret_cast<const char*>(payload) + 2, len - 2);
   }
-  report_close(peer, code, reason);
+  std::uint16_t answer = 0;
+  std::string_view why;
+  if (len == 1) {
+    answer = close_code::protocol_error, why = "bad close frame";
+  } else if (!is_valid_utf8(reason)) {
+    answer = close_code::invalid_payload, why = "close reason not UTF-8";
+  }
+  if (answer == 0) {
+    report_close(peer, code, reason);
+    return 0;
+  }
+  report_close(peer, answer, why);
+  peer.close_frame_started = true;
+  std::string text(why);
+  lws_close_reason(peer.wsi, static_cast<lws_close_status>(answer),
+                   reinterpret_cast<unsigned char*>(text.data()), text.size());
+  return -1;  // from a receive path lws sends the close frame set above
 }
 
 void LoopWorker::on_closed(PeerState& peer, bool close_buffer_readable) {

@@ -1,5 +1,6 @@
 // Browser test: two Chromium pages chat through the example server; the
-// room is crashed (both pages stay connected, history intact); the server
+// room is crashed (the page that crashed it reconnects, the other stays
+// connected, history intact); the server
 // process is restarted (the pages reconnect, history restored). Saves a
 // screenshot to build/browser-chat.png. Run from the repository root:
 //   node test/browser/chat.mjs build/examples/server
@@ -90,14 +91,18 @@ try {
   await say(ann, 'hello from ann');
   await seen(bob, 'hello from ann');
 
-  // 2. The room crashes: both pages stay connected, the history is intact.
+  // 2. Ann crashes the room: her request was lost with it, so her socket is
+  // closed (1011) and her page reconnects; Bob's page stays connected; the
+  // history is intact for both.
   const closesBefore = await Promise.all([ann, bob].map((p) => p.evaluate(() => window.troupeCloses || 0)));
   await ann.click('#crash');
   await say(bob, 'after the crash');
   await seen(ann, 'after the crash');
   await seen(bob, 'hello from ann');
   const closesAfter = await Promise.all([ann, bob].map((p) => p.evaluate(() => window.troupeCloses || 0)));
-  if (closesAfter.some((n, i) => n !== closesBefore[i])) throw new Error('a page lost its connection in the crash');
+  if (closesAfter[1] !== closesBefore[1]) throw new Error("bob's page lost its connection in the crash");
+  if (closesAfter[0] !== closesBefore[0] + 1) throw new Error("ann's page was not told that her request crashed the room");
+  await ann.locator('#chat-state', { hasText: /^connected$/ }).waitFor({ timeout: 15_000 });
 
   // 3. The server process restarts: the pages reconnect, the history is restored.
   await stopServer();

@@ -78,9 +78,17 @@ TEST(Examples, ChatHistorySurvivesACrashAndAServerRestart) {
     ann->send(R"({"type":"say","text":"one","id":"1"})");
     next(*ann);
     STRCMP_EQUAL(R"({"type":"ack","id":"1"})", next(*ann).c_str());
+    auto bob = client.connect(server.stored.port(), "/chat/keep?name=bob");
+    CHECK_TRUE(bob->wait_open(3s));
+    CHECK_TRUE(next(*bob).find(R"("text":"one")") != std::string::npos);  // history
+    next(*ann);                                                           // bob joined
     ann->send(R"({"type":"crash"})");
-    // Still connected: the restarted room sends its history again.
-    std::string history = next(*ann);
+    // The crash's requester hears of it; bob stays connected, and the
+    // restarted room sends him its history again.
+    auto closed = ann->wait_closed(5s);
+    CHECK_TRUE(closed.has_value());
+    LONGS_EQUAL(1011, closed->code);
+    std::string history = next(*bob);
     CHECK_TRUE(history.find(R"("text":"one")") != std::string::npos);
   }
   server.stop_gateway();

@@ -124,3 +124,37 @@ TEST(Http, StaticFilesIncludingUnknownSuffixes) {
   CHECK_EQUAL(404, http_get(server.port(), "/static/missing.txt").first);
   CHECK_TRUE(server.stop());
 }
+
+TEST(Http, StaticFilesNeverLeaveTheDirectory) {
+  TempDir outside;
+  outside.write("secret.txt", "secret");
+  TempDir dir;
+  dir.write("index.html", "<h1>hi</h1>");
+  dir.write("real.txt", "inside");
+  std::filesystem::create_directory(dir.path + "/sub");
+  dir.write("sub/page.txt", "page");
+  std::filesystem::create_symlink(outside.path + "/secret.txt", dir.path + "/leak.txt");
+  std::filesystem::create_directory_symlink(outside.path, dir.path + "/out");
+  std::filesystem::create_symlink(dir.path + "/real.txt", dir.path + "/alias.txt");
+  std::filesystem::create_symlink("../real.txt", dir.path + "/sub/up.txt");
+  ServerOptions options = quick_options();
+  options.static_dir = dir.path;
+  TestServer server(options);
+
+  CHECK_EQUAL(404, http_get(server.port(), "/static/leak.txt").first);
+  CHECK_EQUAL(404, http_get(server.port(), "/static/out/secret.txt").first);
+  CHECK_EQUAL(
+      404, http_get(server.port(), "/static/../" + outside.path.substr(5) + "/secret.txt").first);
+  CHECK_EQUAL(404, http_get(server.port(), "/static/%2e%2e/%2e%2e/etc/passwd").first);
+  CHECK_EQUAL(404, http_get(server.port(), "/static/sub").first);  // a directory, not a file
+  // Links that stay inside are served.
+  const auto alias = http_get(server.port(), "/static/alias.txt");
+  CHECK_EQUAL(200, alias.first);
+  STRCMP_EQUAL("inside", alias.second.c_str());
+  const auto up = http_get(server.port(), "/static/sub/up.txt");
+  CHECK_EQUAL(200, up.first);
+  STRCMP_EQUAL("inside", up.second.c_str());
+  CHECK_EQUAL(200, http_get(server.port(), "/static/sub/page.txt").first);
+  CHECK_EQUAL(301, http_get(server.port(), "/static").first);
+  CHECK_TRUE(server.stop());
+}

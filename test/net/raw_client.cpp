@@ -126,15 +126,20 @@ std::string RawClient::read_body(std::size_t length, milliseconds timeout) {
   return body;
 }
 
-int RawClient::upgrade(std::string_view path, std::string_view extra_headers,
-                       milliseconds timeout) {
-  std::string request = "GET " + std::string(path) +
-                        " HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+std::string upgrade_request(std::string_view path, std::string_view host,
+                            std::string_view extra_headers) {
+  std::string request = "GET " + std::string(path) + " HTTP/1.1\r\nHost: " + std::string(host) +
+                        "\r\nUpgrade: websocket\r\n"
                         "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
                         "Sec-WebSocket-Version: 13\r\n";
   request += extra_headers;
   request += "\r\n";
-  if (!send_all(request)) return 0;
+  return request;
+}
+
+int RawClient::upgrade(std::string_view path, std::string_view extra_headers,
+                       milliseconds timeout) {
+  if (!send_all(upgrade_request(path, "127.0.0.1", extra_headers))) return 0;
   return status_of(read_head(timeout));
 }
 
@@ -204,11 +209,15 @@ bool RawClient::wait_eof(milliseconds timeout) {
 
 std::pair<int, std::string> http_get(std::uint16_t port, std::string_view path,
                                      std::string_view extra_headers) {
-  RawClient client;
-  if (!client.connect(port)) return {0, {}};
   std::string request = "GET " + std::string(path) + " HTTP/1.1\r\nHost: 127.0.0.1\r\n";
   request += extra_headers;
   request += "Connection: close\r\n\r\n";
+  return http_exchange(port, request);
+}
+
+std::pair<int, std::string> http_exchange(std::uint16_t port, std::string_view request) {
+  RawClient client;
+  if (!client.connect(port)) return {0, {}};
   if (!client.send_all(request)) return {0, {}};
   const std::string head = client.read_head(milliseconds(3000));
   const std::string length = header_of(head, "content-length");

@@ -59,6 +59,14 @@ class RawClient {
   std::string buffer_;
 };
 
+// Sends `request` as it is over a fresh connection and reads one response:
+// {status, body}; status 0 when none came.
+std::pair<int, std::string> http_exchange(std::uint16_t port, std::string_view request);
+
+// An upgrade request for `path` with the given Host (and extra header lines).
+std::string upgrade_request(std::string_view path, std::string_view host = "127.0.0.1",
+                            std::string_view extra_headers = {});
+
 // One GET over a fresh connection: returns {status, body}; status 0 on failure.
 std::pair<int, std::string> http_get(std::uint16_t port, std::string_view path,
                                      std::string_view extra_headers = {});

@@ -29,7 +29,7 @@ TEST(Routing, UnknownPrefixIs404) {
   RawClient raw;
   CHECK_TRUE(raw.connect(server.port()));
   raw.send_all(
-      "GET /nope/x HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+      "GET /nope/x HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
       "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n");
   STRCMP_CONTAINS("HTTP/1.1 404 Not Found\r\n", raw.read_head(3s).c_str());
   CHECK_EQUAL(404, upgrade_status(server.port(), "/nope/x"));
@@ -179,7 +179,7 @@ TEST(Routing, PlainGetOnARouteIs426AndUnknownPathIs404) {
   CHECK_EQUAL(426, http_get(server.port(), "/echo/x").first);
   RawClient raw;
   CHECK_TRUE(raw.connect(server.port()));
-  raw.send_all("GET /nothing HTTP/1.1\r\nHost: h\r\n\r\n");
+  raw.send_all("GET /nothing HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
   STRCMP_CONTAINS("HTTP/1.1 404", raw.read_head(3s).c_str());
   CHECK_EQUAL(404, http_get(server.port(), "/nothing-here").first);
   CHECK_TRUE(server.stop());

@@ -61,7 +61,8 @@ struct Room : Session {
     co_return;
   }
   Task<> on_connect(Connection& c, const ConnectInfo& info) override {
-    c.send("hello " + name() + (info.resumed ? " resumed" : ""));
+    c.send("hello " + name() + (info.resumed ? " resumed" : "") +
+           (info.interrupted ? " after " + *info.interrupted : ""));
     co_return;
   }
   Task<> on_message(Connection& c, std::string_view text, MessageKind) override {
@@ -220,7 +221,7 @@ TEST(Session, AFrameSentJustBeforeACloseArrivesBeforeTheClose) {
 }
 
 TEST(Session, CrashKeepsConnectionsOpenAndFramesInOrder) {
-  Fixture f;
+  Fixture f({.hand_over_interrupted = true});
   WsTestClient client;
   auto a = client.connect(f.gateway.port(), "/rooms/fragile");
   auto b = client.connect(f.gateway.port(), "/rooms/fragile");
@@ -232,8 +233,9 @@ TEST(Session, CrashKeepsConnectionsOpenAndFramesInOrder) {
   for (const char* m : {"1", "2", "crash", "3", "4"}) a->send(m);
   STRCMP_EQUAL("1", next_text(*a).c_str());
   STRCMP_EQUAL("2", next_text(*a).c_str());
-  // Both connections are handed to the restarted session ...
-  STRCMP_EQUAL("hello fragile resumed", next_text(*a).c_str());
+  // Both connections are handed to the restarted session, which learns
+  // what it was handling when it crashed ...
+  STRCMP_EQUAL("hello fragile resumed after crash", next_text(*a).c_str());
   STRCMP_EQUAL("hello fragile resumed", next_text(*b).c_str());
   // ... and what was sent while it restarted arrives, in order.
   STRCMP_EQUAL("3", next_text(*a).c_str());
@@ -245,6 +247,25 @@ TEST(Session, CrashKeepsConnectionsOpenAndFramesInOrder) {
   LONGS_EQUAL(2, f.life.starts.load());
   // One restart of one session, however many connections it had.
   LONGS_EQUAL(1, metric(f.gateway.port(), "troupe_session_restarts_total{route=\"/rooms\"}"));
+}
+
+TEST(Session, TheConnectionWhoseFrameCrashedTheSessionIsClosedWith1011) {
+  Fixture f;
+  WsTestClient client;
+  auto a = client.connect(f.gateway.port(), "/rooms/brittle");
+  auto b = client.connect(f.gateway.port(), "/rooms/brittle");
+  CHECK_TRUE(a->wait_open(3s) && b->wait_open(3s));
+  STRCMP_EQUAL("hello brittle", next_text(*a).c_str());
+  STRCMP_EQUAL("hello brittle", next_text(*b).c_str());
+  a->send("crash");
+  // Its request was lost with the session: it hears so, never silence ...
+  auto closed = a->wait_closed(5s);
+  CHECK_TRUE(closed.has_value());
+  LONGS_EQUAL(1011, closed->code);
+  // ... while the other connection is handed to the next incarnation.
+  STRCMP_EQUAL("hello brittle resumed", next_text(*b).c_str());
+  b->send("still here");
+  STRCMP_EQUAL("still here", next_text(*b).c_str());
 }
 
 TEST(Session, CloseOnCrashClosesWith1012) {
@@ -410,7 +431,7 @@ TEST(Session, StateSurvivesACrashAndAnIdleStop) {
   {
     Gateway gateway(rt, {.server = quick_options()});
     gateway.route("/count", [&] { return std::make_unique<Counter>(&store, &life); },
-                  {.idle_timeout = 50ms});
+                  {.idle_timeout = 50ms, .hand_over_interrupted = true});
     CHECK_FALSE(gateway.start());
     WsTestClient client;
     auto a = client.connect(gateway.port(), "/count/visits");
