@@ -39,13 +39,21 @@ struct GameState {
   // The seats' secrets, "" while free (or for a seat taken before seats had
   // tokens: its nick's next connection claims it and gets one).
   std::string x_token, o_token;
-  MSGPACK_DEFINE(board, turn, x, o, winner, reason, deadline, x_token, o_token);
+  // The connection that took each seat, as "<server process>/<connection
+  // id>": it keeps the seat when the session restarts under it (its URL has
+  // no token: it got the token on that connection).
+  std::string x_holder, o_holder;
+  MSGPACK_DEFINE(board, turn, x, o, winner, reason, deadline, x_token, o_token, x_holder, o_holder);
 
   std::string& nick_of(std::string_view seat) { return seat == "x" ? x : o; }
   const std::string& nick_of(std::string_view seat) const { return seat == "x" ? x : o; }
   std::string& token_of(std::string_view seat) { return seat == "x" ? x_token : o_token; }
   const std::string& token_of(std::string_view seat) const {
     return seat == "x" ? x_token : o_token;
+  }
+  std::string& holder_of(std::string_view seat) { return seat == "x" ? x_holder : o_holder; }
+  const std::string& holder_of(std::string_view seat) const {
+    return seat == "x" ? x_holder : o_holder;
   }
 };
 
@@ -63,6 +71,13 @@ inline std::string random_token() {
   std::string token;
   for (unsigned char b : bytes) token += {hex[b >> 4], hex[b & 15]};
   return token;
+}
+
+// This connection, unique across server processes (connection ids restart
+// with the process; the prefix, random per process, tells them apart).
+inline std::string holder_name(troupe::ConnectionId id) {
+  static const std::string process = random_token();
+  return process + "/" + std::to_string(id.value);
 }
 
 // Compares a presented token with a seat's in time independent of where they differ.
@@ -114,7 +129,9 @@ class TicTacToe : public troupe::Session {
       if (g.nick_of(s) != nick) continue;
       held_by_nick = true;
       // A seat from before tokens goes to its nick's first connection.
-      if (g.token_of(s).empty() || same_token(token, g.token_of(s))) seat = s;
+      if (g.token_of(s).empty() || same_token(token, g.token_of(s)) ||
+          (info.resumed && g.holder_of(s) == holder_name(c.id())))
+        seat = s;
     }
     std::string new_token;
     if (seat.empty() && !held_by_nick && (g.x.empty() || g.o.empty()))
@@ -127,6 +144,7 @@ class TicTacToe : public troupe::Session {
       GameState& m = state_->mutate();
       m.nick_of(seat) = nick;
       m.token_of(seat) = new_token;
+      m.holder_of(seat) = holder_name(c.id());
       if (auto saved = co_await state_->commit(self()); !saved) {
         state_->mutate() = std::move(before);
         c.send(error_json("your seat could not be saved, watching instead (reconnect to retry): " +
@@ -214,13 +232,15 @@ class TicTacToe : public troupe::Session {
       co_return;
     }
     GameState before = state_->get();
+    // A new game, the same seats: the board and the clock as new (the clock
+    // starts with the first move).
+    const GameState fresh;
     GameState& g = state_->mutate();
-    GameState fresh;
-    fresh.x = g.x;
-    fresh.o = g.o;
-    fresh.x_token = g.x_token;
-    fresh.o_token = g.o_token;
-    g = fresh;  // the clock starts with the first move
+    g.board = fresh.board;
+    g.turn = fresh.turn;
+    g.winner = fresh.winner;
+    g.reason = fresh.reason;
+    g.deadline = fresh.deadline;
     if (!co_await commit_or_answer(c, std::move(before), request.id)) co_return;
     co_await follow_clock();
     broadcast_state();

@@ -1,6 +1,7 @@
 // The tic-tac-toe example (examples/server/game.hpp) through a real gateway
 // with WebSocket clients: seats and roles, moves and their errors, wins,
-// reconnecting players, a restart of the server, and the turn timer, whose
+// reconnecting players and their seat tokens, a restart of the game or of
+// the server, and the turn timer, whose
 // alarm ends the game also when nobody is connected.
 
 #include "examples/server/game.hpp"
@@ -11,6 +12,7 @@
 #include <map>
 #include <mutex>
 #include <regex>
+#include <stdexcept>
 #include <string>
 
 #include "net/gateway.hpp"
@@ -66,6 +68,12 @@ struct ObservedGame : examples::TicTacToe {
   Task<> on_alarm() override {
     co_await TicTacToe::on_alarm();
     life->rang(connection_count());
+  }
+  // "crash" crashes the game, as a bug would: its supervisor restarts it,
+  // which gets the connections back (resumed).
+  Task<> on_message(Connection& c, std::string_view text, MessageKind kind) override {
+    if (text == "crash") throw std::runtime_error("crash requested by the test");
+    co_await TicTacToe::on_message(c, text, kind);
   }
 };
 
@@ -506,4 +514,27 @@ TEST(Game, ASeatIsBoundToItsTokenNotToTheNick) {
   STRCMP_EQUAL("....x....", field(next_state(*again), "board").c_str());
   STRCMP_EQUAL(R"({"type":"ack","id":"m"})", next(*again).c_str());
   STRCMP_EQUAL("spectator", field(next_state(*mallory), "role").c_str());
+}
+
+TEST(Game, PlayersKeepTheirSeatsWhenTheGameRestartsUnderThem) {
+  GameServer server;
+  WsTestClient client;
+  auto ann = server.join(client, "crashy", "ann");  // her token came on this connection
+  auto bob = server.join(client, "crashy", "bob");
+  next_state(*ann);
+  auto eve = client.connect(server.stored.port(), "/game/crashy?name=ann");
+  CHECK_TRUE(eve->wait_open(3s));
+  STRCMP_EQUAL("spectator", field(next_state(*eve), "role").c_str());
+  STRCMP_CONTAINS("needs its token", field(next(*eve), "error").c_str());
+
+  bob->send("crash");
+  // The restarted game has the same connections: the ones that took the
+  // seats keep them, the other "ann" still watches.
+  STRCMP_EQUAL("x", field(next_state(*ann), "role").c_str());
+  STRCMP_EQUAL("o", field(next_state(*bob), "role").c_str());
+  STRCMP_EQUAL("spectator", field(next_state(*eve), "role").c_str());
+  STRCMP_CONTAINS("needs its token", field(next(*eve), "error").c_str());
+  ann->send(R"({"type":"move","cell":4})");
+  STRCMP_EQUAL("....x....", field(next_state(*ann), "board").c_str());
+  STRCMP_EQUAL("....x....", field(next_state(*eve), "board").c_str());
 }
