@@ -402,3 +402,20 @@ TEST(ExamplesHostile, GameRefusesNicksThatAreNotNames) {
   STRCMP_EQUAL("x", state["role"].get<std::string>().c_str());
   CHECK_TRUE(state["players"]["o"].is_null());
 }
+
+TEST(ExamplesHostile, DeeplyNestedJsonIsAnErrorNotACrash) {
+  ExampleServer server;
+  WsTestClient client;
+  auto ann = open(client, server.port(), "/chat/deep?name=ann");
+  next(*ann);
+  const std::size_t depth = 400'000;  // within the 1 MiB message limit
+  ann->send(R"({"type":"say","id":"deep","text":)" + std::string(depth, '[') +
+            std::string(depth, ']') + "}");
+  auto error = next_json(*ann);
+  STRCMP_EQUAL("error", type_of(error).c_str());
+  STRCMP_EQUAL("deep", examples::string_at(error, "id").value_or("").c_str());
+  ann->send(R"({"type":"say","text":)" + std::string(depth, '['));
+  STRCMP_EQUAL("error", type_of(next_json(*ann)).c_str());
+  ann->send(R"({"type":"say","text":"fine","id":"1"})");
+  STRCMP_EQUAL("message", type_of(next_json(*ann)).c_str());
+}

@@ -1,8 +1,8 @@
 // The tic-tac-toe example (examples/server/game.hpp) through a real gateway
 // with WebSocket clients: seats and roles, moves and their errors, wins,
 // reconnecting players and their seat tokens, a restart of the game or of
-// the server, and the turn timer, whose
-// alarm ends the game also when nobody is connected.
+// the server, and the turn timer, whose alarm ends the game also when
+// nobody is connected.
 
 #include "examples/server/game.hpp"
 
