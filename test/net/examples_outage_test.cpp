@@ -190,3 +190,21 @@ TEST(ExamplesOutage, AGameMoveThatCannotBeSavedIsAnsweredAndChangesNothing) {
   STRCMP_EQUAL("....x....", text_at(next_json(*ann), "board").c_str());
   STRCMP_EQUAL(R"({"type":"ack","id":"m1"})", next(*ann).c_str());
 }
+
+TEST(ExamplesOutage, AGameSeatThatCannotBeSavedIsRefusedWithAnErrorAndStaysFree) {
+  BreakableServer server;
+  WsTestClient client;
+  server.store.broken = true;
+  auto ann = open(client, server.port(), "/game/seatless?name=ann");
+  auto error = next_json(*ann);
+  STRCMP_EQUAL("error", text_at(error, "type").c_str());
+  STRCMP_CONTAINS("could not be saved", text_at(error, "error").c_str());
+  auto state = next_json(*ann);
+  STRCMP_EQUAL("spectator", text_at(state, "role").c_str());
+  CHECK_TRUE(state["players"]["x"].is_null());
+  server.store.broken = false;
+  // The seat is still free: ann, reconnecting, takes it.
+  auto again = open(client, server.port(), "/game/seatless?name=ann");
+  STRCMP_EQUAL("seat", text_at(next_json(*again), "type").c_str());
+  STRCMP_EQUAL("x", text_at(next_json(*again), "role").c_str());
+}
