@@ -107,6 +107,11 @@ async def conversation(port):
             fail("a new room has history")
         async with websockets.connect(room + "bob") as bob:
             await two_clients(ann, bob)
+            await bad_nick(port)
+            await bob.send(json.dumps({"type": "say", "text": "last", "id": "5"}))
+            # The refused nick never joined: ann's next frame is bob's message.
+            if (await expect(ann, "message"))["text"] != "last":
+                fail("ann missed bob's last message")
 
 
 async def two_clients(ann, bob):
@@ -142,11 +147,36 @@ async def two_clients(ann, bob):
     await expect(ann, "message")
     await expect(ann, "ack")
 
+    # json.dumps sends an emoji as an escaped surrogate pair: the room joins
+    # it. A lone surrogate is refused. Either way every frame stays valid
+    # UTF-8 (an invalid one would close these sockets with 1007).
+    await ann.send(json.dumps({"type": "say", "text": "\U0001F600", "id": "3"}))
+    await expect(ann, "message")
+    await expect(ann, "ack")
+    if (await expect(bob, "message"))["text"] != "\U0001F600":
+        fail("bob did not hear the emoji")
+    await ann.send(json.dumps({"type": "say", "text": "\ud83d", "id": "4"}))
+    if (await expect(ann, "error")).get("id") is not None:
+        fail("an unparsable frame has no id to name")
+
+
+async def bad_nick(port):
+    # A nick that is not UTF-8: refused before the upgrade, or closed with 1008.
+    try:
+        async with websockets.connect("ws://127.0.0.1:%d/chat/interop?name=%%ff" % port) as bad:
+            await asyncio.wait_for(bad.recv(), 5)
+            fail("a %ff nick was let in")
+    except websockets.ConnectionClosed as e:
+        if e.rcvd is None or e.rcvd.code != 1008:
+            fail("a %%ff nick was closed with %r, not 1008" % (e.rcvd,))
+    except websockets.InvalidStatusCode:
+        pass
+
 
 async def after_restart(port):
     async with websockets.connect("ws://127.0.0.1:%d/chat/interop?name=cy" % port) as cy:
         texts = [m["text"] for m in (await expect(cy, "history"))["messages"]]
-        if texts != ["caf\u00e9", "still here"]:
+        if texts != ["caf\u00e9", "still here", "\U0001F600", "last"]:
             fail("history after the server restarted: %r" % texts)
 
 
