@@ -10,6 +10,7 @@ packages=(
   libuv1-dev libmsgpack-cxx-dev libwebsockets-dev libwebsockets-evlib-uv
   libhiredis-dev cpputest redis-server redis-tools
   python3 python3-websockets clang-format time
+  nlohmann-json3-dev
 )
 packages+=("$@")
 

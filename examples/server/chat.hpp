@@ -1,18 +1,23 @@
 #pragma once
 // Chat rooms: ws://HOST:PORT/chat/<room>?name=<nick>. See README.md here for
-// the protocol. History (the last 100 messages) is the room's persisted
-// state; a message is acknowledged to its sender once it is durable.
+// the protocol. History (the latest messages, at most 100 and 256 KiB) is
+// the room's persisted state; a message is acknowledged to its sender once
+// it is durable, and a message retried with the same id is stored once.
 
 #include <chrono>
+#include <cstddef>
 #include <msgpack.hpp>
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "json.hpp"
 #include "net/session.hpp"
 #include "persist/actor_state.hpp"
+#include "protocol.hpp"
+#include "text.hpp"
 
 namespace examples {
 
@@ -25,57 +30,97 @@ struct ChatMessage {
 
 struct ChatHistory {
   std::vector<ChatMessage> messages;
-  MSGPACK_DEFINE(messages);
+  RecentIds applied;  // "<nick>\n<id>" of the latest messages sent with an id
+  MSGPACK_DEFINE(messages, applied);
+};
+
+struct ChatLimits {
+  std::size_t max_text_bytes = 16 << 10;
+  std::size_t max_messages = 100;
+  // The history's size, counted as its strings' bytes plus 32 per message
+  // (about its JSON in the history frame), so that neither the snapshot
+  // (rewritten on every message) nor the history frame grows without bound.
+  std::size_t max_history_bytes = 256 << 10;
 };
 
 class ChatRoom : public troupe::Session {
  public:
-  ChatRoom(troupe::ActorStore* store, bool demo_faults)
-      : store_(store), demo_faults_(demo_faults) {}
+  ChatRoom(troupe::ActorStore* store, bool demo_faults, ChatLimits limits = {})
+      : store_(store), demo_faults_(demo_faults), limits_(limits) {}
 
   troupe::Task<> on_start() override {
     state_.emplace(*store_, "chat/" + name());
     co_await state_->load(self());  // exits, naming the cause, if it cannot
+    // Histories written before the room checked its input may hold invalid
+    // UTF-8 (and be too big): repaired before anyone hears of them, and
+    // written back with the next write.
+    ChatHistory loaded = state_->get();
+    bool repaired = false;
+    for (auto& m : loaded.messages) {
+      repaired = repair_utf8(m.from) || repaired;
+      repaired = repair_utf8(m.text) || repaired;
+    }
+    repaired = trim(loaded) || repaired;
+    if (repaired) state_->mutate() = std::move(loaded);
   }
 
   troupe::Task<> on_connect(troupe::Connection& c, const troupe::ConnectInfo& info) override {
     std::string nick(info.request.query_param("name").value_or("anonymous"));
-    c.state["name"] = nick;
-    std::string history = R"({"type":"history","messages":[)";
-    bool first = true;
-    for (const auto& m : state_->get().messages) {
-      history += (first ? "" : ",") + message_json(m, false);
-      first = false;
+    if (auto why = nick_problem(nick)) {
+      c.state["refused"] = "1";
+      c.close(troupe::close_code::policy_violation, *why);
+      co_return;
     }
-    c.send(history + "]}");
-    if (!info.resumed) broadcast(R"({"type":"join","name":)" + quote(nick) + "}", c.id());
-    co_return;
+    c.state["name"] = nick;
+    Json messages = Json::array();
+    for (const auto& m : state_->get().messages) messages.push_back(message_json(m, false));
+    c.send(to_text(Json{{"type", "history"}, {"messages", std::move(messages)}}));
+    if (!info.resumed) broadcast(to_text(Json{{"type", "join"}, {"name", nick}}), c.id());
   }
 
   troupe::Task<> on_message(troupe::Connection& c, std::string_view text,
                             troupe::MessageKind) override {
-    auto msg = parse_flat_object(text);
-    if (!msg || !msg->count("type")) {
-      c.send(R"({"type":"error","error":"expected a JSON object with a type"})");
+    if (c.state.count("refused")) co_return;  // closing
+    std::string why;
+    auto request = parse_request(text, why);
+    if (!request) {
+      c.send(error_frame(why));
       co_return;
     }
-    const std::string& type = msg->at("type");
-    if (type == "crash" && demo_faults_) throw std::runtime_error("crash requested by a client");
-    if (type != "say" || !msg->count("text") || msg->at("text").empty()) {
+    const auto& id = request->id;
+    if (request->type == "crash" && demo_faults_)
+      throw std::runtime_error("crash requested by a client");
+    auto said = string_at(request->body, "text");
+    if (request->type != "say" || !said || said->empty()) {
+      c.send(error_frame(R"(unknown message: expected {"type":"say","text":...})", id));
+      co_return;
+    }
+    if (said->size() > limits_.max_text_bytes) {
       c.send(
-          R"({"type":"error","error":"unknown message: expected {\"type\":\"say\",\"text\":...}"})");
+          error_frame("text longer than " + std::to_string(limits_.max_text_bytes) + " bytes", id));
       co_return;
     }
-    ChatMessage m{c.state["name"], msg->at("text"),
-                  std::chrono::duration_cast<std::chrono::milliseconds>(
-                      std::chrono::system_clock::now().time_since_epoch())
-                      .count()};
-    auto& messages = state_->mutate().messages;
-    messages.push_back(m);
-    if (messages.size() > 100) messages.erase(messages.begin());
-    co_await state_->commit_or_exit(self());  // durable before anyone hears of it
-    broadcast(message_json(m, true));
-    if (msg->count("id")) c.send(R"({"type":"ack","id":)" + quote(msg->at("id")) + "}");
+    const std::string& nick = c.state["name"];
+    std::optional<std::string> key;  // ids are the client's: one nick's never meet another's
+    if (id) key = nick + "\n" + *id;
+    if (!key || !state_->get().applied.contains(*key)) {
+      ChatMessage m{nick, std::move(*said),
+                    std::chrono::duration_cast<std::chrono::milliseconds>(
+                        std::chrono::system_clock::now().time_since_epoch())
+                        .count()};
+      ChatHistory next = state_->get();
+      next.messages.push_back(m);
+      if (key) next.applied.add(*key);
+      trim(next);
+      ChatHistory before = std::exchange(state_->mutate(), std::move(next));
+      if (auto saved = co_await state_->commit(self()); !saved) {
+        state_->mutate() = std::move(before);  // not stored: the client may retry
+        c.send(not_saved_frame(saved.error().to_string(), id));
+        co_return;
+      }
+      broadcast(to_text(message_json(m, true)));  // durable before anyone hears of it
+    }
+    if (id) c.send(ack_frame(*id));
   }
 
   // The state's own messages (write completions, timers).
@@ -83,18 +128,36 @@ class ChatRoom : public troupe::Session {
   troupe::Task<> on_stop() override { (void)co_await state_->flush(self()); }
 
   troupe::Task<> on_close(troupe::Connection& c, std::uint16_t, std::string_view) override {
-    broadcast(R"({"type":"leave","name":)" + quote(c.state["name"]) + "}");
+    if (!c.state.count("refused"))
+      broadcast(to_text(Json{{"type", "leave"}, {"name", c.state["name"]}}));
     co_return;
   }
 
  private:
-  static std::string message_json(const ChatMessage& m, bool typed) {
-    return std::string("{") + (typed ? R"("type":"message",)" : "") + R"("from":)" + quote(m.from) +
-           R"(,"text":)" + quote(m.text) + R"(,"ts":)" + std::to_string(m.ts) + "}";
+  static Json message_json(const ChatMessage& m, bool typed) {
+    Json j = Json::object();
+    if (typed) j["type"] = "message";
+    j["from"] = m.from;
+    j["text"] = m.text;
+    j["ts"] = m.ts;
+    return j;
+  }
+
+  // Drops the oldest messages past the limits; true if it dropped any.
+  bool trim(ChatHistory& h) const {
+    std::size_t bytes = 0, keep = 0;
+    for (auto it = h.messages.rbegin(); it != h.messages.rend(); ++it, ++keep) {
+      bytes += it->from.size() + it->text.size() + 32;
+      if (keep == limits_.max_messages || bytes > limits_.max_history_bytes) break;
+    }
+    if (keep == h.messages.size()) return false;
+    h.messages.erase(h.messages.begin(), h.messages.end() - static_cast<std::ptrdiff_t>(keep));
+    return true;
   }
 
   troupe::ActorStore* store_;
   bool demo_faults_;
+  ChatLimits limits_;
   std::optional<troupe::ActorState<ChatHistory>> state_;
 };
 

@@ -2,23 +2,30 @@
 // The smallest session actor: a persisted counter per name.
 //   ws://HOST:PORT/counter/<name>
 //   server → {"type":"value","value":N} on connect and to everyone after a change
-//   client → {"type":"incr","by":K,"id":"..."}; server → {"type":"ack","id":"..."} once durable
+//   client → {"type":"incr","by":K,"id":"..."}; server → {"type":"ack","id":"..."} once durable,
+//            or {"type":"error","error":"...","id":"..."} (nothing changed)
+// K is an integer (default 1) that must not take the value past 64 bits. An
+// id names the increment: retried with the same id, it is acknowledged again
+// but applied once.
 
-#include <cstdlib>
+#include <cstdint>
 #include <msgpack.hpp>
 #include <optional>
 #include <string>
+#include <utility>
 
 #include "json.hpp"
 #include "net/session.hpp"
 #include "persist/actor_state.hpp"
+#include "protocol.hpp"
 
 namespace examples {
 
 // [tutorial:session]
 struct CounterState {
-  long long value = 0;
-  MSGPACK_DEFINE(value);
+  std::int64_t value = 0;
+  RecentIds applied;  // the latest increments' ids: a retry is applied once
+  MSGPACK_DEFINE(value, applied);
 };
 
 class Counter : public troupe::Session {
@@ -40,21 +47,36 @@ class Counter : public troupe::Session {
 
   troupe::Task<> on_message(troupe::Connection& c, std::string_view text,
                             troupe::MessageKind) override {
-    auto msg = parse_flat_object(text);
-    if (!msg || msg->count("type") == 0 || msg->at("type") != "incr") {
-      c.send(R"({"type":"error","error":"expected {\"type\":\"incr\",\"by\":K}"})");
+    std::string why;
+    auto request = parse_request(text, why);
+    if (!request || request->type != "incr") {
+      c.send(error_frame(request ? R"(expected {"type":"incr","by":K,"id":"..."})" : why,
+                         request ? request->id : std::nullopt));
       co_return;
     }
-    long long by = msg->count("by") ? std::atoll(msg->at("by").c_str()) : 1;
-    state_->mutate().value += by;
-    co_await state_->commit_or_exit(self());
-    broadcast(value_json());
-    if (msg->count("id")) c.send(R"({"type":"ack","id":)" + quote(msg->at("id")) + "}");
+    const auto& id = request->id;
+    if (!id || !state_->get().applied.contains(*id)) {
+      CounterState next = state_->get();
+      auto by = int64_at(request->body, "by", 1);
+      if (!by || __builtin_add_overflow(next.value, *by, &next.value)) {
+        c.send(error_frame(by ? "the counter would overflow" : "by must be a 64-bit integer", id));
+        co_return;
+      }
+      if (id) next.applied.add(*id);
+      CounterState before = std::exchange(state_->mutate(), std::move(next));
+      if (auto saved = co_await state_->commit(self()); !saved) {
+        state_->mutate() = std::move(before);  // not applied: the client may retry
+        c.send(not_saved_frame(saved.error().to_string(), id));
+        co_return;
+      }
+      broadcast(value_json());
+    }
+    if (id) c.send(ack_frame(*id));
   }
 
  private:
   std::string value_json() const {
-    return R"({"type":"value","value":)" + std::to_string(state_->get().value) + "}";
+    return to_text(Json{{"type", "value"}, {"value", state_->get().value}});
   }
 
   troupe::ActorStore* store_;

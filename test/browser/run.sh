@@ -10,4 +10,5 @@ bash "$here/../../tools/deps.sh" "${need[@]}"
 if [[ ! -d $here/node_modules/playwright-core ]]; then
   npm ci --prefix "$here" --no-audit --no-fund >/dev/null
 fi
-exec timeout 120 node "$here/chat.mjs" "$build/examples/server"
+timeout 120 node "$here/chat.mjs" "$build/examples/server"
+exec timeout 90 node "$here/game.mjs" "$build/examples/server"

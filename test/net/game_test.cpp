@@ -1,15 +1,18 @@
 // The tic-tac-toe example (examples/server/game.hpp) through a real gateway
 // with WebSocket clients: seats and roles, moves and their errors, wins,
-// reconnecting players, a restart of the server, and the turn timer, whose
-// alarm ends the game also when nobody is connected.
+// reconnecting players and their seat tokens, a restart of the game or of
+// the server, and the turn timer, whose alarm ends the game also when
+// nobody is connected.
 
 #include "examples/server/game.hpp"
 
 #include <CppUTest/TestHarness.h>
 
 #include <condition_variable>
+#include <map>
 #include <mutex>
 #include <regex>
+#include <stdexcept>
 #include <string>
 
 #include "net/gateway.hpp"
@@ -66,6 +69,12 @@ struct ObservedGame : examples::TicTacToe {
     co_await TicTacToe::on_alarm();
     life->rang(connection_count());
   }
+  // "crash" crashes the game, as a bug would: the gateway restarts it,
+  // which gets the connections back (resumed).
+  Task<> on_message(Connection& c, std::string_view text, MessageKind kind) override {
+    if (text == "crash") throw std::runtime_error("crash requested by the test");
+    co_await TicTacToe::on_message(c, text, kind);
+  }
 };
 
 struct GameServer {
@@ -83,14 +92,26 @@ struct GameServer {
   void start_gateway() { stored.start(); }
   void stop_gateway() { stored.stop(); }
 
-  // A client of game `game` as `nick`, open, its first state frame taken.
+  // The seat tokens the players got, by nick, which join() presents again.
+  std::map<std::string, std::string> tokens;
+
+  // A client of game `game` as `nick` (with its seat token, if it got one),
+  // open, its first state frame taken (and the seat token sent before it kept).
   std::shared_ptr<ClientConnection> join(WsTestClient& client, const std::string& game,
                                          const std::string& nick, std::string* first = nullptr) {
-    auto c = client.connect(stored.port(), "/game/" + game + "?name=" + nick);
+    std::string query = "?name=" + nick;
+    if (tokens.count(nick)) query += "&token=" + tokens[nick];
+    auto c = client.connect(stored.port(), "/game/" + game + query);
     CHECK_TRUE(c->wait_open(3s));
     auto m = c->next_message(5s);
     CHECK_TRUE(m.has_value());
-    if (first) *first = m->data;
+    auto frame = examples::parse_object(m.value_or(ClientMessage{}).data);
+    if (frame && examples::string_at(*frame, "type") == "seat") {
+      tokens[nick] = examples::string_at(*frame, "token").value_or("");
+      m = c->next_message(5s);
+      CHECK_TRUE(m.has_value());
+    }
+    if (first) *first = m.value_or(ClientMessage{}).data;
     return c;
   }
 
@@ -204,10 +225,10 @@ TEST(Game, IllegalMovesGetAnErrorAndChangeNothing) {
   WsTestClient client;
   auto ann = server.join(client, "illegal", "ann");
   auto error = [](ClientConnection& c) {
-    auto frame = examples::parse_flat_object(next(c));
-    CHECK_TRUE(frame && frame->count("type") && frame->count("error"));
-    STRCMP_EQUAL("error", frame->at("type").c_str());
-    return frame->at("error");
+    auto frame = examples::parse_object(next(c));
+    CHECK_TRUE(frame.has_value());
+    STRCMP_EQUAL("error", examples::string_at(*frame, "type").value_or("").c_str());
+    return examples::string_at(*frame, "error").value_or("<no error>");
   };
   ann->send(R"({"type":"move","cell":0})");
   STRCMP_EQUAL("waiting for an opponent", error(*ann).c_str());
@@ -451,4 +472,71 @@ TEST(Game, TheTurnTimerSurvivesARestartOfTheServer) {
   auto cat = server.join(client, "later", "cat", &seen);
   STRCMP_EQUAL("x", field(seen, "winner").c_str());
   STRCMP_EQUAL("timeout", field(seen, "reason").c_str());
+}
+
+TEST(Game, ASeatIsBoundToItsTokenNotToTheNick) {
+  GameServer server;
+  WsTestClient client;
+  auto ann = server.join(client, "hijack", "ann");
+  auto bob = server.join(client, "hijack", "bob");
+  next_state(*ann);
+  // Each player got a token of its own (128 random bits), sent to it alone.
+  std::string anns_token = server.tokens["ann"];
+  LONGS_EQUAL(32, anns_token.size());
+  CHECK_TRUE(anns_token != server.tokens["bob"]);
+
+  // Another client calling itself ann, without the token or with a wrong
+  // one, while ann is connected and after she left: a spectator, told why.
+  auto impostor = [&](const std::string& query) {
+    auto c = client.connect(server.stored.port(), "/game/hijack?name=ann" + query);
+    CHECK_TRUE(c->wait_open(3s));
+    std::string state = next_state(*c);
+    STRCMP_EQUAL("spectator", field(state, "role").c_str());
+    STRCMP_EQUAL("ann", field(state, "x").c_str());
+    STRCMP_CONTAINS("needs its token", field(next(*c), "error").c_str());
+    c->send(R"({"type":"move","cell":0})");
+    STRCMP_EQUAL("spectators cannot move", field(next(*c), "error").c_str());
+    CHECK_TRUE(state.find(anns_token) == std::string::npos);
+    return c;
+  };
+  impostor("");
+  impostor("&token=" + server.tokens["bob"]);
+  impostor("&token=" + std::string(32, '0'));
+  ann->close(1000, "bye");
+  CHECK_TRUE(ann->wait_closed(3s).has_value());
+  auto mallory = impostor("");
+
+  // The token holder gets her seat back, and plays.
+  std::string back;
+  auto again = server.join(client, "hijack", "ann", &back);
+  STRCMP_EQUAL("x", field(back, "role").c_str());
+  again->send(R"({"type":"move","cell":4,"id":"m"})");
+  STRCMP_EQUAL("....x....", field(next_state(*again), "board").c_str());
+  STRCMP_EQUAL(R"({"type":"ack","id":"m"})", next(*again).c_str());
+  STRCMP_EQUAL("spectator", field(next_state(*mallory), "role").c_str());
+}
+
+TEST(Game, PlayersKeepTheirSeatsWhenTheGameRestartsUnderThem) {
+  GameServer server;
+  WsTestClient client;
+  auto ann = server.join(client, "crashy", "ann");  // her token came on this connection
+  auto bob = server.join(client, "crashy", "bob");
+  next_state(*ann);
+  auto eve = client.connect(server.stored.port(), "/game/crashy?name=ann");
+  CHECK_TRUE(eve->wait_open(3s));
+  STRCMP_EQUAL("spectator", field(next_state(*eve), "role").c_str());
+  STRCMP_CONTAINS("needs its token", field(next(*eve), "error").c_str());
+
+  eve->send("crash");
+  // The spectator's request crashed the game: she is told so (1011). The
+  // restarted game has the other connections: the ones that took the
+  // seats keep them.
+  auto closed = eve->wait_closed(5s);
+  CHECK_TRUE(closed.has_value());
+  LONGS_EQUAL(1011, closed->code);
+  STRCMP_EQUAL("x", field(next_state(*ann), "role").c_str());
+  STRCMP_EQUAL("o", field(next_state(*bob), "role").c_str());
+  ann->send(R"({"type":"move","cell":4})");
+  STRCMP_EQUAL("....x....", field(next_state(*ann), "board").c_str());
+  STRCMP_EQUAL("....x....", field(next_state(*bob), "board").c_str());
 }

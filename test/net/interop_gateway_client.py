@@ -106,10 +106,15 @@ async def conversation(port):
         if (await expect(ann, "history"))["messages"] != []:
             fail("a new room has history")
         async with websockets.connect(room + "bob") as bob:
-            await two_clients(ann, bob)
+            await two_clients(room, ann, bob)
+            await bad_nick(port)
+            await bob.send(json.dumps({"type": "say", "text": "last", "id": "5"}))
+            # The refused nick never joined: ann's next frame is bob's message.
+            if (await expect(ann, "message"))["text"] != "last":
+                fail("ann missed bob's last message")
 
 
-async def two_clients(ann, bob):
+async def two_clients(room, ann, bob):
     await expect(bob, "history")
     if (await expect(ann, "join"))["name"] != "bob":
         fail("ann did not see bob join")
@@ -125,28 +130,61 @@ async def two_clients(ann, bob):
     await bob.send("{not json")
     await expect(bob, "error")
 
-    # Bob crashes the room: his request was lost with it, so his socket is
-    # closed with 1011; the gateway keeps Ann's and hands it to the
-    # restarted room, which sends its persisted history again.
-    await bob.send(json.dumps({"type": "crash"}))
-    try:
-        await asyncio.wait_for(bob.recv(), 5)
-        fail("bob's socket stayed open after his request crashed the room")
-    except websockets.ConnectionClosed as closed:
-        if closed.rcvd is None or closed.rcvd.code != 1011:
-            fail("bob's socket closed with %r, not 1011" % (closed.rcvd,))
-    texts = [m["text"] for m in (await expect(ann, "history"))["messages"]]
-    if texts != ["caf\u00e9"]:
-        fail("history after the crash: %r" % texts)
-    await ann.send(json.dumps({"type": "say", "text": "still here", "id": "2"}))
+    # Dan crashes the room: his request was lost with it, so his socket is
+    # closed with 1011; the gateway keeps Ann's and Bob's and hands them to
+    # the restarted room, which sends its persisted history again.
+    async with websockets.connect(room + "dan") as dan:
+        await expect(dan, "history")
+        for ws in (ann, bob):
+            if (await expect(ws, "join"))["name"] != "dan":
+                fail("dan's join was not heard")
+        await dan.send(json.dumps({"type": "crash"}))
+        try:
+            await asyncio.wait_for(dan.recv(), 5)
+            fail("dan's socket stayed open after his request crashed the room")
+        except websockets.ConnectionClosed as closed:
+            if closed.rcvd is None or closed.rcvd.code != 1011:
+                fail("dan's socket closed with %r, not 1011" % (closed.rcvd,))
+    for ws in (ann, bob):
+        texts = [m["text"] for m in (await expect(ws, "history"))["messages"]]
+        if texts != ["caf\u00e9"]:
+            fail("history after the crash: %r" % texts)
+    await bob.send(json.dumps({"type": "say", "text": "still here", "id": "2"}))
+    await expect(bob, "message")
+    await expect(bob, "ack")
+    if (await expect(ann, "message"))["text"] != "still here":
+        fail("ann missed bob's message after the crash")
+
+    # json.dumps sends an emoji as an escaped surrogate pair: the room joins
+    # it. A lone surrogate is refused. Either way every frame stays valid
+    # UTF-8 (an invalid one would close these sockets with 1007).
+    await ann.send(json.dumps({"type": "say", "text": "\U0001F600", "id": "3"}))
     await expect(ann, "message")
     await expect(ann, "ack")
+    if (await expect(bob, "message"))["text"] != "\U0001F600":
+        fail("bob did not hear the emoji")
+    await ann.send(json.dumps({"type": "say", "text": "\ud83d", "id": "4"}))
+    if (await expect(ann, "error")).get("id") is not None:
+        fail("an unparsable frame has no id to name")
+
+
+async def bad_nick(port):
+    # A nick that is not UTF-8: refused before the upgrade, or closed with 1008.
+    try:
+        async with websockets.connect("ws://127.0.0.1:%d/chat/interop?name=%%ff" % port) as bad:
+            await asyncio.wait_for(bad.recv(), 5)
+            fail("a %ff nick was let in")
+    except websockets.ConnectionClosed as e:
+        if e.rcvd is None or e.rcvd.code != 1008:
+            fail("a %%ff nick was closed with %r, not 1008" % (e.rcvd,))
+    except websockets.InvalidStatusCode:
+        pass
 
 
 async def after_restart(port):
     async with websockets.connect("ws://127.0.0.1:%d/chat/interop?name=cy" % port) as cy:
         texts = [m["text"] for m in (await expect(cy, "history"))["messages"]]
-        if texts != ["caf\u00e9", "still here"]:
+        if texts != ["caf\u00e9", "still here", "\U0001F600", "last"]:
             fail("history after the server restarted: %r" % texts)
 
 
