@@ -209,6 +209,9 @@ std::string Gateway::metrics_text() const {
   one("troupe_origin_refused_total", "counter", c.origin_refused);
   one("troupe_host_refused_total", "counter", c.host_refused);
   one("troupe_request_heads_refused_total", "counter", c.heads_refused);
+  one("troupe_throttled_total", "counter", c.throttled);
+  one("troupe_closed_for_rate_total", "counter", c.closed_for_rate);
+  one("troupe_outbound_bytes", "gauge", c.outbound_bytes);
   per_route("troupe_sessions", "gauge",
             [&](const Kind& k) { return rt_.registry().list(k.names).size(); });
   per_route("troupe_session_restarts_total", "counter",
