@@ -112,12 +112,15 @@ struct GatewayOptions {
   // Retention (docs/persist.md, "Retention"). Zero, the default, keeps the
   // state of every name forever. Otherwise the state of a name that has
   // been unused this long (no incarnation of its session started or ended
-  // since, none running, no alarm pending) is erased: its keys in `actors`,
-  // its alarm key and its use record. Last uses are kept in `store` (else
-  // in the actors' store) under use_prefix + "<route>/<name>", written when
-  // an incarnation starts and ends; state that predates its record gets one
-  // at the first sweep, so it is kept a full period. Keep it far above the
-  // stores' operation timeouts (a write that lands that late is not fenced).
+  // since, none running, no alarm pending) is erased: the keys in `actors`
+  // of the actor named after it ("rooms/lobby") and its use record. Last
+  // uses are kept in `store` (else in the actors' store; with neither,
+  // retention does nothing) under use_prefix + "<route>/<name>", written
+  // when an incarnation starts and ends; state that predates its record
+  // gets one at the first sweep, so it is kept a full period. A start that
+  // comes while its name is being erased waits for the erase, then starts
+  // afresh. Keep it far above the stores' operation timeouts (a write that
+  // lands that late is not fenced off).
   Duration retention{};
   // How often the sweeper looks for names past retention. Zero: retention
   // / 4, within [1 s, 1 h]. The census behind /metrics' troupe_stored_keys
