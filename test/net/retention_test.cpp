@@ -64,7 +64,12 @@ struct Counter : Session {
     c.send(std::to_string(state->get().n));
     co_return;
   }
-  Task<> on_message(Connection& c, std::string_view, MessageKind) override {
+  Task<> on_message(Connection& c, std::string_view text, MessageKind) override {
+    if (text == "alarm") {
+      auto set = co_await set_alarm(std::chrono::system_clock::now() + std::chrono::hours(1));
+      c.send(set ? "set" : "error");
+      co_return;
+    }
     state->mutate().n += 1;
     co_await state->commit_or_exit(self());
     c.send("ack " + std::to_string(state->get().n));
@@ -291,4 +296,28 @@ TEST(Retention, ErasingNeverOverlapsAnIncarnationThatStartsMeanwhile) {
   CHECK_TRUE(eventually([&] { return f.keys("actor/") == 0; }));
   CHECK_TRUE(f.metric("troupe_retention_erased_total") >= 3);
   CHECK_TRUE(fresh > 0);  // measured: about 120 of the 150 starts
+}
+
+TEST(Retention, ANameWithAnAlarmPendingIsKept) {
+  Fixture f;
+  f.start(50ms);
+  f.use_once("waker", 1);
+  {
+    WsTestClient client;
+    auto c = client.connect(f.gateway->port(), "/count/waker");
+    CHECK_TRUE(c->wait_open(3s));
+    STRCMP_EQUAL("1", next_text(*c).c_str());
+    c->send("alarm");
+    STRCMP_EQUAL("set", next_text(*c).c_str());
+    c->close(1000, "bye");
+    CHECK_TRUE(c->wait_closed(3s).has_value());
+    CHECK_TRUE(f.stops.wait_stops(2));
+  }
+  f.use_once("plain", 1);
+  // "plain", stopped after "waker", is erased: "waker" is past the period too.
+  CHECK_TRUE(eventually([&] { return f.keys(f.state_of("plain")) == 0; }));
+  CHECK_TRUE(f.wait_passes(2));
+  CHECK_TRUE(f.keys(f.state_of("waker")) >= 2);
+  CHECK_EQUAL(1u, f.keys("alarms/count/waker"));
+  CHECK_EQUAL(1u, f.keys("used/count/waker"));
 }
