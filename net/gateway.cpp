@@ -64,7 +64,8 @@ std::vector<EventLoop> loops_of(Runtime& rt) {
 Gateway::Gateway(Runtime& rt, GatewayOptions options)
     : rt_(rt),
       options_(std::move(options)),
-      server_(std::make_unique<WebSocketServer>(loops_of(rt), options_.server)) {
+      server_(std::make_unique<WebSocketServer>(loops_of(rt), options_.server)),
+      retention_(std::make_unique<detail::Retention>(rt, options_)) {
   server_->add_http_handler("/healthz", [this](const HttpRequest&) { return health(); });
   server_->add_http_handler("/metrics", [this](const HttpRequest&) {
     return HttpResponse{200, "text/plain; version=0.0.4", metrics_text()};
@@ -97,6 +98,8 @@ void Gateway::route(std::string prefix, SessionFactory make, KindOptions options
   kind->alarm_keeper = "gateway.alarms" + prefix;
   kind->alarms = std::make_unique<detail::AlarmBook>(
       rt_, options_.store, options_.alarm_prefix + kind->names, kind->alarm_keeper);
+  kind->retention = retention_.get();
+  retention_->add_route(kind->names, kind->alarms.get());
   server_->add_route(prefix, kind, kind->options.route);
   kinds_.push_back(std::move(kind));
 }
@@ -121,6 +124,7 @@ std::error_code Gateway::start() {
                                       }),
                                       .name = kind->alarm_keeper});
   }
+  spec.children.push_back(retention_->child_spec());
   root_ = start_root(rt_, spec);
   rt_.spawn([root = root_, state = root_state_, failure = options_.on_root_failure](Process& self) {
     return watch_root(self, root, state, failure);
@@ -239,6 +243,7 @@ std::string Gateway::metrics_text() const {
     one("troupe_unsaved_actors", "gauge", p.unsaved_actors);
     one("troupe_oldest_unsaved_seconds", "gauge", seconds(p.oldest_unsaved));
   }
+  retention_->write_metrics(out);
   return out.str();
 }
 

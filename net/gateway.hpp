@@ -43,6 +43,10 @@
 
 namespace troupe {
 
+namespace detail {
+class Retention;
+}
+
 using SessionFactory = std::function<std::unique_ptr<Session>()>;
 
 // How a route contains a session that keeps failing (one record per name,
@@ -105,6 +109,25 @@ struct GatewayOptions {
   // name ("rooms/lobby"): an upgrade to a name whose keys this store cannot
   // hold (ActorStore::check_actor) gets 400.
   const ActorStore* actors = nullptr;
+  // Retention (docs/persist.md, "Retention"). Zero, the default, keeps the
+  // state of every name forever. Otherwise the state of a name that has
+  // been unused this long (no incarnation of its session started or ended
+  // since, none running, no alarm pending) is erased: the keys in `actors`
+  // of the actor named after it ("rooms/lobby") and its use record. Last
+  // uses are kept in `store` (else in the actors' store; with neither,
+  // retention does nothing) under use_prefix + "<route>/<name>", written
+  // when an incarnation starts and ends; state that predates its record
+  // gets one at the first sweep, so it is kept a full period. A start that
+  // comes while its name is being erased waits for the erase, then starts
+  // afresh. Keep it far above the stores' operation timeouts (a write that
+  // lands that late is not fenced off).
+  Duration retention{};
+  // How often the sweeper looks for names past retention. Zero: retention
+  // / 4, within [1 s, 1 h]. The census behind /metrics' troupe_stored_keys
+  // and troupe_stored_bytes runs at every sweep and at least every 60 s
+  // (also with retention off); it reads every key under the actors' prefix.
+  Duration retention_sweep{};
+  std::string use_prefix = "used/";
   // The gateway's root supervisor gave up (its routes' supervisors failed
   // past its intensity): nothing can serve any more. Called once, on a
   // scheduler thread. Unset: the process reports it on stderr and exits
@@ -146,6 +169,7 @@ class Gateway {
   Runtime& rt_;
   GatewayOptions options_;
   std::unique_ptr<WebSocketServer> server_;
+  std::unique_ptr<detail::Retention> retention_;  // its sweeper, the last uses of names
   std::vector<std::shared_ptr<Kind>> kinds_;
   Pid root_;
   // Shared with the process that watches the root, which may outlive this.

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "net/detail/alarm_book.hpp"
+#include "net/detail/retention_sweeper.hpp"
 #include "net/detail/session_health.hpp"
 #include "net/gateway.hpp"
 
@@ -125,6 +126,7 @@ struct Gateway::Kind : RouteHandler {
   std::unique_ptr<detail::AlarmBook> alarms;
   std::string alarm_keeper;                            // registry name of its alarm keeper
   std::vector<std::unique_ptr<detail::Relay>> relays;  // one per loop
+  detail::Retention* retention = nullptr;              // the gateway's
 
   // The crash record of its sessions, by registry name ("rooms/lobby").
   std::unique_ptr<detail::SessionHealth> health;

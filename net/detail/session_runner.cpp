@@ -38,6 +38,8 @@ Proc SessionRunner::run(Process& self, Gateway::Kind* kind, std::string name, Du
     if (shut_down) co_return;
   }
   const std::string full_name = kind->names + name;
+  detail::UseScope use(*kind->retention, full_name);  // retention: waits out an erase of the name
+  co_await use.enter(self);
   const auto started = detail::Clock::now();
   std::exception_ptr crash;
   ExitReason why;

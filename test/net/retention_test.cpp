@@ -1,0 +1,323 @@
+// Retention (GatewayOptions::retention) through a real gateway on a
+// FileStore: the state of a name unused for the period is erased (its keys
+// gone, /metrics counting fewer), a running name's state and a recently used
+// one's are kept, retention off keeps everything, and state from before
+// retention was on survives the first sweep.
+
+#include <CppUTest/TestHarness.h>
+
+#include <atomic>
+#include <charconv>
+#include <condition_variable>
+#include <cstdlib>
+#include <map>
+#include <msgpack.hpp>
+#include <mutex>
+#include <thread>
+
+#include "net/gateway.hpp"
+#include "persist/actor_state.hpp"
+#include "persist/actor_store.hpp"
+#include "test/net/harness.hpp"
+#include "test/net/raw_client.hpp"
+#include "test/net/temp_file_store.hpp"
+#include "test/net/ws_client.hpp"
+
+using namespace troupe;
+using namespace troupe::test;
+
+namespace {
+
+struct Tally {
+  long n = 0;
+  MSGPACK_DEFINE(n);
+};
+
+struct Stops {
+  std::mutex m;
+  std::condition_variable cv;
+  int stops = 0;
+  void stopped() {
+    std::lock_guard lock(m);
+    ++stops;
+    cv.notify_all();
+  }
+  bool wait_stops(int n) {
+    std::unique_lock lock(m);
+    return cv.wait_for(lock, 5s, [&] { return stops >= n; });
+  }
+};
+
+// Sends its count on connect; "+" adds one and acknowledges it once written.
+// Its actor is named after its registry name ("count/<name>").
+struct Counter : Session {
+  Counter(ActorStore* store, Stops* stops) : store(store), stops(stops) {}
+  ActorStore* store;
+  Stops* stops;
+  std::optional<ActorState<Tally>> state;
+
+  Task<> on_start() override {
+    state.emplace(*store, "count/" + name());
+    co_await state->load(self());
+  }
+  Task<> on_connect(Connection& c, const ConnectInfo&) override {
+    c.send(std::to_string(state->get().n));
+    co_return;
+  }
+  Task<> on_message(Connection& c, std::string_view text, MessageKind) override {
+    if (text == "alarm") {
+      auto set = co_await set_alarm(std::chrono::system_clock::now() + std::chrono::hours(1));
+      c.send(set ? "set" : "error");
+      co_return;
+    }
+    state->mutate().n += 1;
+    co_await state->commit_or_exit(self());
+    c.send("ack " + std::to_string(state->get().n));
+  }
+  void on_info(AnyMessage& m) override { state->handle(m); }
+  Task<> on_stop() override {
+    (void)co_await state->flush(self());
+    stops->stopped();
+  }
+};
+
+std::string next_text(ClientConnection& c) {
+  auto m = c.next_message(5s);
+  return m ? m->data : std::string("<nothing>");
+}
+
+// The value of one line of /metrics; -1 if absent.
+long metric(std::uint16_t port, const std::string& name) {
+  auto [status, body] = http_get(port, "/metrics");
+  CHECK_EQUAL(200, status);
+  auto at = body.find("\n" + name + " ");
+  return at == std::string::npos ? -1 : std::atol(body.c_str() + at + name.size() + 2);
+}
+
+std::int64_t now_ms() {
+  return std::chrono::duration_cast<milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// Polls `done` every 10 ms for at most `limit`: whether it came true.
+template <class F>
+bool eventually(F done, milliseconds limit = 10s) {
+  const auto until = std::chrono::steady_clock::now() + limit;
+  for (;;) {
+    if (done()) return true;
+    if (std::chrono::steady_clock::now() > until) return false;
+    std::this_thread::sleep_for(10ms);
+  }
+}
+
+struct Fixture {
+  Runtime rt{{.schedulers = 2}};
+  TempFileStore files{rt};
+  ActorStore actors{files.client()};
+  Stops stops;
+  std::unique_ptr<Gateway> gateway;
+
+  void start(Duration retention, Duration sweep = 20ms, Duration idle = 30ms) {
+    gateway = std::make_unique<Gateway>(rt, GatewayOptions{.server = quick_options(),
+                                                           .store = &files.client(),
+                                                           .actors = &actors,
+                                                           .retention = retention,
+                                                           .retention_sweep = sweep});
+    gateway->route("/count", [this] { return std::make_unique<Counter>(&actors, &stops); },
+                   {.idle_timeout = idle});
+    CHECK_FALSE(gateway->start());
+  }
+  void stop() {
+    gateway->stop();
+    CHECK_TRUE(rt.run_for(10s));  // every process of this gateway ended, its root's watcher too
+    gateway.reset();
+  }
+  ~Fixture() {
+    if (gateway) stop();
+    files.close();
+    rt.shutdown();
+  }
+
+  std::vector<Item> stored(const std::string& prefix) {
+    auto page = on_loop_async<StoreResult<Page>>(rt, 0, [&](auto done) {
+      files.client().store().list(prefix, {.cursor = {}, .limit = 10000}, done);
+    });
+    CHECK_TRUE(page.ok());
+    return page.value().items;
+  }
+  std::size_t keys(const std::string& prefix) { return stored(prefix).size(); }
+  std::string state_of(const std::string& name) { return actors.actor_prefix("count/" + name); }
+  long metric(const std::string& name) { return ::metric(gateway->port(), name); }
+  // Waits until the sweeper has made `n` more passes from now.
+  bool wait_passes(long n) {
+    const long from = metric("troupe_retention_sweeps_total");
+    return eventually([&] { return metric("troupe_retention_sweeps_total") >= from + n; });
+  }
+
+  // Connects to `name`, adds one, and closes; waits until the session stopped.
+  void use_once(const std::string& name, long expect) {
+    const int stopped = stops.stops;
+    WsTestClient client;
+    auto c = client.connect(gateway->port(), "/count/" + name);
+    CHECK_TRUE(c->wait_open(3s));
+    STRCMP_EQUAL(std::to_string(expect - 1).c_str(), next_text(*c).c_str());
+    c->send("+");
+    STRCMP_EQUAL(("ack " + std::to_string(expect)).c_str(), next_text(*c).c_str());
+    c->close(1000, "bye");
+    CHECK_TRUE(c->wait_closed(3s).has_value());
+    CHECK_TRUE(stops.wait_stops(stopped + 1));
+  }
+};
+
+}  // namespace
+
+TEST_GROUP(Retention) {
+  Watchdog watchdog{60s};
+};
+
+TEST(Retention, StateOfANameUnusedForThePeriodIsErasedWhileARunningNamesIsKept) {
+  Fixture f;
+  f.start(200ms);
+  WsTestClient client;
+  auto live = client.connect(f.gateway->port(), "/count/live");
+  CHECK_TRUE(live->wait_open(3s));
+  STRCMP_EQUAL("0", next_text(*live).c_str());
+  live->send("+");
+  STRCMP_EQUAL("ack 1", next_text(*live).c_str());
+  f.use_once("old", 1);
+  CHECK_TRUE(f.keys(f.state_of("old")) >= 2);  // head and a generation
+  CHECK_EQUAL(1u, f.keys("used/count/old"));
+  // The census counts both names' state before the erase.
+  const long before = static_cast<long>(f.keys("actor/"));
+  CHECK_TRUE(eventually([&] { return f.metric("troupe_stored_keys") == before; }));
+  CHECK_TRUE(f.metric("troupe_stored_bytes") > 0);
+
+  CHECK_TRUE(eventually([&] { return f.keys(f.state_of("old")) == 0; }));
+  CHECK_TRUE(eventually([&] { return f.keys("used/count/old") == 0; }));  // deleted last
+  CHECK_TRUE(eventually([&] { return f.metric("troupe_retention_erased_total") == 1; }));
+  CHECK_TRUE(eventually([&] { return f.metric("troupe_stored_keys") < before; }));
+  // "live" started before "old" and has run past the period: kept.
+  CHECK_TRUE(f.wait_passes(2));
+  CHECK_TRUE(f.keys(f.state_of("live")) >= 2);
+  CHECK_EQUAL(1u, f.keys("used/count/live"));
+  live->send("+");
+  STRCMP_EQUAL("ack 2", next_text(*live).c_str());
+  // The erased name starts again from its initial state.
+  f.use_once("old", 1);
+}
+
+TEST(Retention, RecentlyUsedStateIsKept) {
+  Fixture f;
+  f.start(1h);
+  f.use_once("recent", 1);
+  CHECK_TRUE(f.wait_passes(3));
+  CHECK_TRUE(f.keys(f.state_of("recent")) >= 2);
+  const std::int64_t before = now_ms();
+  f.use_once("recent", 2);
+  // Its use record holds the time of its last stop.
+  auto record = f.stored("used/count/recent");
+  CHECK_EQUAL(1u, record.size());
+  std::int64_t at = 0;
+  std::from_chars(record[0].value.data(), record[0].value.data() + record[0].value.size(), at);
+  CHECK_TRUE(at >= before);
+  LONGS_EQUAL(0, f.metric("troupe_retention_erased_total"));
+}
+
+TEST(Retention, OffKeepsEverythingAndWritesNoUseRecords) {
+  Fixture f;
+  f.start(Duration::zero());
+  f.use_once("kept", 1);
+  const std::size_t stored = f.keys("actor/");
+  CHECK_TRUE(stored >= 2);
+  CHECK_TRUE(f.wait_passes(3));
+  CHECK_EQUAL(stored, f.keys("actor/"));
+  CHECK_EQUAL(0u, f.keys("used/"));
+  LONGS_EQUAL(static_cast<long>(stored), f.metric("troupe_stored_keys"));
+  LONGS_EQUAL(0, f.metric("troupe_retention_erased_total"));
+}
+
+TEST(Retention, StateWithoutAUseRecordSurvivesTheFirstSweepAndLastsAFullPeriod) {
+  Fixture f;
+  f.start(Duration::zero());  // written before retention was on
+  f.use_once("legacy", 1);
+  f.stop();
+  CHECK_EQUAL(0u, f.keys("used/"));
+  const std::int64_t started = now_ms();
+  const Duration retention = 300ms;
+  f.start(retention);
+  CHECK_TRUE(f.wait_passes(1));
+  // The first sweep gave it a record from its own time, not the epoch.
+  CHECK_TRUE(eventually([&] { return f.keys("used/count/legacy") == 1; }));
+  auto record = f.stored("used/count/legacy");
+  std::int64_t at = 0;
+  if (!record.empty())
+    std::from_chars(record[0].value.data(), record[0].value.data() + record[0].value.size(), at);
+  CHECK_TRUE(at >= started);
+  CHECK_TRUE(eventually([&] { return f.keys(f.state_of("legacy")) == 0; }));
+  CHECK_TRUE(now_ms() - started >= 300);
+}
+
+TEST(Retention, RecordsLeftFromARunWithRetentionAreDroppedWhenItIsOff) {
+  Fixture f;
+  f.start(1h);
+  f.use_once("then", 1);
+  CHECK_EQUAL(1u, f.keys("used/count/then"));
+  f.stop();
+  f.start(Duration::zero());
+  CHECK_TRUE(eventually([&] { return f.keys("used/") == 0; }));
+  CHECK_TRUE(f.keys(f.state_of("then")) >= 2);
+}
+
+// Sessions that stop and start again all the time while the sweeper erases
+// them as soon as they stop: an erase never overlaps an incarnation (one
+// that did would find its head gone and be fenced: a crash), and every
+// start sees either the state its name had or none at all.
+TEST(Retention, ErasingNeverOverlapsAnIncarnationThatStartsMeanwhile) {
+  Fixture f;
+  f.start(1ms, 1ms, 1ms);
+  WsTestClient client;
+  std::map<std::string, long> last;
+  int fresh = 0;
+  for (int i = 0; i < 150; ++i) {
+    const std::string name = "n" + std::to_string(i % 3);
+    auto c = client.connect(f.gateway->port(), "/count/" + name);
+    CHECK_TRUE(c->wait_open(3s));
+    const long greeting = std::atol(next_text(*c).c_str());
+    CHECK_TRUE(greeting == 0 || greeting == last[name]);
+    if (greeting == 0 && last[name] > 0) ++fresh;
+    c->send("+");
+    STRCMP_EQUAL(("ack " + std::to_string(greeting + 1)).c_str(), next_text(*c).c_str());
+    last[name] = greeting + 1;
+    c->close(1000, "bye");
+    CHECK_TRUE(c->wait_closed(3s).has_value());
+  }
+  LONGS_EQUAL(0, f.metric("troupe_session_crashes_total{route=\"/count\"}"));
+  CHECK_TRUE(eventually([&] { return f.keys("actor/") == 0; }));
+  CHECK_TRUE(f.metric("troupe_retention_erased_total") >= 3);
+  CHECK_TRUE(fresh > 0);  // measured: about 120 of the 150 starts
+}
+
+TEST(Retention, ANameWithAnAlarmPendingIsKept) {
+  Fixture f;
+  f.start(50ms);
+  f.use_once("waker", 1);
+  {
+    WsTestClient client;
+    auto c = client.connect(f.gateway->port(), "/count/waker");
+    CHECK_TRUE(c->wait_open(3s));
+    STRCMP_EQUAL("1", next_text(*c).c_str());
+    c->send("alarm");
+    STRCMP_EQUAL("set", next_text(*c).c_str());
+    c->close(1000, "bye");
+    CHECK_TRUE(c->wait_closed(3s).has_value());
+    CHECK_TRUE(f.stops.wait_stops(2));
+  }
+  f.use_once("plain", 1);
+  // "plain", stopped after "waker", is erased: "waker" is past the period too.
+  CHECK_TRUE(eventually([&] { return f.keys(f.state_of("plain")) == 0; }));
+  CHECK_TRUE(f.wait_passes(2));
+  CHECK_TRUE(f.keys(f.state_of("waker")) >= 2);
+  CHECK_EQUAL(1u, f.keys("alarms/count/waker"));
+  CHECK_EQUAL(1u, f.keys("used/count/waker"));
+}
