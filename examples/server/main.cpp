@@ -39,6 +39,7 @@ struct Config {
   unsigned schedulers = 0;
   int idle_timeout_s = 30;
   int turn_seconds = 30;
+  long retention_s = 0;
   std::string log = "info";
   std::string www = "examples/server/www";
   bool demo_faults = false;
@@ -52,6 +53,7 @@ const char* usage = R"(usage: server [options]
   --schedulers=N      TROUPE_SCHEDULERS    (one per core)
   --idle-timeout=S    TROUPE_IDLE_TIMEOUT  (30: seconds before an unused session stops)
   --turn-seconds=S    TROUPE_TURN_SECONDS  (30: a game's time per move)
+  --retention=S       TROUPE_RETENTION     (0, off: erase the state of names unused this long)
   --log=LEVEL         TROUPE_LOG           (info: supervisor events on stderr; quiet: none)
   --www=DIR           the page's directory (examples/server/www)
   --demo-faults       allow clients to crash a room on purpose ({"type":"crash"})
@@ -71,6 +73,7 @@ Config configure(int argc, char** argv) {
   c.schedulers = static_cast<unsigned>(std::atoi(env_or("TROUPE_SCHEDULERS", "0").c_str()));
   c.idle_timeout_s = std::atoi(env_or("TROUPE_IDLE_TIMEOUT", "30").c_str());
   c.turn_seconds = std::atoi(env_or("TROUPE_TURN_SECONDS", "30").c_str());
+  c.retention_s = std::atol(env_or("TROUPE_RETENTION", "0").c_str());
   c.log = env_or("TROUPE_LOG", c.log);
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -98,6 +101,8 @@ Config configure(int argc, char** argv) {
       c.idle_timeout_s = std::atoi(v->c_str());
     } else if (auto v = value("--turn-seconds")) {
       c.turn_seconds = std::atoi(v->c_str());
+    } else if (auto v = value("--retention")) {
+      c.retention_s = std::atol(v->c_str());
     } else if (auto v = value("--log")) {
       c.log = *v;
     } else if (auto v = value("--www")) {
@@ -174,7 +179,11 @@ int main(int argc, char** argv) {
   server.address = config.bind;
   server.port = static_cast<std::uint16_t>(config.port);
   server.static_dir = config.www;
-  troupe::Gateway gateway(rt, {.server = server, .store = &client, .actors = &actors});
+  troupe::Gateway gateway(rt,
+                          {.server = server,
+                           .store = &client,
+                           .actors = &actors,
+                           .retention = std::chrono::seconds(std::max(0L, config.retention_s))});
   troupe::KindOptions kind{.idle_timeout = std::chrono::seconds(config.idle_timeout_s)};
   bool faults = config.demo_faults;
   gateway.route(
