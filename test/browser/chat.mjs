@@ -4,59 +4,10 @@
 // process is restarted (the pages reconnect, history restored). Saves a
 // screenshot to build/browser-chat.png. Run from the repository root:
 //   node test/browser/chat.mjs build/examples/server
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { chromium } from 'playwright-core';
+import { browserTest } from './harness.mjs';
 
-const serverBin = process.argv[2] ?? 'build/examples/server';
-const dataDir = mkdtempSync(join(tmpdir(), 'troupe-browser-'));
-const deadline = setTimeout(() => fail('the browser test took longer than 90 s'), 90_000);
-let server, browser;
-
-function fail(message) {
-  console.error('browser test FAILED: ' + message);
-  cleanup().finally(() => process.exit(1));
-}
-
-async function cleanup() {
-  clearTimeout(deadline);
-  if (browser) await browser.close().catch(() => {});
-  if (server && server.exitCode === null) server.kill('SIGKILL');
-  rmSync(dataDir, { recursive: true, force: true });
-}
-
-function freePort() {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-async function startServer(port) {
-  server = spawn(serverBin, [`--port=${port}`, `--data-dir=${dataDir}`, '--demo-faults', '--log=quiet'],
-                 { stdio: ['ignore', 'ignore', 'inherit'] });
-  // Ready when /healthz answers.
-  for (let i = 0; i < 100; i++) {
-    try {
-      const r = await fetch(`http://127.0.0.1:${port}/healthz`);
-      if (r.ok) return;
-    } catch {}
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error('the server did not come up');
-}
-
-async function stopServer() {
-  const exited = new Promise((resolve) => server.once('exit', resolve));
-  server.kill('SIGINT');
-  await exited;
-}
+const t = browserTest({ name: 'browser test', limitMs: 90000, serverArgs: ['--demo-faults'] });
+const { fail, cleanup, freePort, startServer, stopServer } = t;
 
 async function joinRoom(page, port, nick) {
   await page.goto(`http://127.0.0.1:${port}/`);
@@ -77,11 +28,7 @@ const seen = (page, text) =>
 try {
   const port = await freePort();
   await startServer(port);
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-           '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  const browser = await t.launchBrowser();
   const ann = await browser.newPage();
   const bob = await browser.newPage();
   await joinRoom(ann, port, "ann");

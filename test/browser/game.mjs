@@ -3,52 +3,10 @@
 // watches; ann's page, reloaded, gets her seat back with the token it kept,
 // and plays. Run from the repository root:
 //   node test/browser/game.mjs build/examples/server
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { chromium } from 'playwright-core';
+import { browserTest } from './harness.mjs';
 
-const serverBin = process.argv[2] ?? 'build/examples/server';
-const dataDir = mkdtempSync(join(tmpdir(), 'troupe-browser-game-'));
-const deadline = setTimeout(() => fail('the game browser test took longer than 60 s'), 60_000);
-let server, browser;
-
-function fail(message) {
-  console.error('game browser test FAILED: ' + message);
-  cleanup().finally(() => process.exit(1));
-}
-
-async function cleanup() {
-  clearTimeout(deadline);
-  if (browser) await browser.close().catch(() => {});
-  if (server && server.exitCode === null) server.kill('SIGKILL');
-  rmSync(dataDir, { recursive: true, force: true });
-}
-
-function freePort() {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-async function startServer(port) {
-  server = spawn(serverBin, [`--port=${port}`, `--data-dir=${dataDir}`, '--log=quiet'],
-                 { stdio: ['ignore', 'ignore', 'inherit'] });
-  for (let i = 0; i < 100; i++) {
-    try {
-      const r = await fetch(`http://127.0.0.1:${port}/healthz`);
-      if (r.ok) return;
-    } catch {}
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error('the server did not come up');
-}
+const t = browserTest({ name: 'game browser test', limitMs: 60000, serverArgs: [] });
+const { fail, cleanup, freePort, startServer } = t;
 
 // Opens the game page and joins game `game` as `nick`; waits for `role`.
 async function joinGame(page, port, nick, role) {
@@ -62,11 +20,7 @@ async function joinGame(page, port, nick, role) {
 try {
   const port = await freePort();
   await startServer(port);
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-           '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  const browser = await t.launchBrowser();
   const annContext = await browser.newContext();
   const ann = await annContext.newPage();
   const bob = await (await browser.newContext()).newPage();

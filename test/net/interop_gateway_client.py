@@ -22,34 +22,7 @@ import urllib.request
 
 import websockets
 
-
-def fail(message):
-    print("FAIL: " + message)
-    sys.exit(1)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_until(ready, what, limit=10.0):
-    end = time.monotonic() + limit
-    while time.monotonic() < end:
-        if ready():
-            return
-        time.sleep(0.05)
-    fail(what + " did not come up")
-
-
-def answers_ping(port):
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
-            s.sendall(b"PING\r\n")
-            return s.recv(16).startswith(b"+PONG")
-    except OSError:
-        return False
+from py_support import answers_ping, fail, free_port, wait_until
 
 
 def redis_keys(port):
