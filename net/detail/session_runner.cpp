@@ -122,7 +122,9 @@ Task<> SessionRunner::serve(Process& self, Gateway::Kind* kind, Session& session
       auto it = session->connections_.find(f->conn.value);
       if (it != session->connections_.end()) {
         Connection& c = *it->second;
-        std::shared_ptr<detail::FrameProgress> progress = c.progress_;
+        // The connection outlives this call: only a SessionClose, taken by
+        // this loop, removes it.
+        detail::FrameProgress* progress = c.progress_.get();
         progress->taken.store(f->seq, std::memory_order_release);
         c.pending_->fetch_sub(1, std::memory_order_relaxed);
         co_await session->on_message(c, *f->data, f->kind);
