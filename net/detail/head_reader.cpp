@@ -90,6 +90,28 @@ void HeadReader::start(int fd) {
     ::close(fd);
     return;
   }
+  // Fast path: a head that came with the connection (the usual case when
+  // the loop is busy) is judged from a peek, with no poll handle or timer,
+  // and lws then reads it from the socket itself: adopting a socket with
+  // bytes already read costs lws far more (measured: connects/s -40 %).
+  HeadVerdict verdict;
+  char chunk[4096];
+  ssize_t n;
+  do {
+    n = ::recv(fd, chunk, sizeof(chunk), MSG_PEEK);
+  } while (n < 0 && errno == EINTR);
+  if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {
+    ::close(fd);  // gone before it asked anything
+    return;
+  }
+  if (n > 0) {
+    const std::string_view peeked(chunk, static_cast<std::size_t>(n));
+    const bool complete = peeked.find("\r\n\r\n") != std::string_view::npos;
+    if (complete || peeked.size() > limits_.max_head_bytes) {
+      verdict = judge_head(peeked, limits_);
+      if (verdict.status == 0 && complete) return on_ready_(fd, std::string());
+    }
+  }
   auto* p = new Pending;
   p->owner = this;
   p->fd = fd;
@@ -106,7 +128,8 @@ void HeadReader::start(int fd) {
   first_ = p;
   ++pending_;
   uv_timer_start(&p->timer, on_timeout, static_cast<std::uint64_t>(limits_.timeout.count()), 0);
-  if (uv_poll_start(&p->poll, UV_READABLE, on_readable) != 0) finish(*p, false);
+  if (uv_poll_start(&p->poll, UV_READABLE, on_readable) != 0) return finish(*p, false);
+  if (verdict.status != 0) refuse(*p, verdict);
 }
 
 void HeadReader::on_readable(uv_poll_t* handle, int status, int) {

@@ -8,8 +8,10 @@
 //     table is shared by headers and parameters)                   -> 414
 //   - more header lines than the rest of that table holds          -> 431
 //   - "%00" in the request target (lws refuses a decoded NUL)      -> 400
-// A head that passes is handed on with its bytes, which lws then parses as
-// if it had read them itself (lws_adopt_socket_vhost_readbuf). Later
+// A head that passes is handed on: when it arrived whole with the
+// connection it was only peeked at, and lws reads it from the socket as
+// usual; otherwise with the bytes read, which lws then parses as if it had
+// read them itself (lws_adopt_socket_vhost_readbuf, much dearer for lws). Later
 // requests on a kept-alive connection go to lws directly. Plain TCP only:
 // a TLS listener would have to finish its handshake before this can read.
 //
@@ -45,6 +47,7 @@ HeadVerdict judge_head(std::string_view bytes, const HeadLimits& limits);
 class HeadReader {
  public:
   // on_ready(fd, bytes): the head passed; the callee owns fd from then on.
+  // `bytes` is what was read off the socket: empty when nothing was.
   // on_refused(status): a head was answered with `status` (may be empty).
   HeadReader(uv_loop_t* loop, HeadLimits limits,
              std::function<void(int fd, std::string bytes)> on_ready,

@@ -105,7 +105,10 @@ std::error_code LoopWorker::init(std::vector<LoopWorker*> all) {
           return;
         }
         // On failure lws has closed the socket itself.
-        lws_adopt_socket_vhost_readbuf(vhost_, fd, bytes.data(), bytes.size());
+        if (bytes.empty())
+          lws_adopt_socket_vhost(vhost_, fd);
+        else
+          lws_adopt_socket_vhost_readbuf(vhost_, fd, bytes.data(), bytes.size());
       },
       [this](int) { AtomicCounters::bump(shared_.counters.heads_refused); });
   uv_timer_init(loop_, &throttle_timer_);
