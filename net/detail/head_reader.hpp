@@ -31,7 +31,7 @@
 namespace troupe::detail {
 
 struct HeadLimits {
-  std::size_t max_head_bytes = 8192;
+  std::size_t max_head_bytes = 4096;
   std::size_t max_query_params = 64;
   std::chrono::milliseconds timeout{5000};
 };
