@@ -196,7 +196,7 @@ int LoopWorker::on_receive(lws* wsi, PeerState& peer, const char* data, std::siz
 
 // Writing outside SERVER_WRITEABLE when nothing is waiting saves the
 // writable round trip (two epoll_ctl per frame). It works with lws 4.1.6 on
-// h1 (../shared/notes: 2x the documented pattern's throughput). lws keeps
+// h1 (measured: twice the throughput of writing only on WRITEABLE). lws keeps
 // what the socket does not take now and flushes it before our next
 // WRITEABLE; the test of lws_partial_buffered means at most one write waits
 // there, beside the bounded outbound queue.
