@@ -179,8 +179,11 @@ Admission Gateway::Kind::authorize(const HttpRequest& r) {
   const GatewayOptions& g = gateway->options_;
   if (g.actors)
     if (auto e = g.actors->check_actor(full)) return too_long(e);
-  if (g.store)
-    if (auto e = g.store->store().key_error(g.alarm_prefix + full)) return too_long(e);
+  if (g.store) {
+    // The alarm key, and the last-use record that retention keeps there.
+    for (const std::string* prefix : {&g.alarm_prefix, &g.use_prefix})
+      if (auto e = g.store->store().key_error(*prefix + full)) return too_long(e);
+  }
   if (auto wait = health->refused(full, detail::Clock::now())) {
     auto seconds = std::chrono::ceil<std::chrono::seconds>(*wait).count();
     return Admission::reject(503, "session unavailable after repeated crashes; retry in " +

@@ -44,13 +44,6 @@ std::string next_text(ClientConnection& c) {
   return m ? m->data : std::string("<nothing>");
 }
 
-long metric(std::uint16_t port, const std::string& line_prefix) {
-  auto [status, body] = http_get(port, "/metrics");
-  auto at = body.find("\n" + line_prefix + " ");
-  if (status != 200 || at == std::string::npos) return -1;
-  return std::stol(body.substr(at + line_prefix.size() + 2));
-}
-
 // What a client of the crash-looping name was told.
 struct Answers {
   std::atomic<int> refused{0};     // 503 before the upgrade

@@ -9,6 +9,7 @@
 
 #include <cctype>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 
 namespace troupe::test {
@@ -243,6 +244,13 @@ std::string header_of(std::string_view head, std::string_view lower_name) {
   const auto end = head.find("\r\n", start);
   while (start < end && head[start] == ' ') ++start;
   return std::string(head.substr(start, end - start));
+}
+
+long metric(std::uint16_t port, const std::string& name) {
+  auto [status, body] = http_get(port, "/metrics");
+  auto at = body.find("\n" + name + " ");
+  if (status != 200 || at == std::string::npos) return -1;
+  return std::atol(body.c_str() + at + name.size() + 2);
 }
 
 }  // namespace troupe::test

@@ -71,6 +71,10 @@ std::string upgrade_request(std::string_view path, std::string_view host = "127.
 std::pair<int, std::string> http_get(std::uint16_t port, std::string_view path,
                                      std::string_view extra_headers = {});
 
+// The value of one line of /metrics ("name{labels} value"); -1 if the
+// line is absent or /metrics did not answer 200.
+long metric(std::uint16_t port, const std::string& name);
+
 int status_of(std::string_view head);
 std::string header_of(std::string_view head, std::string_view lower_name);
 

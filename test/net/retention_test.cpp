@@ -86,14 +86,6 @@ std::string next_text(ClientConnection& c) {
   return m ? m->data : std::string("<nothing>");
 }
 
-// The value of one line of /metrics; -1 if absent.
-long metric(std::uint16_t port, const std::string& name) {
-  auto [status, body] = http_get(port, "/metrics");
-  CHECK_EQUAL(200, status);
-  auto at = body.find("\n" + name + " ");
-  return at == std::string::npos ? -1 : std::atol(body.c_str() + at + name.size() + 2);
-}
-
 std::int64_t now_ms() {
   return std::chrono::duration_cast<milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())

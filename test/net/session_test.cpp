@@ -121,14 +121,6 @@ struct Fixture {
   }
 };
 
-// The value of one line of /metrics ("name{labels} value"); -1 if absent.
-long metric(std::uint16_t port, const std::string& name) {
-  auto [status, body] = http_get(port, "/metrics");
-  CHECK_EQUAL(200, status);
-  auto at = body.find("\n" + name + " ");
-  return at == std::string::npos ? -1 : std::atol(body.c_str() + at + name.size() + 2);
-}
-
 std::string next_text(ClientConnection& c) {
   auto m = c.next_message(5s);
   return m ? m->data : std::string("<nothing>");
