@@ -13,8 +13,8 @@
 #include <cstdlib>
 
 #include "bench/bench_args.hpp"
-#include "net/gateway.hpp"
-#include "net/websocket_server.hpp"
+#include "net/gateway/gateway.hpp"
+#include "net/ws/server.hpp"
 #include "supervisors/events.hpp"
 #include "troupe.hpp"
 
@@ -52,11 +52,11 @@ int main(int argc, char** argv) {
 
   set_supervisor_log(nullptr);
   Runtime rt({.schedulers = schedulers});
-  ServerOptions server;
+  ws::Options server;
   server.port = static_cast<std::uint16_t>(port);
   Gateway gateway(rt, {.server = server});
-  KindOptions kind{.idle_timeout = std::chrono::seconds(60)};
-  kind.route.max_connections_per_name = 100000;
+  RouteOptions kind{.idle_timeout = std::chrono::seconds(60)};
+  kind.limits.max_connections_per_name = 100000;
   gateway.route(
       "/echo", [] { return std::make_unique<Echo>(); }, kind);
   gateway.route(

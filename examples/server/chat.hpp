@@ -14,8 +14,8 @@
 #include <vector>
 
 #include "json.hpp"
-#include "net/session.hpp"
-#include "persist/actor_state.hpp"
+#include "net/gateway/session.hpp"
+#include "persist/persistent_state.hpp"
 #include "protocol.hpp"
 #include "text.hpp"
 
@@ -45,7 +45,7 @@ struct ChatLimits {
 
 class ChatRoom : public troupe::Session {
  public:
-  ChatRoom(troupe::ActorStore* store, bool demo_faults, ChatLimits limits = {})
+  ChatRoom(troupe::Persistence* store, bool demo_faults, ChatLimits limits = {})
       : store_(store), demo_faults_(demo_faults), limits_(limits) {}
 
   troupe::Task<> on_start() override {
@@ -155,10 +155,10 @@ class ChatRoom : public troupe::Session {
     return true;
   }
 
-  troupe::ActorStore* store_;
+  troupe::Persistence* store_;
   bool demo_faults_;
   ChatLimits limits_;
-  std::optional<troupe::ActorState<ChatHistory>> state_;
+  std::optional<troupe::PersistentState<ChatHistory>> state_;
 };
 
 }  // namespace examples

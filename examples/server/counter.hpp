@@ -15,8 +15,8 @@
 #include <utility>
 
 #include "json.hpp"
-#include "net/session.hpp"
-#include "persist/actor_state.hpp"
+#include "net/gateway/session.hpp"
+#include "persist/persistent_state.hpp"
 #include "protocol.hpp"
 
 namespace examples {
@@ -30,7 +30,7 @@ struct CounterState {
 
 class Counter : public troupe::Session {
  public:
-  explicit Counter(troupe::ActorStore* store) : store_(store) {}
+  explicit Counter(troupe::Persistence* store) : store_(store) {}
 
   troupe::Task<> on_start() override {
     state_.emplace(*store_, "counter/" + name());
@@ -79,8 +79,8 @@ class Counter : public troupe::Session {
     return to_text(Json{{"type", "value"}, {"value", state_->get().value}});
   }
 
-  troupe::ActorStore* store_;
-  std::optional<troupe::ActorState<CounterState>> state_;
+  troupe::Persistence* store_;
+  std::optional<troupe::PersistentState<CounterState>> state_;
 };
 // [/tutorial:session]
 

@@ -22,8 +22,8 @@
 #include <utility>
 
 #include "json.hpp"
-#include "net/session.hpp"
-#include "persist/actor_state.hpp"
+#include "net/gateway/session.hpp"
+#include "persist/persistent_state.hpp"
 #include "protocol.hpp"
 #include "text.hpp"
 
@@ -91,7 +91,7 @@ inline bool same_token(std::string_view presented, std::string_view seat) {
 
 class TicTacToe : public troupe::Session {
  public:
-  explicit TicTacToe(troupe::ActorStore* store,
+  explicit TicTacToe(troupe::Persistence* store,
                      std::chrono::milliseconds turn_time = std::chrono::seconds(30))
       : store_(store), turn_time_(turn_time) {}
 
@@ -357,9 +357,9 @@ class TicTacToe : public troupe::Session {
     return AlarmTime(std::chrono::milliseconds(state_->get().deadline));
   }
 
-  troupe::ActorStore* store_;
+  troupe::Persistence* store_;
   std::chrono::milliseconds turn_time_;
-  std::optional<troupe::ActorState<GameState>> state_;
+  std::optional<troupe::PersistentState<GameState>> state_;
 };
 
 }  // namespace examples

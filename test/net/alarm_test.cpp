@@ -11,7 +11,7 @@
 #include <mutex>
 #include <stdexcept>
 
-#include "net/gateway.hpp"
+#include "net/gateway/gateway.hpp"
 #include "test/net/harness.hpp"
 #include "test/net/stored_gateway.hpp"
 #include "test/net/ws_client.hpp"
@@ -92,7 +92,7 @@ struct Clock : Session {
 struct AlarmServer {
   Rings rings;
   Duration idle;
-  StoredGateway stored{[this](Gateway& g, ActorStore&) {
+  StoredGateway stored{[this](Gateway& g, Persistence&) {
     g.route("/clock", [this] { return std::make_unique<Clock>(&rings); }, {.idle_timeout = idle});
   }};
 

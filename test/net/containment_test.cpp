@@ -12,8 +12,8 @@
 #include <stdexcept>
 #include <thread>
 
-#include "net/gateway.hpp"
-#include "persist/actor_store.hpp"
+#include "net/gateway/gateway.hpp"
+#include "persist/persistence.hpp"
 #include "test/net/harness.hpp"
 #include "test/net/raw_client.hpp"
 #include "test/net/temp_file_store.hpp"
@@ -205,9 +205,9 @@ TEST(Containment, ARefusedNameIsTriedAgainAfterItsRefusal) {
 TEST(Containment, NamesTheStoreCannotHoldAreRefusedBeforeTheUpgrade) {
   Runtime rt({.schedulers = 2});
   TempFileStore files(rt);
-  ActorStore actors(files.client());
+  Persistence actors(files.client());
   {
-    Gateway gateway(rt, {.server = quick_options(), .store = &files.client(), .actors = &actors});
+    Gateway gateway(rt, {.server = quick_options(), .persistence = &actors});
     gateway.route("/a", [] { return std::make_unique<Fragile>(); });
     CHECK_FALSE(gateway.start());
     auto status_of_name = [&](const std::string& name) {

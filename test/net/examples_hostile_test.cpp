@@ -15,9 +15,9 @@
 #include "examples/server/counter.hpp"
 #include "examples/server/game.hpp"
 #include "examples/server/text.hpp"
-#include "net/gateway.hpp"
-#include "persist/actor_state.hpp"
-#include "persist/actor_store.hpp"
+#include "net/gateway/gateway.hpp"
+#include "persist/persistence.hpp"
+#include "persist/persistent_state.hpp"
 #include "test/net/harness.hpp"
 #include "test/net/stored_gateway.hpp"
 #include "test/net/ws_client.hpp"
@@ -46,16 +46,16 @@ struct OldGameState {
 // ED A0 BD, and a %ff nick), under the keys of the chat room and the game
 // of its own name; then says "poisoned".
 struct Poisoner : Session {
-  explicit Poisoner(ActorStore* store) : store(store) {}
-  ActorStore* store;
+  explicit Poisoner(Persistence* store) : store(store) {}
+  Persistence* store;
 
   Task<> on_connect(Connection& c, const ConnectInfo&) override {
-    ActorState<OldChatHistory> chat(*store, "chat/" + name());
+    PersistentState<OldChatHistory> chat(*store, "chat/" + name());
     co_await chat.load(self());
     chat.mutate().messages.push_back({"ann\xff", "lone \xed\xa0\xbd surrogate", 1});
     chat.mutate().messages.push_back({"bob", "fine", 2});
     co_await chat.commit_or_exit(self());
-    ActorState<OldGameState> game(*store, "game/" + name());
+    PersistentState<OldGameState> game(*store, "game/" + name());
     co_await game.load(self());
     game.mutate().x = "ann\xff";
     game.mutate().o = "bob";
@@ -68,7 +68,7 @@ struct Poisoner : Session {
 };
 
 struct ExampleServer {
-  StoredGateway stored{[](Gateway& g, ActorStore& actors) {
+  StoredGateway stored{[](Gateway& g, Persistence& actors) {
     g.route("/chat", [a = &actors] { return std::make_unique<examples::ChatRoom>(a, false); });
     g.route("/counter", [a = &actors] { return std::make_unique<examples::Counter>(a); });
     g.route("/game", [a = &actors] { return std::make_unique<examples::TicTacToe>(a); });

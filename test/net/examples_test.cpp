@@ -11,9 +11,9 @@
 
 #include "examples/server/chat.hpp"
 #include "examples/server/counter.hpp"
-#include "net/gateway.hpp"
-#include "persist/actor_store.hpp"
+#include "net/gateway/gateway.hpp"
 #include "persist/file_store.hpp"
+#include "persist/persistence.hpp"
 #include "test/net/harness.hpp"
 #include "test/net/raw_client.hpp"
 #include "test/net/stored_gateway.hpp"
@@ -25,7 +25,7 @@ using namespace troupe::test;
 namespace {
 
 struct ExampleServer {
-  StoredGateway stored{[](Gateway& g, ActorStore& actors) {
+  StoredGateway stored{[](Gateway& g, Persistence& actors) {
     g.route("/chat", [a = &actors] { return std::make_unique<examples::ChatRoom>(a, true); });
     g.route("/counter", [a = &actors] { return std::make_unique<examples::Counter>(a); });
   }};

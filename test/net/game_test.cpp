@@ -15,8 +15,8 @@
 #include <stdexcept>
 #include <string>
 
-#include "net/gateway.hpp"
-#include "persist/actor_store.hpp"
+#include "net/gateway/gateway.hpp"
+#include "persist/persistence.hpp"
 #include "test/net/harness.hpp"
 #include "test/net/stored_gateway.hpp"
 #include "test/net/ws_client.hpp"
@@ -57,7 +57,7 @@ struct Lifecycle {
 
 // The example's game, observed.
 struct ObservedGame : examples::TicTacToe {
-  ObservedGame(ActorStore* store, milliseconds turn_time, Lifecycle* life)
+  ObservedGame(Persistence* store, milliseconds turn_time, Lifecycle* life)
       : TicTacToe(store, turn_time), life(life) {}
   Lifecycle* life;
 
@@ -80,14 +80,14 @@ struct ObservedGame : examples::TicTacToe {
 struct GameServer {
   Lifecycle life;
   milliseconds turn_time;
-  KindOptions kind;
-  StoredGateway stored{[this](Gateway& g, ActorStore& actors) {
+  RouteOptions kind;
+  StoredGateway stored{[this](Gateway& g, Persistence& actors) {
     g.route(
         "/game",
         [this, a = &actors] { return std::make_unique<ObservedGame>(a, turn_time, &life); }, kind);
   }};
 
-  explicit GameServer(milliseconds turn_time = 30s, KindOptions kind = {})
+  explicit GameServer(milliseconds turn_time = 30s, RouteOptions kind = {})
       : turn_time(turn_time), kind(std::move(kind)) {}
   void start_gateway() { stored.start(); }
   void stop_gateway() { stored.stop(); }

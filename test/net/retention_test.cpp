@@ -15,9 +15,9 @@
 #include <mutex>
 #include <thread>
 
-#include "net/gateway.hpp"
-#include "persist/actor_state.hpp"
-#include "persist/actor_store.hpp"
+#include "net/gateway/gateway.hpp"
+#include "persist/persistence.hpp"
+#include "persist/persistent_state.hpp"
 #include "test/net/harness.hpp"
 #include "test/net/raw_client.hpp"
 #include "test/net/temp_file_store.hpp"
@@ -51,10 +51,10 @@ struct Stops {
 // Sends its count on connect; "+" adds one and acknowledges it once written.
 // Its actor is named after its registry name ("count/<name>").
 struct Counter : Session {
-  Counter(ActorStore* store, Stops* stops) : store(store), stops(stops) {}
-  ActorStore* store;
+  Counter(Persistence* store, Stops* stops) : store(store), stops(stops) {}
+  Persistence* store;
   Stops* stops;
-  std::optional<ActorState<Tally>> state;
+  std::optional<PersistentState<Tally>> state;
 
   Task<> on_start() override {
     state.emplace(*store, "count/" + name());
@@ -106,14 +106,13 @@ bool eventually(F done, milliseconds limit = 10s) {
 struct Fixture {
   Runtime rt{{.schedulers = 2}};
   TempFileStore files{rt};
-  ActorStore actors{files.client()};
+  Persistence actors{files.client()};
   Stops stops;
   std::unique_ptr<Gateway> gateway;
 
   void start(Duration retention, Duration sweep = 20ms, Duration idle = 30ms) {
     gateway = std::make_unique<Gateway>(rt, GatewayOptions{.server = quick_options(),
-                                                           .store = &files.client(),
-                                                           .actors = &actors,
+                                                           .persistence = &actors,
                                                            .retention = retention,
                                                            .retention_sweep = sweep});
     gateway->route("/count", [this] { return std::make_unique<Counter>(&actors, &stops); },

@@ -12,10 +12,10 @@
 #include <mutex>
 #include <stdexcept>
 
-#include "net/gateway.hpp"
-#include "persist/actor_state.hpp"
-#include "persist/actor_store.hpp"
+#include "net/gateway/gateway.hpp"
 #include "persist/file_store.hpp"
+#include "persist/persistence.hpp"
+#include "persist/persistent_state.hpp"
 #include "test/net/harness.hpp"
 #include "test/net/raw_client.hpp"
 #include "test/net/temp_file_store.hpp"
@@ -110,7 +110,7 @@ struct Fixture {
   Lifecycle life;
   Gateway gateway{rt, {.server = quick_options()}};
 
-  explicit Fixture(KindOptions options = {}) {
+  explicit Fixture(RouteOptions options = {}) {
     gateway.route(
         "/rooms", [this] { return std::make_unique<Room>(&life); }, options);
     CHECK_FALSE(gateway.start());
@@ -305,7 +305,7 @@ TEST(Session, AuthorizeRejectsBeforeAnySessionStarts) {
 }
 
 TEST(Session, ConnectionsPerSessionAreLimitedWith503) {
-  Fixture f({.route = {.max_connections_per_name = 2}});
+  Fixture f({.limits = {.max_connections_per_name = 2}});
   WsTestClient client;
   auto a = client.connect(f.gateway.port(), "/rooms/small");
   auto b = client.connect(f.gateway.port(), "/rooms/small");
@@ -380,12 +380,12 @@ struct Tally {
 // Counts "+" frames; acknowledges each once it is committed (lazy: at once,
 // the state written only when the session stops); crashes on "crash".
 struct Counter : Session {
-  Counter(ActorStore* store, Lifecycle* life, bool lazy = false)
+  Counter(Persistence* store, Lifecycle* life, bool lazy = false)
       : store(store), life(life), lazy(lazy) {}
-  ActorStore* store;
+  Persistence* store;
   Lifecycle* life;
   bool lazy;
-  std::optional<ActorState<Tally>> state;
+  std::optional<PersistentState<Tally>> state;
 
   Task<> on_start() override {
     ++life->starts;
@@ -418,7 +418,7 @@ struct Counter : Session {
 TEST(Session, StateSurvivesACrashAndAnIdleStop) {
   Runtime rt({.schedulers = 2});
   TempFileStore files(rt);
-  ActorStore store(files.client());
+  Persistence store(files.client());
   Lifecycle life;
   {
     Gateway gateway(rt, {.server = quick_options()});
@@ -453,7 +453,7 @@ TEST(Session, StateSurvivesACrashAndAnIdleStop) {
 TEST(Session, StoppingTheGatewayRunsOnStopSoStateWrittenOnlyThenIsKept) {
   Runtime rt({.schedulers = 2});
   TempFileStore files(rt);
-  ActorStore store(files.client());
+  Persistence store(files.client());
   Lifecycle life;
   auto serve = [&](Gateway& gateway) {
     gateway.route("/lazy", [&] { return std::make_unique<Counter>(&store, &life, true); });
