@@ -1,8 +1,9 @@
 #include "persist/persistence.hpp"
 
 #include <algorithm>
-#include <cstdio>
 #include <limits>
+
+#include "runtime/log.hpp"
 
 namespace troupe {
 
@@ -57,8 +58,8 @@ void Persistence::report_unsaved(const std::string& actor, const StoreError& err
     std::lock_guard lock(mutex_);
     unsaved_.push_back({actor, error});
   }
-  std::fprintf(stderr, "troupe: actor '%s' stopped without saving its state: %s\n", actor.c_str(),
-               error.to_string().c_str());
+  log_error("persist", "actor stopped without saving its state",
+            {{"actor", actor}, {"error", error.to_string()}});
   if (options_.on_unsaved) options_.on_unsaved(actor, error);
 }
 

@@ -2,16 +2,19 @@
 
 #include <atomic>
 #include <chrono>
-#include <cstdio>
 #include <memory>
 #include <mutex>
+#include <span>
+
+#include "runtime/log.hpp"
 
 namespace troupe {
 
 namespace {
 
 std::mutex hook_mutex;
-std::shared_ptr<const SupervisorLog> hook = std::make_shared<const SupervisorLog>(&log_to_stderr);
+std::shared_ptr<const SupervisorLog> hook =
+    std::make_shared<const SupervisorLog>(&log_supervisor_event);
 std::atomic<bool> hook_set{true};
 
 }  // namespace
@@ -22,10 +25,46 @@ void set_supervisor_log(SupervisorLog h) {
   hook_set.store(hook != nullptr, std::memory_order_release);
 }
 
-void log_to_stderr(const SupervisorEvent& e) {
-  if (e.kind == SupervisorEvent::Kind::child_started) return;
-  std::string line = "troupe supervisor: " + to_string(e) + "\n";
-  std::fputs(line.c_str(), stderr);
+void log_supervisor_event(const SupervisorEvent& e) {
+  LogLevel level = LogLevel::info;
+  switch (e.kind) {
+    case SupervisorEvent::Kind::child_started:
+      level = LogLevel::debug;
+      break;
+    case SupervisorEvent::Kind::child_crashed:
+    case SupervisorEvent::Kind::start_failed:
+    case SupervisorEvent::Kind::intensity_exceeded:
+      level = LogLevel::error;
+      break;
+    default:
+      break;
+  }
+  if (!log_enabled(level)) return;
+  const std::string supervisor = e.supervisor.to_string();
+  const std::string pid = e.child ? e.child.to_string() : std::string();
+  std::string reason;
+  std::string delay_ms;
+  LogField fields[5];
+  std::size_t n = 0;
+  fields[n++] = {"supervisor", supervisor};
+  if (!e.child_id.empty()) fields[n++] = {"child", e.child_id};
+  if (e.child) fields[n++] = {"pid", pid};
+  switch (e.kind) {
+    case SupervisorEvent::Kind::child_crashed:
+    case SupervisorEvent::Kind::start_failed:
+    case SupervisorEvent::Kind::intensity_exceeded:
+      reason = e.reason.to_string();
+      fields[n++] = {"reason", reason};
+      break;
+    case SupervisorEvent::Kind::restart_delayed:
+      delay_ms =
+          std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(e.delay).count());
+      fields[n++] = {"delay_ms", delay_ms};
+      break;
+    default:
+      break;
+  }
+  log(level, "supervisor", to_string(e.kind), std::span<const LogField>(fields, n));
 }
 
 const char* to_string(SupervisorEvent::Kind k) {

@@ -1,7 +1,9 @@
 #pragma once
 // What supervisors report (OTP's supervisor reports), through one pluggable
-// hook. The default hook writes one line per event to stderr, except
-// child_started (OTP's progress reports are off by default too).
+// hook. The default hook, log_supervisor_event, hands each event to the log
+// sink (runtime/log.hpp, component "supervisor"): child_started at debug (so
+// dropped by default, as OTP's progress reports are), child_crashed,
+// start_failed and intensity_exceeded at error, the others at info.
 //
 //   troupe::set_supervisor_log(nullptr);                  // silence
 //   troupe::set_supervisor_log([](const troupe::SupervisorEvent& e) { ... });
@@ -42,8 +44,8 @@ using SupervisorLog = std::function<void(const SupervisorEvent&)>;
 // Replaces the hook for every supervisor; nullptr silences them. Any thread;
 // events already being reported may still reach the previous hook.
 void set_supervisor_log(SupervisorLog hook);
-// The default hook (stderr lines), e.g. to chain to it from your own.
-void log_to_stderr(const SupervisorEvent& e);
+// The default hook (to the log sink), e.g. to chain to it from your own.
+void log_supervisor_event(const SupervisorEvent& e);
 
 const char* to_string(SupervisorEvent::Kind k);
 std::string to_string(const SupervisorEvent& e);

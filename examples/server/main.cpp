@@ -41,6 +41,7 @@ struct Config {
   int turn_seconds = 30;
   long retention_s = 0;
   std::string log = "info";
+  std::string log_format = "text";
   std::string www = "examples/server/www";
   bool demo_faults = false;
 };
@@ -54,7 +55,8 @@ const char* usage = R"(usage: server [options]
   --idle-timeout=S    TROUPE_IDLE_TIMEOUT  (30: seconds before an unused session stops)
   --turn-seconds=S    TROUPE_TURN_SECONDS  (30: a game's time per move)
   --retention=S       TROUPE_RETENTION     (0, off: erase the state of names unused this long)
-  --log=LEVEL         TROUPE_LOG           (info: supervisor events on stderr; quiet: none)
+  --log=LEVEL         TROUPE_LOG           (info; debug, warning, error; quiet: no supervisor events)
+  --log-format=F      TROUPE_LOG_FORMAT    (text; json: one JSON object per stderr line)
   --www=DIR           the page's directory (examples/server/www)
   --demo-faults       allow clients to crash a room on purpose ({"type":"crash"})
 )";
@@ -75,6 +77,7 @@ Config configure(int argc, char** argv) {
   c.turn_seconds = std::atoi(env_or("TROUPE_TURN_SECONDS", "30").c_str());
   c.retention_s = std::atol(env_or("TROUPE_RETENTION", "0").c_str());
   c.log = env_or("TROUPE_LOG", c.log);
+  c.log_format = env_or("TROUPE_LOG_FORMAT", c.log_format);
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto value = [&](const char* flag) -> std::optional<std::string> {
@@ -105,6 +108,8 @@ Config configure(int argc, char** argv) {
       c.retention_s = std::atol(v->c_str());
     } else if (auto v = value("--log")) {
       c.log = *v;
+    } else if (auto v = value("--log-format")) {
+      c.log_format = *v;
     } else if (auto v = value("--www")) {
       c.www = *v;
     } else {
@@ -164,6 +169,8 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   if (config.log == "quiet") troupe::set_supervisor_log(nullptr);
+  if (auto level = troupe::parse_log_level(config.log)) troupe::set_log_level(*level);
+  if (auto format = troupe::parse_log_format(config.log_format)) troupe::set_log_format(*format);
   troupe::Runtime rt({.schedulers = config.schedulers, .handle_signals = false});
   std::string error;
   auto store = open_store(rt, config, error);

@@ -7,6 +7,7 @@
 
 #include "net/gateway/detail/route_state.hpp"
 #include "net/ws/server.hpp"
+#include "runtime/log.hpp"
 #include "supervisors/supervisor.hpp"
 
 namespace troupe {
@@ -32,8 +33,8 @@ Proc watch_root(Process& self, Pid root, std::shared_ptr<RootState> state,
     on_failure(reason);
     co_return;
   }
-  std::fprintf(stderr, "troupe: the gateway's root supervisor gave up (%s): exiting\n",
-               reason.to_string().c_str());
+  log_error("gateway", "the gateway's root supervisor gave up: exiting",
+            {{"reason", reason.to_string()}});
   std::fflush(nullptr);
   std::_Exit(70);  // EX_SOFTWARE; no destructors: other threads still run
 }
@@ -145,12 +146,11 @@ void Gateway::stop() {
   // routes may outlive this call.
   for (auto& kind : routes_)
     if (!kind->wait_helpers_gone(kind->options.restart_wait + std::chrono::seconds(5)))
-      std::fprintf(stderr, "troupe: gateway %s: session watchers did not end\n",
-                   kind->prefix.c_str());
+      log_warning("gateway", "session watchers did not end", {{"route", kind->prefix}});
   std::promise<void> down;
   rt_.spawn([this, &down](Process& self) { return shut_down(self, root_, &down); });
   if (down.get_future().wait_for(std::chrono::seconds(60)) != std::future_status::ready)
-    std::fprintf(stderr, "troupe: gateway: the sessions did not stop within 60 s\n");
+    log_warning("gateway", "the sessions did not stop within 60 s");
 }
 
 HttpResponse Gateway::health() const {

@@ -12,6 +12,7 @@
 #include "net/ws/detail/loop_worker.hpp"
 #include "net/ws/detail/server_shared.hpp"
 #include "net/ws/utf8.hpp"
+#include "runtime/log.hpp"
 
 namespace troupe {
 namespace {
@@ -91,7 +92,7 @@ ws::Server::~Server() {
   std::lock_guard lock(state_mu_);
   if (state_ == State::running || state_ == State::stopping) {
     // Workers still hold handles on the loops and point at this object.
-    std::fputs("troupe: ws::Server destroyed before it stopped\n", stderr);
+    log_error("ws", "ws::Server destroyed before it stopped");
     std::abort();
   }
 }

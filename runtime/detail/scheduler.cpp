@@ -11,6 +11,7 @@
 #include "runtime/detail/lifo.hpp"
 #include "runtime/detail/relations.hpp"
 #include "runtime/detail/state.hpp"
+#include "runtime/log.hpp"
 #include "runtime/process.hpp"
 #include "runtime/runtime.hpp"
 
@@ -31,7 +32,7 @@ struct CurrentGuard {
 
 void check_uv(int rc, const char* what) {
   if (rc != 0) {
-    std::fprintf(stderr, "troupe: %s failed: %s\n", what, uv_strerror(rc));
+    log_error("runtime", "libuv call failed", {{"call", what}, {"error", uv_strerror(rc)}});
     std::abort();
   }
 }

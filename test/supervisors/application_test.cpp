@@ -44,5 +44,5 @@ TEST(Application, SigtermStopsTheRootTreeInReverseOrderAndRunReturns) {
   CHECK(rt.run_for(run_limit));  // the observer has seen every stop
   STRCMP_EQUAL("start a,start b,start c,stop c shutdown,stop b shutdown,stop a shutdown",
                log.joined().c_str());
-  set_supervisor_log(log_to_stderr);
+  set_supervisor_log(log_supervisor_event);
 }

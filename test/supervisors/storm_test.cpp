@@ -54,7 +54,7 @@ set_supervisor_log([](const SupervisorEvent& e) {
 });
 }
 void teardown() override {
-  set_supervisor_log(&log_to_stderr);
+  set_supervisor_log(&log_supervisor_event);
 }
 }
 ;

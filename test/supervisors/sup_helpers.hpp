@@ -73,7 +73,7 @@ class EventRecorder {
       events_.push_back(e);
     });
   }
-  ~EventRecorder() { set_supervisor_log(&log_to_stderr); }
+  ~EventRecorder() { set_supervisor_log(&log_supervisor_event); }
   std::vector<SupervisorEvent> events() const {
     std::lock_guard<std::mutex> lock(mutex_);
     return events_;

@@ -3,6 +3,7 @@
 #include <charconv>
 #include <cstdio>
 
+#include "runtime/log.hpp"
 #include "runtime/receive.hpp"
 #include "runtime/runtime.hpp"
 
@@ -89,8 +90,8 @@ Task<StoreResult<std::vector<std::string>>> AlarmBook::load(Process& self) {
       if (name.find('/') != std::string::npos) continue;
       auto at = from_ms(item.value);
       if (!at) {
-        std::fprintf(stderr, "troupe: ignoring alarm %s: '%s' is not a time in ms\n",
-                     item.key.c_str(), item.value.c_str());
+        log_warning("gateway", "ignoring an alarm that is not a time in ms",
+                    {{"key", item.key}, {"value", item.value}});
         continue;
       }
       std::lock_guard lock(mutex_);
@@ -138,8 +139,8 @@ Proc alarm_keeper(Process& self, AlarmBook& book, AlarmKeeperHooks hooks) {
         // A session started before the load did not know its alarm yet.
         for (const auto& name : added.value()) hooks.poke(name);
       } else {
-        std::fprintf(stderr, "troupe: cannot read the alarms (%s), retrying\n",
-                     added.error().to_string().c_str());
+        log_warning("gateway", "cannot read the alarms, retrying",
+                    {{"error", added.error().to_string()}});
         load_at = Clock::now() + load_backoff;
         load_backoff = std::min<Duration>(load_backoff * 2, std::chrono::seconds(5));
       }

@@ -10,6 +10,7 @@
 
 #include "net/gateway/detail/route_state.hpp"
 #include "net/ws/server.hpp"
+#include "runtime/log.hpp"
 #include "supervisors/supervisor.hpp"
 
 namespace troupe {
@@ -90,8 +91,8 @@ Proc wake_for_alarm(Process& self, Gateway::Route* kind, std::string name) {
   for (;;) {
     auto found = co_await kind->find_session(self, name);
     if (found.ok() || kind->gateway_stopping() || !kind->alarms->get(short_name)) co_return;
-    std::fprintf(stderr, "troupe: cannot start %s for its alarm: %s\n", name.c_str(),
-                 found.error().to_string().c_str());
+    log_warning("gateway", "cannot start a session for its alarm",
+                {{"name", name}, {"error", found.error().to_string()}});
     auto retry = kind->health->refused(name, detail::Clock::now());
     if (!retry) co_return;
     // Wakes at least every second to notice the gateway stopping.

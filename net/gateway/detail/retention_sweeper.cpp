@@ -6,6 +6,7 @@
 
 #include "net/gateway/gateway.hpp"
 #include "persist/retention.hpp"
+#include "runtime/log.hpp"
 #include "supervisors/supervisor.hpp"
 
 namespace troupe::detail {
@@ -42,7 +43,7 @@ Duration sweep_interval_of(const GatewayOptions& o) {
 }
 
 void warn(const char* what, const StoreError& error) {
-  std::fprintf(stderr, "troupe: retention: %s: %s\n", what, error.to_string().c_str());
+  log_warning("gateway", what, {{"error", error.to_string()}});
 }
 
 }  // namespace

@@ -14,6 +14,7 @@
 
 #include "net/ws/detail/listener.hpp"
 #include "net/ws/server.hpp"
+#include "runtime/log.hpp"
 
 namespace troupe::detail {
 namespace {
@@ -29,7 +30,10 @@ std::mutex& lws_global_mutex() {
 void emit_lws_log(int level, const char* line) {
   // lws 4.1 logs every lws_adopt_socket_vhost_readbuf as an error.
   if (std::strstr(line, "adopt_socket_readbuf:")) return;
-  std::fprintf(stderr, "lws[%d]: %s", level, line);
+  // lws ends its lines with a newline; the sink adds its own.
+  std::string_view text(line);
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.remove_suffix(1);
+  troupe::log(level & LLL_ERR ? LogLevel::error : LogLevel::warning, "lws", text);
 }
 
 // Debian's lws formats log lines in one static buffer: keep it to errors and
