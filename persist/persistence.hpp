@@ -60,7 +60,8 @@ struct PersistenceOptions {
   // next incarnation loads the last stored snapshot. Guards the store and
   // every write's cost (each write rewrites the whole snapshot).
   std::size_t max_snapshot_bytes = std::size_t{4} << 20;
-  // Backoff between retries of a snapshot write that failed (store down).
+  // Backoff between retries of a snapshot write that failed (store down):
+  // Backoff{.base = retry_initial, .cap = retry_max}, full jitter (runtime/backoff.hpp).
   Duration retry_initial = std::chrono::milliseconds(50);
   Duration retry_max = std::chrono::seconds(1);
   // Awaited store operations (loads, commits, storage) time out after this.

@@ -3,6 +3,8 @@
 #include <atomic>
 #include <random>
 
+#include "runtime/backoff.hpp"
+
 namespace troupe {
 
 struct PersistentStateBase::WriteDone {
@@ -321,7 +323,7 @@ void PersistentStateBase::on_write_done(WriteDone& done) {
       committed_since_load_ = true;
       last_error_.reset();
       retry_at_.reset();
-      backoff_ = Duration::zero();
+      failed_writes_ = 0;
       break;
     case WriteDone::Result::fenced:
       fenced_ = done.error.message;
@@ -330,9 +332,8 @@ void PersistentStateBase::on_write_done(WriteDone& done) {
       store_.record_write(this, false, {}, false);
       last_error_ = done.error;
       const auto& o = store_.options();
-      backoff_ =
-          backoff_ == Duration::zero() ? o.retry_initial : std::min(backoff_ * 2, o.retry_max);
-      retry_at_ = Clock::now() + backoff_;
+      retry_at_ = Clock::now() + backoff_delay(Backoff{.base = o.retry_initial, .cap = o.retry_max},
+                                               failed_writes_++);
       urgent_ = urgent_ || written.urgent;
       if (!debounce_) debounce_ = written.debounce;
       break;
@@ -433,8 +434,10 @@ Task<StoreResult<void>> PersistentStateBase::flush(Process& self, const ExitReas
     last_error_ = committed.error();
     if (oversize_at_changes_ == changes_) break;  // retrying cannot help
     // Back off before the next attempt (the store is down), within the deadline.
-    auto pause = std::min(backoff_ == Duration::zero() ? store_.options().retry_initial : backoff_,
-                          end - Clock::now());
+    // Until the retry that on_write_done scheduled, else the backoff's base.
+    Duration pause = retry_at_ ? *retry_at_ - Clock::now() : Duration::zero();
+    if (pause <= Duration::zero()) pause = store_.options().retry_initial;
+    pause = std::min<Duration>(pause, end - Clock::now());
     if (pause > Duration::zero()) co_await self.sleep_for(pause);
   }
   if (!dirty()) co_return StoreResult<void>{};

@@ -229,7 +229,7 @@ class PersistentStateBase {
   std::uint64_t next_tick_id_ = 0;
   std::uint64_t tick_id_ = 0;
   std::optional<Clock::time_point> retry_at_;
-  Duration backoff_{};
+  unsigned failed_writes_ = 0;  // in a row: the retry backoff's n
   std::optional<StoreError> last_error_;
   std::optional<std::string> fenced_;
   // changes_ when the state last encoded over max_snapshot_bytes.

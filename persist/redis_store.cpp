@@ -101,7 +101,7 @@ RedisStore::RedisStore(uv_loop_t* loop, RedisStoreOptions options, RedisEndpoint
     : loop_(loop),
       options_(std::move(options)),
       endpoint_(std::move(endpoint)),
-      backoff_(options_.backoff_initial),
+      reconnects_(Backoff{.base = options_.backoff_initial, .cap = options_.backoff_max}),
       connect_timer_(loop),
       reconnect_timer_(loop),
       watchdog_(loop),
@@ -220,7 +220,7 @@ void RedisStore::send_handshake() {
 
 void RedisStore::become_ready() {
   connect_timer_.stop();
-  backoff_ = options_.backoff_initial;
+  reconnects_.reset();
   last_cause_.clear();
   handshake_done_ = true;
   set_state(RedisState::ready);
@@ -261,8 +261,8 @@ void RedisStore::connection_lost(redisAsyncContext* ac, std::string cause) {
   }
   if (on_first_attempt_) std::exchange(on_first_attempt_, nullptr)(unexpected(error));
   if (closing_) return;  // a callback above closed the store
-  reconnect_timer_.start(static_cast<std::uint64_t>(backoff_.count()), [this] { start_attempt(); });
-  backoff_ = std::min(backoff_ * 2, options_.backoff_max);
+  auto delay = std::chrono::duration_cast<std::chrono::milliseconds>(reconnects_.next());
+  reconnect_timer_.start(static_cast<std::uint64_t>(delay.count()), [this] { start_attempt(); });
 }
 
 void RedisStore::check_timeouts() {

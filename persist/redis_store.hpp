@@ -13,8 +13,9 @@
 //
 // Connection. connect() starts connecting; its callback reports the first
 // attempt (ok, or StoreErrc::unavailable naming the URL and the cause).
-// Whatever that outcome, the store keeps reconnecting with exponential
-// backoff whenever the connection is down, for as long as it is open.
+// Whatever that outcome, the store keeps reconnecting whenever the connection
+// is down, for as long as it is open, waiting Backoff{.base = backoff_initial,
+// .cap = backoff_max} (runtime/backoff.hpp: exponential, full jitter).
 //   - connecting: operations wait for the attempt (bounded by
 //     connect_timeout) and then run or fail with it;
 //   - ready: operations are sent at once;
@@ -37,6 +38,7 @@
 #include "persist/detail/timer.hpp"
 #include "persist/redis_url.hpp"
 #include "persist/store.hpp"
+#include "runtime/backoff.hpp"
 
 struct redisAsyncContext;
 struct redisReply;
@@ -50,6 +52,7 @@ struct RedisStoreOptions {
   std::string key_prefix = "troupe:";
   std::chrono::milliseconds connect_timeout{2000};  // TCP connect plus handshake
   std::chrono::milliseconds command_timeout{5000};
+  // The reconnect backoff's base and cap (full jitter).
   std::chrono::milliseconds backoff_initial{50};
   std::chrono::milliseconds backoff_max{2000};
 };
@@ -131,7 +134,7 @@ class RedisStore final : public Store {
   std::string apply_sha_, list_sha_;
   std::string last_cause_;
   std::string drop_cause_;  // why drop() is tearing the connection down
-  std::chrono::milliseconds backoff_;
+  BackoffCounter reconnects_;
   // Requests issued while an attempt is in flight.
   std::vector<Request*> waiting_;
   // Send times of requests in flight, oldest first (Redis replies in order).

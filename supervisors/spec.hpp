@@ -26,7 +26,7 @@
 #include <vector>
 
 #include "runtime/server.hpp"
-#include "supervisors/backoff.hpp"
+#include "runtime/backoff.hpp"
 
 namespace troupe {
 
@@ -119,7 +119,7 @@ struct ChildSpec {
   // Registered for the child (by the child itself, before its init), so it
   // is found again under the same name after every restart.
   std::string name;
-  // Beyond OTP: wait before restarting this child (see backoff.hpp).
+  // Beyond OTP: wait before restarting this child (see runtime/backoff.hpp).
   Backoff backoff = {};
 
   friend bool operator==(const ChildSpec&, const ChildSpec&) = default;

@@ -38,7 +38,7 @@
 #include "persist/awaitable_store.hpp"
 #include "persist/persistence.hpp"
 #include "runtime/runtime.hpp"
-#include "supervisors/backoff.hpp"
+#include "runtime/backoff.hpp"
 #include "supervisors/spec.hpp"
 
 namespace troupe {

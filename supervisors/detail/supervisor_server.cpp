@@ -25,9 +25,7 @@ ChildError error_of(ChildError::Kind kind, std::string detail = {}) {
 }  // namespace
 
 SupervisorServer::SupervisorServer(SupervisorConfig config)
-    : config_(std::move(config)),
-      window_(config_.spec.intensity, config_.spec.period),
-      rng_(static_cast<std::minstd_rand::result_type>(Clock::now().time_since_epoch().count())) {}
+    : config_(std::move(config)), window_(config_.spec.intensity, config_.spec.period) {}
 
 // --- bookkeeping --------------------------------------------------------------------
 
@@ -280,8 +278,7 @@ Task<> SupervisorServer::stop_siblings(It it, const std::vector<It>& group) {
 Task<> SupervisorServer::delay_restart(It it) {
   const Backoff& b = it->spec.backoff;
   if (Clock::now() - it->started_at >= b.reset_after) it->backoff_n = 0;
-  std::uniform_real_distribution<double> u(0.0, 1.0);
-  Duration delay = backoff_delay(b, it->backoff_n, u(rng_));
+  Duration delay = backoff_delay(b, it->backoff_n);
   ++it->backoff_n;
   it->restarting = true;
   co_await stop_siblings(it, group_of(it));
@@ -297,8 +294,7 @@ void SupervisorServer::retry_later(It it) {
     process().send(pid(), RestartDue{it->key});
     return;
   }
-  std::uniform_real_distribution<double> u(0.0, 1.0);
-  Duration delay = backoff_delay(it->spec.backoff, it->backoff_n++, u(rng_));
+  Duration delay = backoff_delay(it->spec.backoff, it->backoff_n++);
   report(SupervisorEvent::Kind::restart_delayed, *it, {}, {}, delay);
   process().send_after(delay, pid(), RestartDue{it->key});
 }

@@ -6,7 +6,6 @@
 #include <chrono>
 #include <cstdint>
 #include <list>
-#include <random>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -80,7 +79,6 @@ class SupervisorServer : public Server<SupervisorServer> {
   std::unordered_map<std::uint64_t, It> by_key_;
   std::unordered_map<std::string, It> by_id_;  // static supervisors
   std::uint64_t next_key_ = 1;
-  std::minstd_rand rng_;
 };
 
 }  // namespace troupe::detail

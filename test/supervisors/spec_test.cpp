@@ -1,4 +1,4 @@
-// Specs as data, the backoff formula and the restart-intensity window.
+// Specs as data and the restart-intensity window.
 #include <CppUTest/TestHarness.h>
 
 #include <sstream>
@@ -75,38 +75,6 @@ TEST(SupervisorSpec, ValidateRejectsSignificantChildrenWithoutAutoShutdown) {
   STRCMP_EQUAL("child store is significant but auto_shutdown is never", validate(spec).c_str());
   spec.auto_shutdown = all_significant;
   STRCMP_EQUAL("", validate(spec).c_str());
-}
-
-TEST_GROUP(Backoff){};
-
-TEST(Backoff, DelayDoublesFromBase) {
-  Backoff b{.base = 10ms, .cap = 10s, .jitter = 0};
-  CHECK(backoff_delay(b, 0, 0.3) == 10ms);
-  CHECK(backoff_delay(b, 1, 0.3) == 20ms);
-  CHECK(backoff_delay(b, 4, 0.3) == 160ms);
-}
-
-TEST(Backoff, JitterSpreadsTheDelayBothWays) {
-  Backoff b{.base = 100ms, .cap = 10s, .jitter = 0.5};
-  CHECK(backoff_delay(b, 1, 0.0) == 100ms);   // 200ms * (1 - 0.5)
-  CHECK(backoff_delay(b, 1, 0.5) == 200ms);   // no jitter at the middle draw
-  CHECK(backoff_delay(b, 1, 0.75) == 250ms);  // 200ms * (1 + 0.25)
-}
-
-TEST(Backoff, CapAppliesAfterJitter) {
-  Backoff b{.base = 100ms, .cap = 1s, .jitter = 0.5};
-  // 800ms * 1.5 = 1.2s > cap: capped, so jitter never pushes past the cap.
-  CHECK(backoff_delay(b, 3, 1.0) == 1s);
-  // 800ms * 0.5 = 400ms: jitter below the cap is kept.
-  CHECK(backoff_delay(b, 3, 0.0) == 400ms);
-  // Far beyond: still exactly the cap, with no overflow.
-  CHECK(backoff_delay(b, 5000, 0.0) == 1s);
-}
-
-TEST(Backoff, ZeroBaseMeansNoBackoff) {
-  Backoff b;
-  CHECK_FALSE(b.enabled());
-  CHECK(backoff_delay(b, 3, 0.5) == Duration::zero());
 }
 
 TEST_GROUP(RestartWindow){};

@@ -3,6 +3,7 @@
 #include <charconv>
 #include <cstdio>
 
+#include "runtime/backoff.hpp"
 #include "runtime/log.hpp"
 #include "runtime/receive.hpp"
 #include "runtime/runtime.hpp"
@@ -125,7 +126,8 @@ std::optional<AlarmBook::Time> AlarmBook::next_after(Time now) const {
 Proc alarm_keeper(Process& self, AlarmBook& book, AlarmKeeperHooks hooks) {
   using Clock = std::chrono::system_clock;
   const Duration max_sleep = std::chrono::minutes(1);  // bounds the effect of clock steps
-  Duration load_backoff = std::chrono::milliseconds(100);
+  BackoffCounter load_failures(
+      Backoff{.base = std::chrono::milliseconds(100), .cap = std::chrono::seconds(5)});
   bool loaded = false;
   Clock::time_point load_at = Clock::now();  // while !loaded
   // Due names already woken, and when to wake them again.
@@ -141,8 +143,7 @@ Proc alarm_keeper(Process& self, AlarmBook& book, AlarmKeeperHooks hooks) {
       } else {
         log_warning("gateway", "cannot read the alarms, retrying",
                     {{"error", added.error().to_string()}});
-        load_at = Clock::now() + load_backoff;
-        load_backoff = std::min<Duration>(load_backoff * 2, std::chrono::seconds(5));
+        load_at = Clock::now() + load_failures.next();
       }
       now = Clock::now();
     }

@@ -1,18 +1,8 @@
 #include "net/gateway/detail/session_health.hpp"
 
 #include <algorithm>
-#include <random>
 
 namespace troupe::detail {
-
-namespace {
-
-double uniform01() {
-  thread_local std::mt19937_64 gen{std::random_device{}()};
-  return std::uniform_real_distribution<double>(0.0, 1.0)(gen);
-}
-
-}  // namespace
 
 SessionHealth::StartDecision SessionHealth::before_start(const std::string& name,
                                                          Clock::time_point now) {
@@ -33,8 +23,7 @@ SessionHealth::StartDecision SessionHealth::before_start(const std::string& name
   // The first crash after a healthy run restarts at once, as OTP does;
   // the ones that follow it quickly back off.
   if (r.quick_crashes > 1)
-    d.delay =
-        backoff_delay(policy_.backoff, static_cast<unsigned>(r.quick_crashes - 2), uniform01());
+    d.delay = backoff_delay(policy_.backoff, static_cast<unsigned>(r.quick_crashes - 2));
   return d;
 }
 

@@ -1,8 +1,9 @@
-#include "supervisors/backoff.hpp"
+#include "runtime/backoff.hpp"
 
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <random>
 
 namespace troupe {
 
@@ -13,10 +14,15 @@ Duration backoff_delay(const Backoff& b, unsigned n, double u) {
   // In double: base * 2^n overflows any integer duration long before the cap matters.
   double ticks =
       static_cast<double>(b.base.count()) * std::ldexp(1.0, static_cast<int>(std::min(n, 1000u)));
-  ticks *= 1.0 + jitter * (2.0 * u - 1.0);
-  double cap = static_cast<double>(b.cap.count());
-  if (!(ticks < cap)) return b.cap;  // also catches inf
+  ticks = std::min(ticks, static_cast<double>(b.cap.count()));  // also bounds inf
+  ticks *= 1.0 - jitter * u;
   return Duration(static_cast<Duration::rep>(std::max(ticks, 0.0)));
+}
+
+Duration backoff_delay(const Backoff& b, unsigned n) {
+  thread_local std::minstd_rand rng{std::random_device{}()};
+  std::uniform_real_distribution<double> u(0.0, 1.0);
+  return backoff_delay(b, n, u(rng));
 }
 
 std::string to_string(const Backoff& b) {
