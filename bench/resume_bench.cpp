@@ -135,10 +135,10 @@ int main(int argc, char** argv) {
     run("redis", n, [&](Runtime& rt) {
       return on_loop_async<std::unique_ptr<Store>>(rt, 0, [&](auto done) {
         auto created = RedisStore::create(rt.loop(0), {.url = redis.url()});
-        if (!created) die(created.error().to_string());
+        if (!created) die(to_string(created.error()));
         auto holder = std::make_shared<std::unique_ptr<RedisStore>>(std::move(created.value()));
         (*holder)->connect([holder, done](StoreResult<void> r) mutable {
-          if (!r) die(r.error().to_string());
+          if (!r) die(to_string(r.error()));
           done(std::move(*holder));
         });
       });
@@ -151,7 +151,7 @@ int main(int argc, char** argv) {
       auto fs = std::make_shared<std::unique_ptr<FileStore>>(
           std::make_unique<FileStore>(rt.loop(0), FileStoreOptions{.directory = dir}));
       (*fs)->open([fs, done](StoreResult<void> r) mutable {
-        if (!r) die(r.error().to_string());
+        if (!r) die(to_string(r.error()));
         done(std::move(*fs));
       });
     });

@@ -120,7 +120,7 @@ long fenced_rounds(uv_loop_t* loop, Store& store, const Config& cfg, const Round
       ++outstanding;
       store.compare_and_put_many(std::move(writes), [&](StoreResult<std::vector<CasOutcome>> res) {
         --outstanding;
-        if (!res) die(res.error().to_string());
+        if (!res) die(to_string(res.error()));
         for (const auto& o : *res) {
           if (!o.committed) die("unexpected conflict in the benchmark");
           ++committed;
@@ -148,7 +148,7 @@ long naive_round(uv_loop_t* loop, Store& store, const Config& cfg, Revision revi
     ++outstanding;
     store.compare_and_put("naive/" + std::to_string(k), value, revision, [&](StoreResult<void> r) {
       --outstanding;
-      if (!r) die(r.error().to_string());
+      if (!r) die(to_string(r.error()));
       ++committed;
     });
   }
@@ -165,12 +165,12 @@ void bench_redis(const Config& cfg, const std::string& tmp) {
   uv_loop_t loop;
   uv_loop_init(&loop);
   auto created = RedisStore::create(&loop, {.url = url});
-  if (!created) die(created.error().to_string());
+  if (!created) die(to_string(created.error()));
   auto& store = *created.value();
   std::optional<StoreResult<void>> connected;
   store.connect([&](StoreResult<void> r) { connected.emplace(std::move(r)); });
   run_until(&loop, [&] { return connected.has_value(); });
-  if (!*connected) die(connected->error().to_string());
+  if (!*connected) die(to_string(connected->error()));
 
   // Round 1 creates the keys (and their index entries); measure the
   // steady state: actors rewriting existing snapshots.
@@ -213,7 +213,7 @@ void bench_file(const Config& cfg, const std::string& tmp, bool fsync) {
     std::optional<StoreResult<void>> opened;
     store.open([&](StoreResult<void> r) { opened.emplace(std::move(r)); });
     run_until(&loop, [&] { return opened.has_value(); });
-    if (!*opened) die(opened->error().to_string());
+    if (!*opened) die(to_string(opened->error()));
     // Small batches, several in flight: libuv's pool threads write
     // different actors' files in parallel, one directory fsync per batch.
     auto start = Clock::now();

@@ -59,7 +59,7 @@ void Persistence::report_unsaved(const std::string& actor, const StoreError& err
     unsaved_.push_back({actor, error});
   }
   log_error("persist", "actor stopped without saving its state",
-            {{"actor", actor}, {"error", error.to_string()}});
+            {{"actor", actor}, {"error", to_string(error)}});
   if (options_.on_unsaved) options_.on_unsaved(actor, error);
 }
 

@@ -104,7 +104,7 @@ Task<> PersistentStateBase::load(Process& self) {
   AwaitableStore& client = store_.store();
   const auto timeout = store_.options().op_timeout;
   auto head = co_await client.get(self, head_key_, timeout);
-  if (!head) fail_load(head_key_, head.error().to_string());
+  if (!head) fail_load(head_key_, to_string(head.error()));
   if (!head.value()) {  // never written: a fresh actor
     reset_state();
     co_return;
@@ -142,11 +142,11 @@ Task<bool> PersistentStateBase::load_revision(Process& self, Revision revision, 
   if (!newest) {
     // An older generation is used only if no earlier run quarantined it.
     auto q = co_await client.get(self, store_.quarantine_key(actor_, revision), timeout);
-    if (!q) fail_load(key, q.error().to_string());
+    if (!q) fail_load(key, to_string(q.error()));
     if (q.value()) co_return false;
   }
   auto blob = co_await client.get(self, key, timeout);
-  if (!blob) fail_load(key, blob.error().to_string());
+  if (!blob) fail_load(key, to_string(blob.error()));
   if (!blob.value()) {
     if (!newest) co_return false;
     store_.mark_poison(actor_, revision);
@@ -175,7 +175,7 @@ Task<bool> PersistentStateBase::load_revision(Process& self, Revision revision, 
   reset_state();
   store_.mark_poison(actor_, revision);
   co_await quarantine(self, revision, std::move(bytes));
-  fail_load(key, error->to_string() + " (quarantined as '" +
+  fail_load(key, to_string(*error) + " (quarantined as '" +
                      store_.quarantine_key(actor_, revision) + "')");
   co_return false;
 }
@@ -405,7 +405,7 @@ Task<StoreResult<Revision>> PersistentStateBase::commit(Process& self, Duration 
 
 Task<Revision> PersistentStateBase::commit_or_exit(Process& self) {
   auto committed = co_await commit(self);
-  if (!committed) self.exit(ExitReason::error("persist: " + committed.error().to_string()));
+  if (!committed) self.exit(ExitReason::error("persist: " + to_string(committed.error())));
   co_return committed.value();
 }
 

@@ -39,8 +39,8 @@ const char* to_string(CodecErrc code) {
   return "unknown codec error";
 }
 
-std::string CodecError::to_string() const {
-  return std::string(troupe::to_string(code)) + ": " + message;
+std::string to_string(const CodecError& error) {
+  return std::string(to_string(error.code)) + ": " + error.message;
 }
 
 std::string encode_snapshot(const Snapshot& snapshot) {

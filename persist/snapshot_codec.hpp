@@ -41,8 +41,9 @@ const char* to_string(CodecErrc code);
 struct CodecError {
   CodecErrc code = CodecErrc::malformed;
   std::string message;  // the cause; callers add the key it was read from
-  std::string to_string() const;
 };
+// "<code>: <message>".
+std::string to_string(const CodecError& error);
 
 template <class T>
 using CodecResult = Result<T, CodecError>;

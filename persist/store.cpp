@@ -26,8 +26,12 @@ std::optional<StoreError> Store::key_error(std::string_view key) const {
   return detail::check_key(key);
 }
 
+std::string to_string(const StoreError& error) {
+  return std::string(to_string(error.code)) + ": " + error.message;
+}
+
 std::string StoreError::to_string() const {
-  return std::string(troupe::to_string(code)) + ": " + message;
+  return troupe::to_string(*this);
 }
 
 std::string conflict_message(const std::string& key, Revision written, Revision stored) {

@@ -52,8 +52,12 @@ struct StoreError {
   // an exit reason.
   std::string message;
 
+  // Transitional: use to_string(error) (docs/runtime.md, "Errors"); the
+  // member goes once its last callers have moved.
   std::string to_string() const;
 };
+// "<code>: <message>".
+std::string to_string(const StoreError& error);
 
 template <class T>
 using StoreResult = Result<T, StoreError>;

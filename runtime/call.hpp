@@ -17,11 +17,13 @@ struct CallError {
     bad_reply,     // the callee replied with another type than the caller expects
   };
   Kind kind = Kind::timeout;
-  ExitReason reason;   // for exit
-  std::string detail;  // for bad_reply: the type it got
+  ExitReason reason;    // for exit
+  std::string message;  // for bad_reply: the type it got
 };
 
+// "timeout", "exit: <reason>", "bad_reply: <message>", ...
 std::string to_string(const CallError& e);
+const char* to_string(CallError::Kind kind);
 
 template <class R>
 using CallResult = Result<R, CallError>;

@@ -1,13 +1,12 @@
 #include "runtime/exit_reason.hpp"
 
-#include <ostream>
-
 namespace troupe {
 
 namespace {
 const std::string empty_detail;
+}  // namespace
 
-const char* kind_name(ExitReason::Kind kind) {
+const char* to_string(ExitReason::Kind kind) {
   switch (kind) {
     case ExitReason::Kind::normal:
       return "normal";
@@ -24,7 +23,6 @@ const char* kind_name(ExitReason::Kind kind) {
   }
   return "unknown";
 }
-}  // namespace
 
 ExitReason::ExitReason(Kind kind, std::string detail)
     : kind_(kind),
@@ -34,17 +32,14 @@ const std::string& ExitReason::detail() const {
   return detail_ ? *detail_ : empty_detail;
 }
 
-std::string ExitReason::to_string() const {
-  if (!detail_) return kind_name(kind_);
-  return std::string("{") + kind_name(kind_) + ", " + *detail_ + "}";
+std::string to_string(const ExitReason& reason) {
+  const char* kind = to_string(reason.kind());
+  if (reason.detail().empty()) return kind;
+  return std::string("{") + kind + ", " + reason.detail() + "}";
 }
 
 bool operator==(const ExitReason& a, const ExitReason& b) {
   return a.kind_ == b.kind_ && a.detail() == b.detail();
-}
-
-std::ostream& operator<<(std::ostream& os, const ExitReason& reason) {
-  return os << reason.to_string();
 }
 
 }  // namespace troupe

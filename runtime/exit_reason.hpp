@@ -2,11 +2,13 @@
 // Why a process ended, following Erlang's exit reasons.
 
 #include <cstdint>
-#include <iosfwd>
 #include <memory>
 #include <string>
 
 namespace troupe {
+
+class ExitReason;
+std::string to_string(const ExitReason& reason);
 
 class ExitReason {
  public:
@@ -34,7 +36,9 @@ class ExitReason {
   // normal, shutdown and {shutdown, _}: exits a supervisor does not treat as a crash.
   bool is_normal_exit() const { return kind_ == Kind::normal || kind_ == Kind::shutdown; }
 
-  std::string to_string() const;
+  // Transitional: use to_string(reason) (docs/runtime.md, "Errors"); the
+  // member goes once its last callers have moved.
+  std::string to_string() const { return troupe::to_string(*this); }
   friend bool operator==(const ExitReason& a, const ExitReason& b);
 
  private:
@@ -42,7 +46,8 @@ class ExitReason {
   std::shared_ptr<const std::string> detail_;  // shared: reasons are copied to every link
 };
 
-std::ostream& operator<<(std::ostream& os, const ExitReason& reason);
+// "normal", "shutdown", ...; with a detail "{error, what}".
+const char* to_string(ExitReason::Kind kind);
 
 inline const ExitReason normal{ExitReason::Kind::normal};
 inline const ExitReason shutdown{ExitReason::Kind::shutdown};

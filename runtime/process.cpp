@@ -13,20 +13,31 @@ namespace troupe {
 using detail::MessageNode;
 using detail::MsgKind;
 
-std::string to_string(const CallError& e) {
-  switch (e.kind) {
+const char* to_string(CallError::Kind kind) {
+  switch (kind) {
     case CallError::Kind::timeout:
       return "timeout";
     case CallError::Kind::noproc:
       return "noproc";
     case CallError::Kind::exit:
-      return "exit: " + e.reason.to_string();
+      return "exit";
     case CallError::Kind::mailbox_full:
       return "mailbox_full";
     case CallError::Kind::bad_reply:
-      return "bad_reply: " + e.detail;
+      return "bad_reply";
   }
   return "unknown";
+}
+
+std::string to_string(const CallError& e) {
+  switch (e.kind) {
+    case CallError::Kind::exit:
+      return "exit: " + to_string(e.reason);
+    case CallError::Kind::bad_reply:
+      return "bad_reply: " + e.message;
+    default:
+      return to_string(e.kind);
+  }
 }
 
 Runtime& Process::runtime() const {

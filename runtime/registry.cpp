@@ -8,6 +8,18 @@
 
 namespace troupe {
 
+const char* to_string(RegisterError::Kind kind) {
+  switch (kind) {
+    case RegisterError::Kind::taken:
+      return "taken";
+    case RegisterError::Kind::noproc:
+      return "noproc";
+    case RegisterError::Kind::invalid:
+      return "invalid";
+  }
+  return "unknown";
+}
+
 std::string to_string(const RegisterError& e) {
   switch (e.kind) {
     case RegisterError::Kind::taken:

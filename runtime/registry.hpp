@@ -37,7 +37,9 @@ struct RegisterError {
   Pid holder;
 };
 
+// "name taken by <pid>", "noproc", "invalid name".
 std::string to_string(const RegisterError& e);
+const char* to_string(RegisterError::Kind kind);
 
 class Registry {
  public:

@@ -52,10 +52,8 @@ class Result {
  private:
   void check() const {
     if (ok()) return;
-    if constexpr (requires(const E& e) { e.to_string(); })
-      throw std::runtime_error("Result holds an error: " + error().to_string());
-    else
-      throw std::runtime_error("Result holds an error: " + to_string(error()));
+    // Every error type has a free to_string beside it (docs/runtime.md, "Errors").
+    throw std::runtime_error("Result holds an error: " + to_string(error()));
   }
   std::variant<T, E> v_;
 };
@@ -71,7 +69,7 @@ class Result<void, E> {
   explicit operator bool() const { return ok_; }
   // Throws when the operation failed.
   void value() const {
-    if (!ok_) throw std::runtime_error("Result holds an error: " + error_.to_string());
+    if (!ok_) throw std::runtime_error("Result holds an error: " + to_string(error_));
   }
   const E& error() const { return error_; }
 

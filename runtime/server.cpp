@@ -7,7 +7,7 @@ using detail::InitAckMsg;
 std::string to_string(const StartError& e) {
   switch (e.kind) {
     case StartError::Kind::failed:
-      return "failed: " + e.reason.to_string();
+      return "failed: " + to_string(e.reason);
     case StartError::Kind::already_started:
       return "already_started: " + e.holder.to_string();
     case StartError::Kind::timeout:

@@ -53,7 +53,7 @@ void log_supervisor_event(const SupervisorEvent& e) {
     case SupervisorEvent::Kind::child_crashed:
     case SupervisorEvent::Kind::start_failed:
     case SupervisorEvent::Kind::intensity_exceeded:
-      reason = e.reason.to_string();
+      reason = to_string(e.reason);
       fields[n++] = {"reason", reason};
       break;
     case SupervisorEvent::Kind::restart_delayed:
@@ -95,7 +95,7 @@ std::string to_string(const SupervisorEvent& e) {
     case SupervisorEvent::Kind::child_crashed:
     case SupervisorEvent::Kind::start_failed:
     case SupervisorEvent::Kind::intensity_exceeded:
-      out += " reason=" + e.reason.to_string();
+      out += " reason=" + to_string(e.reason);
       break;
     case SupervisorEvent::Kind::restart_delayed:
       out += " delay_ms=" +

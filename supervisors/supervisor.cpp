@@ -31,14 +31,14 @@ Task<typename Req::reply> ask(Process& self, Pid sup, Req req) {
 
 }  // namespace
 
-std::string to_string(const ChildError& e) {
-  switch (e.kind) {
+const char* to_string(ChildError::Kind kind) {
+  switch (kind) {
     case ChildError::Kind::start_failed:
-      return "start_failed: " + e.reason.to_string();
+      return "start_failed";
     case ChildError::Kind::already_present:
       return "already_present";
     case ChildError::Kind::already_started:
-      return "already_started: " + e.pid.to_string();
+      return "already_started";
     case ChildError::Kind::max_children:
       return "max_children";
     case ChildError::Kind::not_found:
@@ -48,11 +48,26 @@ std::string to_string(const ChildError& e) {
     case ChildError::Kind::restarting:
       return "restarting";
     case ChildError::Kind::invalid_spec:
-      return "invalid_spec: " + e.detail;
+      return "invalid_spec";
     case ChildError::Kind::unreachable:
-      return "unreachable: " + e.detail;
+      return "unreachable";
   }
   return "unknown";
+}
+
+std::string to_string(const ChildError& e) {
+  std::string out = to_string(e.kind);
+  switch (e.kind) {
+    case ChildError::Kind::start_failed:
+      return out + ": " + to_string(e.reason);
+    case ChildError::Kind::already_started:
+      return out + ": " + e.pid.to_string();
+    case ChildError::Kind::invalid_spec:
+    case ChildError::Kind::unreachable:
+      return out + ": " + e.message;
+    default:
+      return out;
+  }
 }
 
 Task<StartResult> start_supervisor(Process& self, SupervisorSpec spec, std::string name) {

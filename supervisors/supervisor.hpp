@@ -93,15 +93,17 @@ struct ChildError {
     not_found,        // no such child
     running,          // restart_child/delete_child of a running child
     restarting,       // restart_child/delete_child of a child waiting for its restart
-    invalid_spec,     // `detail` says what is wrong
-    unreachable,      // the supervisor did not answer: `detail` has the CallError
+    invalid_spec,     // `message` says what is wrong
+    unreachable,      // the supervisor did not answer: `message` has the CallError
   };
   Kind kind = Kind::not_found;
   ExitReason reason;
   Pid pid;
-  std::string detail;
+  std::string message;
 };
+// "<kind>", or "<kind>: <reason, pid or message>".
 std::string to_string(const ChildError& e);
+const char* to_string(ChildError::Kind kind);
 
 struct ChildInfo {
   std::string id;

@@ -41,8 +41,7 @@ int main() {
     });
     self.monitor(fragile);
     auto down = co_await self.receive<troupe::Down>();
-    std::printf("%s went down: %s\n", down.pid.to_string().c_str(),
-                down.reason.to_string().c_str());
+    std::printf("%s went down: %s\n", down.pid.to_string().c_str(), to_string(down.reason).c_str());
 
     // Trapping exits turns a linked crash into a message.
     self.trap_exit(true);
@@ -52,7 +51,7 @@ int main() {
     });
     auto exit = co_await self.receive<troupe::Exit>();
     std::printf("linked %s exited: %s\n", exit.from.to_string().c_str(),
-                exit.reason.to_string().c_str());
+                to_string(exit.reason).c_str());
 
     // A ring of 1000 processes passing a token 100000 times.
     Pid me = self.self();

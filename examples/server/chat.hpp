@@ -115,7 +115,7 @@ class ChatRoom : public troupe::Session {
       ChatHistory before = std::exchange(state_->mutate(), std::move(next));
       if (auto saved = co_await state_->commit(self()); !saved) {
         state_->mutate() = std::move(before);  // not stored: the client may retry
-        c.send(not_saved_frame(saved.error().to_string(), id));
+        c.send(not_saved_frame(to_string(saved.error()), id));
         co_return;
       }
       broadcast(to_text(message_json(m, true)));  // durable before anyone hears of it

@@ -66,7 +66,7 @@ class Counter : public troupe::Session {
       CounterState before = std::exchange(state_->mutate(), std::move(next));
       if (auto saved = co_await state_->commit(self()); !saved) {
         state_->mutate() = std::move(before);  // not applied: the client may retry
-        c.send(not_saved_frame(saved.error().to_string(), id));
+        c.send(not_saved_frame(to_string(saved.error()), id));
         co_return;
       }
       broadcast(value_json());

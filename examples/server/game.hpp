@@ -148,7 +148,7 @@ class TicTacToe : public troupe::Session {
       if (auto saved = co_await state_->commit(self()); !saved) {
         state_->mutate() = std::move(before);
         c.send(error_json("your seat could not be saved, watching instead (reconnect to retry): " +
-                          saved.error().to_string()));
+                          to_string(saved.error())));
         seat.clear();
         new_token.clear();
       }
@@ -254,7 +254,7 @@ class TicTacToe : public troupe::Session {
     auto saved = co_await state_->commit(self());
     if (saved) co_return true;
     state_->mutate() = std::move(before);
-    c.send(not_saved_frame(saved.error().to_string(), id));
+    c.send(not_saved_frame(to_string(saved.error()), id));
     co_return false;
   }
 

@@ -144,7 +144,7 @@ std::unique_ptr<troupe::Store> open_store(troupe::Runtime& rt, const Config& c,
   });
   auto r = opened.get_future().get();
   if (!r) {
-    error = r.error().to_string();
+    error = to_string(r.error());
     return nullptr;
   }
   return store;

@@ -34,7 +34,7 @@ Proc watch_root(Process& self, Pid root, std::shared_ptr<RootState> state,
     co_return;
   }
   log_error("gateway", "the gateway's root supervisor gave up: exiting",
-            {{"reason", reason.to_string()}});
+            {{"reason", to_string(reason)}});
   std::fflush(nullptr);
   std::_Exit(70);  // EX_SOFTWARE; no destructors: other threads still run
 }

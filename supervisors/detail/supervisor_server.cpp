@@ -179,7 +179,7 @@ Task<> SupervisorServer::init() {
     StartResult r = co_await start(it, false);
     if (!r) {
       std::string why = "failed_to_start_child " + it->spec.id + ": " +
-                        start_failure_reason(r.error()).to_string();
+                        to_string(start_failure_reason(r.error()));
       co_await stop_all();
       stop(ExitReason::shutdown_with(std::move(why)));
       co_return;

@@ -69,7 +69,7 @@ struct Clock : Session {
       int ms = 0;
       std::from_chars(text.data() + 6, text.data() + text.size(), ms);
       auto set = co_await set_alarm(std::chrono::system_clock::now() + milliseconds(ms));
-      c.send(set ? "set" : "error: " + set.error().to_string());
+      c.send(set ? "set" : "error: " + to_string(set.error()));
     } else if (text == "cancel") {
       auto cancelled = co_await cancel_alarm();
       c.send(cancelled ? "cancelled" : "error");

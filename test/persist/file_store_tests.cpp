@@ -49,7 +49,7 @@ TEST_GROUP(FileStore) {
   void open_store(bool fsync = true) {
     file = std::make_unique<FileStore>(loop->get(), FileStoreOptions{dir->path(), fsync});
     auto opened = loop->call<void>([&](auto cb) { file->open(cb); });
-    if (!opened) FAIL(opened.error().to_string().c_str());
+    if (!opened) FAIL(to_string(opened.error()).c_str());
     sync = std::make_unique<test::SyncStore>(*file, *loop);
   }
   void close_store() {

@@ -38,7 +38,7 @@ TEST_GROUP(RedisFaults) {
                                                     .command_timeout = command_timeout,
                                                     .backoff_initial = 10ms,
                                                     .backoff_max = 100ms});
-    if (!created) FAIL(created.error().to_string().c_str());
+    if (!created) FAIL(to_string(created.error()).c_str());
     redis = std::move(created.value());
     redis->on_state_change([this](RedisState s, const StoreError*) { states.push_back(s); });
     return loop->call<void>([&](auto cb) { redis->connect(cb); });

@@ -32,7 +32,7 @@ TEST_GROUP(RedisStore) {
     prefix = "t" + std::to_string(++next_prefix) + ":";
     redis = make_store(shared_server().url(), prefix);
     auto connected = loop->call<void>([&](auto cb) { redis->connect(cb); });
-    if (!connected) FAIL(connected.error().to_string().c_str());
+    if (!connected) FAIL(to_string(connected.error()).c_str());
     sync = std::make_unique<test::SyncStore>(*redis, *loop);
   }
   void teardown() override {
@@ -43,7 +43,7 @@ TEST_GROUP(RedisStore) {
   }
   std::unique_ptr<RedisStore> make_store(const std::string& url, const std::string& key_prefix) {
     auto created = RedisStore::create(loop->get(), {.url = url, .key_prefix = key_prefix});
-    if (!created) FAIL(created.error().to_string().c_str());
+    if (!created) FAIL(to_string(created.error()).c_str());
     return std::move(created.value());
   }
   test::SyncStore& store() {

@@ -9,7 +9,7 @@ namespace {
 
 RedisEndpoint parsed(const char* url) {
   auto r = parse_redis_url(url);
-  if (!r) FAIL(r.error().to_string().c_str());
+  if (!r) FAIL(to_string(r.error()).c_str());
   return *r;
 }
 

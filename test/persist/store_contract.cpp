@@ -9,12 +9,12 @@ using namespace std::string_literals;
 
 template <class T>
 const T& ok(const StoreResult<T>& r) {
-  if (!r.ok()) FAIL(("unexpected store error: " + r.error().to_string()).c_str());
+  if (!r.ok()) FAIL(("unexpected store error: " + to_string(r.error())).c_str());
   return r.value();
 }
 
 void ok(const StoreResult<void>& r) {
-  if (!r.ok()) FAIL(("unexpected store error: " + r.error().to_string()).c_str());
+  if (!r.ok()) FAIL(("unexpected store error: " + to_string(r.error())).c_str());
 }
 
 template <class T>

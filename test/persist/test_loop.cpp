@@ -80,7 +80,7 @@ std::vector<Item> SyncStore::list_all(const std::string& prefix, std::size_t pag
   ListOptions options{.cursor = {}, .limit = page_size};
   for (int pages = 0; pages < 10000; ++pages) {
     auto page = list(prefix, options);
-    if (!page) FAIL(page.error().to_string().c_str());
+    if (!page) FAIL(to_string(page.error()).c_str());
     CHECK(page->items.size() <= page_size);
     for (auto& item : page->items) all.push_back(std::move(item));
     if (page->next_cursor.empty()) return all;

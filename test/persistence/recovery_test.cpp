@@ -96,9 +96,9 @@ TEST_GROUP(Recovery) {
 
     auto first = load(*env, "c");
     CHECK(first.failure.has_value());
-    check_contains(first.failure->to_string(), "actor 'c' from key 'actor/c/gen/0'");
-    check_contains(first.failure->to_string(), cause);
-    check_contains(first.failure->to_string(), "quarantined as 'actor/c/q/2'");
+    check_contains(to_string(*first.failure), "actor 'c' from key 'actor/c/gen/0'");
+    check_contains(to_string(*first.failure), cause);
+    check_contains(to_string(*first.failure), "quarantined as 'actor/c/q/2'");
     CHECK(value_of(*env, "actor/c/q/2") == blob);
 
     auto second = load(*env, "c");
@@ -195,5 +195,5 @@ TEST(Recovery, GoldenSnapshotOfSchemaOneIsMigratedToSchemaTwo) {
 
   auto without_hook = load(*env, "old", {.version = 2});
   CHECK(without_hook.failure.has_value());
-  check_contains(without_hook.failure->to_string(), "no migration hook");
+  check_contains(to_string(*without_hook.failure), "no migration hook");
 }

@@ -58,9 +58,9 @@ TEST(RedisActorFaults, UnreachableAtStartFailsTheActorsStartNamingTheUrlThenServ
                               after(5s, [] { return std::optional<ExitReason>(); }));
   }));
   CHECK(reason.has_value());
-  check_contains(reason->to_string(), "cannot load the state of actor 'early'");
-  check_contains(reason->to_string(), "unavailable");
-  check_contains(reason->to_string(), server.url());
+  check_contains(to_string(*reason), "cannot load the state of actor 'early'");
+  check_contains(to_string(*reason), "unavailable");
+  check_contains(to_string(*reason), server.url());
 
   // Redis appears; the store reconnects on its own; a restarted actor serves.
   CHECK_TRUE(server.start());
@@ -101,7 +101,7 @@ TEST(RedisActorFaults, KilledMidRunCommitsFailClearlyActorKeepsServingDirtyState
         ++state.mutate().n;  // 11: its commit must fail, not acknowledge
         auto commit = co_await state.commit(self);
         if (!commit)
-          failed_commit = commit.error().to_string();
+          failed_commit = to_string(commit.error());
         else
           acked = state->n;
         ++state.mutate().n;  // 12: the actor keeps serving meanwhile
@@ -130,7 +130,7 @@ TEST(RedisActorFaults, StateThatCannotBeSavedByTheDeadlineIsReported) {
     ++state.mutate().n;
     server.kill();
     auto r = co_await state.flush(self, troupe::shutdown, 300ms);
-    flushed = r ? "saved" : r.error().to_string();
+    flushed = r ? "saved" : to_string(r.error());
   }));
   check_contains(flushed, "not written within the 300 ms deadline");
   auto unsaved = env->actors->unsaved();

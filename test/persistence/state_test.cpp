@@ -87,8 +87,8 @@ TEST(PersistentState, StaleIncarnationCannotOverwriteNewerStateAndExitsWithAClea
         when([ref](const Down& d) { return d.ref == ref; }, [](Down& d) { return d.reason; }));
   }));
   CHECK(reason.has_value());
-  check_contains(reason->to_string(), "stale incarnation of actor 'fenced' fenced");
-  check_contains(reason->to_string(), "another incarnation had written revision 1");
+  check_contains(to_string(*reason), "stale incarnation of actor 'fenced' fenced");
+  check_contains(to_string(*reason), "another incarnation had written revision 1");
   LONGS_EQUAL(100, stored_count(*env, "fenced"));
 }
 

@@ -49,7 +49,7 @@ TEST(PersistentMap, KeysAndValuesOverTheLimitsAreRejectedWithAClearError) {
     auto big_value = co_await storage.put(self, "k", std::string((1 << 20) + 1, 'v'));
     auto in_batch = co_await storage.batch(self, {MapOp::put("a", "1"), MapOp::del(std::string())});
     for (auto* r : {&long_key, &big_value, &in_batch})
-      errors.push_back(r->ok() ? "ok" : r->error().to_string());
+      errors.push_back(r->ok() ? "ok" : to_string(r->error()));
   }));
   LONGS_EQUAL(3, errors.size());
   check_contains(errors[0],

@@ -11,7 +11,7 @@ std::unique_ptr<StoreEnv> StoreEnv::file(const std::string& directory, Persisten
     auto fs = std::make_unique<FileStore>(env->rt.loop(0),
                                           FileStoreOptions{.directory = directory, .fsync = fsync});
     fs->open([done](StoreResult<void> r) {
-      if (!r) std::fprintf(stderr, "FileStore open: %s\n", r.error().to_string().c_str());
+      if (!r) std::fprintf(stderr, "FileStore open: %s\n", to_string(r.error()).c_str());
       done(r.ok());
     });
     env->store = std::move(fs);
@@ -49,7 +49,7 @@ std::unique_ptr<StoreEnv> StoreEnv::redis(const std::string& url, PersistenceOpt
   if (connected)
     *connected = first;
   else if (!first)
-    FAIL(first.error().to_string().c_str());
+    FAIL(to_string(first.error()).c_str());
   env->finish(std::move(options));
   return env;
 }

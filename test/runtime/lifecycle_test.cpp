@@ -19,7 +19,7 @@ Pid start_root(Runtime& rt, const RootSpec& spec) {
   return rt.spawn([log = spec.log](Process& self) -> Proc {
     self.trap_exit(true);
     auto e = co_await self.receive<Exit>();
-    log->add("root got " + e.reason.to_string());
+    log->add("root got " + to_string(e.reason));
   });
 }
 

@@ -35,7 +35,7 @@ TEST(Process, BodyRunsAndEndsNormally) {
     });
     self.monitor(worker);
     auto down = co_await self.receive<Down>();
-    log.add(down.reason.to_string());
+    log.add(to_string(down.reason));
   });
   CHECK(watcher.valid());
   CHECK(rt.run_for(run_limit));

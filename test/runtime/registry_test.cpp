@@ -150,7 +150,7 @@ TEST(Registry, WaitForTimesOutWithAClearError) {
   std::string error;
   rt.spawn([&](Process& self) -> Proc {
     auto r = co_await self.runtime().registry().wait_for(self, "never", 10ms);
-    if (!r.ok()) error = r.error().to_string();
+    if (!r.ok()) error = to_string(r.error());
   });
   CHECK(rt.run_for(run_limit));
   STRCMP_EQUAL("{error, timeout waiting for name never}", error.c_str());
@@ -193,13 +193,13 @@ TEST(Registry, LookupOrStartReportsAFailedStart) {
       co_return unexpected(ExitReason::error("no capacity"));
     };
     auto r = co_await self.runtime().registry().lookup_or_start(self, "x", failing);
-    if (!r.ok()) first = r.error().to_string();
+    if (!r.ok()) first = to_string(r.error());
     auto throwing = [](Process&) -> Task<Registry::Lookup> {
       throw std::runtime_error("boom");
       co_return Pid{};
     };
     r = co_await self.runtime().registry().lookup_or_start(self, "x", throwing);
-    if (!r.ok()) second = r.error().to_string();
+    if (!r.ok()) second = to_string(r.error());
   });
   CHECK(rt.run_for(run_limit));
   STRCMP_EQUAL("{error, no capacity}", first.c_str());

@@ -52,7 +52,7 @@ struct Counter : Server<Counter> {
     waiting.reset();
   }
   void handle_info(const Tick&) { log->add("tick"); }
-  void terminate(const ExitReason& r) { log->add("terminate " + r.to_string()); }
+  void terminate(const ExitReason& r) { log->add("terminate " + to_string(r)); }
 
   int n;
   EventLog* log;
@@ -73,7 +73,7 @@ struct Stopper : Server<Stopper> {
   using casts = types<Stop>;
   explicit Stopper(EventLog* log) : log(log) {}
   void handle_cast(const Stop&) { stop(ExitReason::shutdown_with("done")); }
-  void terminate(const ExitReason& r) { log->add("terminate " + r.to_string()); }
+  void terminate(const ExitReason& r) { log->add("terminate " + to_string(r)); }
   EventLog* log;
 };
 
@@ -82,7 +82,7 @@ struct Trapper : Server<Trapper> {
   void init() { process().trap_exit(true); }
   Task<> terminate(const ExitReason& r) {
     co_await process().yield();  // terminate may await
-    log->add("terminate " + r.to_string());
+    log->add("terminate " + to_string(r));
   }
   EventLog* log;
 };
@@ -176,7 +176,7 @@ TEST(Server, CallToACrashingHandlerGivesTheExitReasonAfterTerminate) {
   });
   CHECK(rt.run_for(run_limit));
   CHECK(err.kind == CallError::Kind::exit);
-  STRCMP_EQUAL("{error, std::runtime_error: crash in call}", err.reason.to_string().c_str());
+  STRCMP_EQUAL("{error, std::runtime_error: crash in call}", to_string(err.reason).c_str());
   STRCMP_EQUAL("init,terminate {error, std::runtime_error: crash in call}", log.joined().c_str());
 }
 
@@ -258,7 +258,7 @@ TEST(Server, InitFailureIsAStartErrorWithItsReason) {
   });
   CHECK(rt.run_for(run_limit));
   CHECK(thrown.kind == StartError::Kind::failed);
-  STRCMP_EQUAL("{error, std::runtime_error: no db}", thrown.reason.to_string().c_str());
+  STRCMP_EQUAL("{error, std::runtime_error: no db}", to_string(thrown.reason).c_str());
   CHECK(stopped.reason == ExitReason::error("refused"));
   CHECK(ignored);
 }

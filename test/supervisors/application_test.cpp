@@ -25,7 +25,7 @@ TEST(Application, SigtermStopsTheRootTreeInReverseOrderAndRunReturns) {
             if (++started == 3) std::raise(SIGTERM);
           },
           [&](const Stopped& s) {
-            log.add("stop " + s.id + " " + s.reason.to_string());
+            log.add("stop " + s.id + " " + to_string(s.reason));
             ++stopped;
           });
     }

@@ -330,7 +330,7 @@ TEST(Supervisor, FailedStartIsReportedDistinctFromACrash) {
   CHECK(rt.run_for(run_limit));
   CHECK(error.kind == StartError::Kind::failed);
   STRCMP_EQUAL("{shutdown, failed_to_start_child bad: {error, std::runtime_error: init failed}}",
-               error.reason.to_string().c_str());
+               to_string(error.reason).c_str());
   STRCMP_EQUAL("ok", stops.c_str());  // started ones are stopped; "never" never started
   STRCMP_EQUAL(
       "start_failed:bad",

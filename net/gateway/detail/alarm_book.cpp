@@ -142,7 +142,7 @@ Proc alarm_keeper(Process& self, AlarmBook& book, AlarmKeeperHooks hooks) {
         for (const auto& name : added.value()) hooks.poke(name);
       } else {
         log_warning("gateway", "cannot read the alarms, retrying",
-                    {{"error", added.error().to_string()}});
+                    {{"error", to_string(added.error())}});
         load_at = Clock::now() + load_failures.next();
       }
       now = Clock::now();

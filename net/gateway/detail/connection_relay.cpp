@@ -92,7 +92,7 @@ Proc wake_for_alarm(Process& self, Gateway::Route* kind, std::string name) {
     auto found = co_await kind->find_session(self, name);
     if (found.ok() || kind->gateway_stopping() || !kind->alarms->get(short_name)) co_return;
     log_warning("gateway", "cannot start a session for its alarm",
-                {{"name", name}, {"error", found.error().to_string()}});
+                {{"name", name}, {"error", to_string(found.error())}});
     auto retry = kind->health->refused(name, detail::Clock::now());
     if (!retry) co_return;
     // Wakes at least every second to notice the gateway stopping.

@@ -43,7 +43,7 @@ Duration sweep_interval_of(const GatewayOptions& o) {
 }
 
 void warn(const char* what, const StoreError& error) {
-  log_warning("gateway", what, {{"error", error.to_string()}});
+  log_warning("gateway", what, {{"error", to_string(error)}});
 }
 
 }  // namespace
