@@ -116,3 +116,15 @@ TEST(SupervisorEvents, PrintAsOneLineWithTheReason) {
   STRCMP_EQUAL("restart_delayed supervisor=<0.1.2> child=db pid=<0.3.4> delay_ms=250",
                to_string(e).c_str());
 }
+
+TEST_GROUP(ChildErrorText){};
+
+TEST(ChildErrorText, NamesItsKindAndItsData) {
+  STRCMP_EQUAL("not_found", to_string(ChildError{ChildError::Kind::not_found}).c_str());
+  STRCMP_EQUAL(
+      "start_failed: {error, no}",
+      to_string(ChildError{ChildError::Kind::start_failed, ExitReason::error("no")}).c_str());
+  STRCMP_EQUAL("invalid_spec: empty id",
+               to_string(ChildError{ChildError::Kind::invalid_spec, {}, {}, "empty id"}).c_str());
+  STRCMP_EQUAL("restarting", to_string(ChildError::Kind::restarting));
+}
