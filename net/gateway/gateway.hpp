@@ -31,6 +31,7 @@
 #include <system_error>
 #include <vector>
 
+#include "net/gateway/detail/session_loop.hpp"
 #include "net/gateway/session.hpp"
 #include "net/ws/handler.hpp"
 #include "net/ws/http.hpp"
@@ -47,7 +48,11 @@ namespace detail {
 class Retention;
 }
 
-using SessionFactory = std::function<std::unique_ptr<Session>()>;
+// How a route makes and runs its sessions, whatever their type (route()).
+struct SessionFactory {
+  std::function<std::unique_ptr<SessionBase>()> make;
+  detail::ServeSession serve = nullptr;
+};
 
 // How a route contains a session that keeps failing (one record per name,
 // kept while it matters; see net/gateway/detail/session_health.hpp).
@@ -143,7 +148,26 @@ class Gateway {
   Gateway& operator=(const Gateway&) = delete;
 
   // Before start(): serve `prefix` ("/rooms") with sessions from `make`.
-  void route(std::string prefix, SessionFactory make, RouteOptions options = {});
+  // `make` returns a std::unique_ptr<S> for a session type S (session.hpp);
+  // it runs on the session's scheduler, once per incarnation.
+  template <class F>
+  void route(std::string prefix, F make, RouteOptions options = {}) {
+    using S = typename std::invoke_result_t<F&>::element_type;
+    static_assert(std::is_base_of_v<SessionBase, S>, "a session derives from troupe::Session<S>");
+    add_route(std::move(prefix),
+              SessionFactory{[make = std::move(make)]() mutable -> std::unique_ptr<SessionBase> {
+                               return make();
+                             },
+                             &detail::serve_session<S>},
+              std::move(options));
+  }
+  // The same for a default-constructible S.
+  template <class S>
+  void route(std::string prefix, RouteOptions options = {}) {
+    route(
+        std::move(prefix), [] { return std::make_unique<S>(); }, std::move(options));
+  }
+  void add_route(std::string prefix, SessionFactory sessions, RouteOptions options);
   // Before start(): plain HTTP GET handlers. /metrics exists, and /healthz:
   // 200 "ok" while every route can serve, else 503 naming what cannot (a
   // route's supervisor or alarm keeper down, the root given up).
@@ -158,6 +182,7 @@ class Gateway {
 
   ws::Server& server();
   Runtime& runtime() const { return rt_; }
+  Persistence* persistence() const { return options_.persistence; }
 
   struct Route;  // internal: one per route
 

@@ -50,21 +50,21 @@ struct Stops {
 
 // Sends its count on connect; "+" adds one and acknowledges it once written.
 // Its actor is named after its registry name ("count/<name>").
-struct Counter : Session {
+struct Counter : Session<Counter> {
   Counter(Persistence* store, Stops* stops) : store(store), stops(stops) {}
   Persistence* store;
   Stops* stops;
   std::optional<PersistentState<Tally>> state;
 
-  Task<> on_start() override {
+  Task<> on_start() {
     state.emplace(*store, "count/" + name());
     co_await state->load(self());
   }
-  Task<> on_connect(Connection& c, const ConnectInfo&) override {
+  Task<> on_connect(Connection& c, const ConnectInfo&) {
     c.send(std::to_string(state->get().n));
     co_return;
   }
-  Task<> on_message(Connection& c, std::string_view text, MessageKind) override {
+  Task<> on_message(Connection& c, std::string_view text, MessageKind) {
     if (text == "alarm") {
       auto set = co_await set_alarm(std::chrono::system_clock::now() + std::chrono::hours(1));
       c.send(set ? "set" : "error");
@@ -74,8 +74,8 @@ struct Counter : Session {
     co_await state->commit_or_exit(self());
     c.send("ack " + std::to_string(state->get().n));
   }
-  void on_info(AnyMessage& m) override { state->handle(m); }
-  Task<> on_stop() override {
+  void handle_unexpected(AnyMessage& m) { state->handle(m); }
+  Task<> on_stop() {
     (void)co_await state->flush(self());
     stops->stopped();
   }

@@ -52,20 +52,20 @@ const std::vector<std::size_t> burst_sizes{0, 1, 125, 126, 127, 65535, 65536, 70
 
 // Greets, echoes, broadcasts "bcast:<text>" to the others, tags "tag:<t>"
 // and reports "who:<t>", and crashes on "crash".
-struct Room : Session {
+struct Room : Session<Room> {
   explicit Room(Lifecycle* life) : life(life) {}
   Lifecycle* life;
 
-  Task<> on_start() override {
+  Task<> on_start() {
     ++life->starts;
     co_return;
   }
-  Task<> on_connect(Connection& c, const ConnectInfo& info) override {
+  Task<> on_connect(Connection& c, const ConnectInfo& info) {
     c.send("hello " + name() + (info.resumed ? " resumed" : "") +
            (info.interrupted ? " after " + *info.interrupted : ""));
     co_return;
   }
-  Task<> on_message(Connection& c, std::string_view text, MessageKind) override {
+  Task<> on_message(Connection& c, std::string_view text, MessageKind) {
     if (text == "crash") throw std::runtime_error("asked to crash");
     if (text == "hold") {  // a slow session: takes nothing more until released
       co_await self().receive([](const Release&) {});
@@ -96,10 +96,10 @@ struct Room : Session {
     co_return;
   }
   // The application pushes to a room from outside: rt.send("rooms/<name>", text).
-  void on_info(AnyMessage& m) override {
+  void handle_unexpected(AnyMessage& m) {
     if (m.is<std::string>()) broadcast(m.get<std::string>());
   }
-  Task<> on_stop() override {
+  Task<> on_stop() {
     life->stopped();
     co_return;
   }
@@ -379,7 +379,7 @@ struct Tally {
 
 // Counts "+" frames; acknowledges each once it is committed (lazy: at once,
 // the state written only when the session stops); crashes on "crash".
-struct Counter : Session {
+struct Counter : Session<Counter> {
   Counter(Persistence* store, Lifecycle* life, bool lazy = false)
       : store(store), life(life), lazy(lazy) {}
   Persistence* store;
@@ -387,16 +387,16 @@ struct Counter : Session {
   bool lazy;
   std::optional<PersistentState<Tally>> state;
 
-  Task<> on_start() override {
+  Task<> on_start() {
     ++life->starts;
     state.emplace(*store, "counters/" + name());
     co_await state->load(self());
   }
-  Task<> on_connect(Connection& c, const ConnectInfo&) override {
+  Task<> on_connect(Connection& c, const ConnectInfo&) {
     c.send(std::to_string(state->get().n));
     co_return;
   }
-  Task<> on_message(Connection& c, std::string_view text, MessageKind) override {
+  Task<> on_message(Connection& c, std::string_view text, MessageKind) {
     if (text == "crash") throw std::runtime_error("asked to crash");
     if (lazy) {
       state->mutate(Durability::on_stop()).n += 1;
@@ -406,8 +406,8 @@ struct Counter : Session {
     }
     c.send("ack " + std::to_string(state->get().n));
   }
-  void on_info(AnyMessage& m) override { state->handle(m); }
-  Task<> on_stop() override {
+  void handle_unexpected(AnyMessage& m) { state->handle(m); }
+  Task<> on_stop() {
     (void)co_await state->flush(self());
     life->stopped();
   }
