@@ -3,7 +3,7 @@
 // process per session name and loop finds or starts the session, monitors
 // it, and when it crashes hands the loop's connections to the next
 // incarnation (on_connect with resumed = true) with the frames it had not
-// taken up yet, in order. See gateway_kind.hpp for who touches what.
+// taken up yet, in order. See route_state.hpp for who touches what.
 
 #include <algorithm>
 #include <cstdio>
