@@ -119,14 +119,21 @@ class BehaviourLoop {
   // coroutine). `extra`: the behaviour kind's own clauses, tried first.
   template <class... Extra>
   Task<> step(Extra... extra) {
-    Pending pending =
-        co_await receive(calls_of<S>(), casts_of<S>(), infos_of<S>(), std::move(extra)...);
+    Pending pending = co_await receive(std::move(extra)...);
     if (pending) co_await *pending;
+  }
+
+  // The receive of step() without running the work it hands back: the
+  // awaitable yields the Pending. For a caller whose own clauses keep what
+  // they matched and handle it after (no coroutine frame per message).
+  template <class... Extra>
+  auto receive(Extra... extra) {
+    return receive_in(calls_of<S>(), casts_of<S>(), infos_of<S>(), std::move(extra)...);
   }
 
  private:
   template <class... Cs, class... Ks, class... Is, class... Extra>
-  auto receive(types<Cs...>, types<Ks...>, types<Is...>, Extra... extra) {
+  auto receive_in(types<Cs...>, types<Ks...>, types<Is...>, Extra... extra) {
     return self_.receive(std::move(extra)..., call_clause<Cs>()..., cast_clause<Ks>()...,
                          info_clause<Is>()..., unexpected_clause());
   }

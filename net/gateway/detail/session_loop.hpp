@@ -117,23 +117,11 @@ struct SessionAccess {
   }
 };
 
+// Runs `s.on_message` and awaits it if it is a coroutine. The hot path:
+// no coroutine frame of its own.
 template <class S>
-TROUPE_HEADER_COROUTINE Task<> session_connect(S& s, Connection& c, ConnectInfo info) {
-  co_await run_callback([&] { return s.on_connect(c, info); });
-}
-
-// The connection outlives the call: only a SessionClose, taken by this
-// session's loop, removes it.
-template <class S>
-TROUPE_HEADER_COROUTINE Task<> session_frame(S& s, Connection& c, SessionFrame f) {
-  co_await run_callback([&] { return s.on_message(c, std::string_view(*f.data), f.kind); });
-  SessionAccess::handled(c, f.seq);
-}
-
-template <class S>
-TROUPE_HEADER_COROUTINE Task<> session_close(S& s, std::unique_ptr<Connection> gone,
-                                             SessionClose c) {
-  co_await run_callback([&] { return s.on_close(*gone, c.code, std::string_view(c.reason)); });
+auto deliver_frame(S& s, Connection& c, const SessionFrame& f) {
+  return s.on_message(c, std::string_view(*f.data), f.kind);
 }
 
 // An orderly stop: on_stop, then the persistent state is flushed.
@@ -176,26 +164,25 @@ TROUPE_HEADER_COROUTINE Task<> serve_session(Process& self, SessionHost& host, S
       wait = until_alarm;
       idle_wait = false;
     }
+    // The session's own events are kept by their clauses and handled after
+    // the receive; the typed messages' work comes back as `pending`.
+    std::optional<SessionConnect> connect;
+    std::optional<SessionFrame> frame;
+    std::optional<SessionClose> close;
     std::optional<ExitReason> stop;
     bool timed_out = false;
-    co_await loop.step(
+    Pending pending = co_await loop.receive(
         [&](SessionConnect& c) -> Pending {
-          Connection& conn = SessionAccess::add(base, c, host.server);
-          return session_connect(
-              s, conn, ConnectInfo{std::move(c.request), c.resumed, std::move(c.interrupted)});
+          connect = std::move(c);
+          return std::nullopt;
         },
         [&](SessionFrame& f) -> Pending {
-          Connection* c = SessionAccess::take(base, f);
-          if (!c) return std::nullopt;
-          return session_frame(s, *c, std::move(f));
+          frame = std::move(f);
+          return std::nullopt;
         },
         [&](SessionClose& c) -> Pending {
-          auto& conns = SessionAccess::connections(base);
-          auto it = conns.find(c.conn.value);
-          if (it == conns.end()) return std::nullopt;
-          std::unique_ptr<Connection> gone = std::move(it->second);
-          conns.erase(it);
-          return session_close(s, std::move(gone), std::move(c));
+          close = std::move(c);
+          return std::nullopt;
         },
         [&](const AlarmsChanged&) -> Pending {
           alarm_slot = host.stored_alarm();
@@ -209,6 +196,33 @@ TROUPE_HEADER_COROUTINE Task<> serve_session(Process& self, SessionHost& host, S
           timed_out = true;
           return std::nullopt;
         }));
+    if (pending) {
+      co_await *pending;
+    } else if (frame) {
+      // The connection outlives the call: only a SessionClose, taken by
+      // this loop, removes it.
+      if (Connection* c = SessionAccess::take(base, *frame)) {
+        if constexpr (is_task<decltype(deliver_frame(s, *c, *frame))>::value)
+          co_await deliver_frame(s, *c, *frame);
+        else
+          deliver_frame(s, *c, *frame);
+        SessionAccess::handled(*c, frame->seq);
+      }
+    } else if (connect) {
+      Connection& conn = SessionAccess::add(base, *connect, host.server);
+      ConnectInfo info{std::move(connect->request), connect->resumed,
+                       std::move(connect->interrupted)};
+      co_await run_callback([&] { return s.on_connect(conn, info); });
+    } else if (close) {
+      auto& conns = SessionAccess::connections(base);
+      auto it = conns.find(close->conn.value);
+      if (it != conns.end()) {
+        std::unique_ptr<Connection> gone = std::move(it->second);
+        conns.erase(it);
+        co_await run_callback(
+            [&] { return s.on_close(*gone, close->code, std::string_view(close->reason)); });
+      }
+    }
     if (stop) {
       // A shutdown by the route's supervisor runs on_stop; an abnormal exit
       // signal from any other linked process ends the session at once.
