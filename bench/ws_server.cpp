@@ -22,15 +22,15 @@ using namespace troupe;
 
 namespace {
 
-struct Echo : Session {
-  Task<> on_message(Connection& c, std::string_view data, MessageKind kind) override {
+struct Echo : Session<Echo> {
+  Task<> on_message(Connection& c, std::string_view data, MessageKind kind) {
     c.send(data, kind);
     co_return;
   }
 };
 
-struct Broadcast : Session {
-  Task<> on_message(Connection&, std::string_view data, MessageKind kind) override {
+struct Broadcast : Session<Broadcast> {
+  Task<> on_message(Connection&, std::string_view data, MessageKind kind) {
     broadcast(data, std::nullopt, kind);
     co_return;
   }

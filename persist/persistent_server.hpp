@@ -1,6 +1,6 @@
 #pragma once
 // PersistentServer<S, State>: a Server (runtime/server.hpp) whose state lives
-// in an PersistentState<State> (persistent_state.hpp): loaded in init, before the
+// in a PersistentState<State> (persistent_state.hpp): loaded in init, before the
 // first message; its write completions and timers handled for it; flushed
 // in terminate (supervisor shutdown, SIGINT/SIGTERM through the root, stop()).
 //
@@ -18,8 +18,9 @@
 //
 // The server traps exits, so that its supervisor's shutdown runs terminate
 // (give it a shutdown timeout that covers the flush deadline). If S writes
-// init, terminate or handle_unexpected itself, it must call the ones here
-// (PersistentServer::init() first in its init, and so on). A crash (a
+// init or terminate itself, it must call the ones here
+// (PersistentServer::init() first in its init, and so on); the state's own
+// messages reach it without S's help. A crash (a
 // callback that throws) runs terminate with the error: the dirty state is
 // not written (see PersistentStateOptions::write_on_crash) and a poison strike is
 // recorded against the snapshot the incarnation loaded.
@@ -43,7 +44,9 @@ class PersistentServer : public Server<S> {
     co_await state_.load(this->process());
   }
   Task<> terminate(const ExitReason& reason) { co_await state_.flush(this->process(), reason); }
-  void handle_unexpected(AnyMessage& message) { state_.handle(message); }
+  // For the engine (runtime/behaviour.hpp): the state's own messages, before
+  // S's handle_unexpected.
+  bool consume_internal(AnyMessage& message) { return state_.handle(message); }
 
  protected:
   PersistentState<State>& state() { return state_; }

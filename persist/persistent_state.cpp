@@ -35,10 +35,11 @@ std::uint64_t new_token() {
   return (z ^ (z >> 31)) | 1;  // never 0
 }
 
-// The head's value: [layout 1, writer token, alarm in ms since the epoch or nil].
+// The head's value: [layout 1, writer token, nil]. The third field once
+// held an alarm time; sessions keep their alarm with the gateway
+// (Session::set_alarm), so it is written nil and ignored when read.
 struct HeadMeta {
   std::uint64_t token = 0;
-  std::optional<SystemClock::time_point> alarm;
 };
 
 std::optional<HeadMeta> decode_head(const std::string& bytes) {
@@ -48,10 +49,6 @@ std::optional<HeadMeta> decode_head(const std::string& bytes) {
     if (o.type != msgpack::type::ARRAY || o.via.array.size < 3) return std::nullopt;
     HeadMeta meta;
     o.via.array.ptr[1].convert(meta.token);
-    if (!o.via.array.ptr[2].is_nil()) {
-      auto ms = o.via.array.ptr[2].as<std::int64_t>();
-      meta.alarm = SystemClock::time_point(std::chrono::milliseconds(ms));
-    }
     return meta;
   } catch (const std::exception&) {
     return std::nullopt;
@@ -84,11 +81,7 @@ std::string PersistentStateBase::encode_head() const {
   pk.pack_array(3);
   pk.pack(1);
   pk.pack(token_);
-  if (alarm_)
-    pk.pack(static_cast<std::int64_t>(
-        std::chrono::duration_cast<std::chrono::milliseconds>(alarm_->time_since_epoch()).count()));
-  else
-    pk.pack_nil();
+  pk.pack_nil();
   return std::string(buffer.data(), buffer.size());
 }
 
@@ -112,7 +105,6 @@ Task<> PersistentStateBase::load(Process& self) {
   revision_ = head.value()->revision;
   auto meta = decode_head(head.value()->value);
   if (!meta) fail_load(head_key_, "the head's metadata does not decode");
-  alarm_ = meta->alarm;
 
   const unsigned generations = store_.options().generations;
   const Revision oldest = revision_ >= generations ? revision_ - generations + 1 : 1;
@@ -214,12 +206,6 @@ void PersistentStateBase::touch(std::optional<Durability> durability) {
     case Durability::Mode::on_stop:
       break;
   }
-}
-
-void PersistentStateBase::set_alarm(std::optional<std::chrono::system_clock::time_point> at,
-                                    std::optional<Durability> durability) {
-  touch(durability);
-  alarm_ = at;
 }
 
 void PersistentStateBase::tick_at(Clock::time_point at) {

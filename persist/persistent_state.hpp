@@ -54,7 +54,7 @@
 //           unless write_on_crash is set: the restart resumes from the last
 //           written state, as in Erlang.
 //
-// Threading: an PersistentState belongs to one process; every member is for that
+// Threading: a PersistentState belongs to one process; every member is for that
 // process's body (and coroutines it awaits) only. It must not move once
 // load() has run (the actor's messages name it by a token), so keep it as a
 // member of the actor or in its coroutine frame.
@@ -149,12 +149,6 @@ class PersistentStateBase {
   // process (fenced). Call it for every message the actor does not know.
   bool handle(AnyMessage& message);
 
-  // The alarm time persisted with the state (for an actor that must wake at
-  // a time even across restarts); setting it is a change like mutate().
-  std::optional<std::chrono::system_clock::time_point> alarm() const { return alarm_; }
-  void set_alarm(std::optional<std::chrono::system_clock::time_point> at,
-                 std::optional<Durability> durability = {});
-
   StateStats stats() const;
   Revision revision() const { return revision_; }
   bool loaded() const { return self_ != nullptr; }
@@ -215,7 +209,6 @@ class PersistentStateBase {
   Revision revision_ = 0;
   Revision loaded_from_ = 0;
   bool committed_since_load_ = false;
-  std::optional<std::chrono::system_clock::time_point> alarm_;
 
   std::uint64_t changes_ = 0;          // mutate() calls
   std::uint64_t written_changes_ = 0;  // covered by the newest committed write

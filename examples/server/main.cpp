@@ -193,16 +193,16 @@ int main(int argc, char** argv) {
   troupe::RouteOptions kind{.idle_timeout = std::chrono::seconds(config.idle_timeout_s)};
   bool faults = config.demo_faults;
   gateway.route(
-      "/chat", [&actors, faults] { return std::make_unique<examples::ChatRoom>(&actors, faults); },
+      "/chat", [faults] { return std::make_unique<examples::ChatRoom>(faults); },
       kind);
   gateway.route(
-      "/counter", [&actors] { return std::make_unique<examples::Counter>(&actors); }, kind);
+      "/counter", [] { return std::make_unique<examples::Counter>(); }, kind);
   // [/tutorial:gateway]
   // The games' turn timers are session alarms, kept in the store like their state.
   gateway.route(
       "/game",
-      [&actors, turn = std::chrono::seconds(config.turn_seconds)] {
-        return std::make_unique<examples::TicTacToe>(&actors, turn);
+      [turn = std::chrono::seconds(config.turn_seconds)] {
+        return std::make_unique<examples::TicTacToe>(turn);
       },
       kind);
   std::string page = read_file(config.www + "/index.html");

@@ -19,6 +19,7 @@ namespace ws {
 class Server;
 }
 namespace detail {
+struct SessionAccess;
 // How far a session got with one connection's frames (sequence numbers),
 // shared with the gateway's relay: the frame it last took up, and the last
 // one whose on_message returned. taken > handled after a crash: that frame
@@ -51,7 +52,7 @@ class Connection {
   std::map<std::string, std::string, std::less<>> state;
 
  private:
-  friend class SessionRunner;
+  friend struct detail::SessionAccess;
   ConnectionId id_;
   ws::Server* server_;
   std::vector<std::string> tags_;

@@ -85,13 +85,13 @@ std::uint16_t Gateway::port() const {
   return server_->port();
 }
 
-void Gateway::route(std::string prefix, SessionFactory make, RouteOptions options) {
+void Gateway::add_route(std::string prefix, SessionFactory sessions, RouteOptions options) {
   auto kind = std::make_shared<Route>();
   kind->gateway = this;
   kind->prefix = prefix;
   kind->names = registry_prefix(prefix);
   kind->supervisor = "gateway.sessions" + prefix;
-  kind->make = std::move(make);
+  kind->sessions = std::move(sessions);
   kind->options = std::move(options);
   kind->health = std::make_unique<detail::SessionHealth>(kind->options.crash);
   for (unsigned i = 0; i < rt_.scheduler_count(); ++i)

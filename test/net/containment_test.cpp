@@ -26,12 +26,12 @@ namespace {
 
 // Echoes; a session whose name starts with "bad" fails at every start, as
 // one whose snapshot cannot be read or whose store is down would.
-struct Fragile : Session {
-  Task<> on_start() override {
+struct Fragile : Session<Fragile> {
+  Task<> on_start() {
     if (name().starts_with("bad")) throw std::runtime_error("cannot start " + name());
     co_return;
   }
-  Task<> on_message(Connection& c, std::string_view text, MessageKind) override {
+  Task<> on_message(Connection& c, std::string_view text, MessageKind) {
     c.send(text);
     co_return;
   }
@@ -156,14 +156,14 @@ TEST(Containment, ACrashLoopingNameCostsNoOtherNameItsRouteOrTheRoot) {
 TEST(Containment, ARefusedNameIsTriedAgainAfterItsRefusal) {
   Runtime rt({.schedulers = 2});
   std::atomic<bool> broken{true};
-  struct Flaky : Session {
+  struct Flaky : Session<Flaky> {
     explicit Flaky(std::atomic<bool>* broken) : broken(broken) {}
     std::atomic<bool>* broken;
-    Task<> on_start() override {
+    Task<> on_start() {
       if (*broken) throw std::runtime_error("store down");
       co_return;
     }
-    Task<> on_message(Connection& c, std::string_view text, MessageKind) override {
+    Task<> on_message(Connection& c, std::string_view text, MessageKind) {
       c.send(text);
       co_return;
     }

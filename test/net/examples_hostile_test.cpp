@@ -45,11 +45,11 @@ struct OldGameState {
 // holding bytes that are not UTF-8 (a "\uD83D" the old decoder turned into
 // ED A0 BD, and a %ff nick), under the keys of the chat room and the game
 // of its own name; then says "poisoned".
-struct Poisoner : Session {
+struct Poisoner : Session<Poisoner> {
   explicit Poisoner(Persistence* store) : store(store) {}
   Persistence* store;
 
-  Task<> on_connect(Connection& c, const ConnectInfo&) override {
+  Task<> on_connect(Connection& c, const ConnectInfo&) {
     PersistentState<OldChatHistory> chat(*store, "chat/" + name());
     co_await chat.load(self());
     chat.mutate().messages.push_back({"ann\xff", "lone \xed\xa0\xbd surrogate", 1});
@@ -64,14 +64,14 @@ struct Poisoner : Session {
     co_await game.commit_or_exit(self());
     c.send("poisoned");
   }
-  Task<> on_message(Connection&, std::string_view, MessageKind) override { co_return; }
+  Task<> on_message(Connection&, std::string_view, MessageKind) { co_return; }
 };
 
 struct ExampleServer {
   StoredGateway stored{[](Gateway& g, Persistence& actors) {
-    g.route("/chat", [a = &actors] { return std::make_unique<examples::ChatRoom>(a, false); });
-    g.route("/counter", [a = &actors] { return std::make_unique<examples::Counter>(a); });
-    g.route("/game", [a = &actors] { return std::make_unique<examples::TicTacToe>(a); });
+    g.route("/chat", [] { return std::make_unique<examples::ChatRoom>(false); });
+    g.route("/counter", [] { return std::make_unique<examples::Counter>(); });
+    g.route("/game", [] { return std::make_unique<examples::TicTacToe>(); });
     g.route("/poison", [a = &actors] { return std::make_unique<Poisoner>(a); });
   }};
   std::uint16_t port() const { return stored.port(); }

@@ -81,10 +81,9 @@ struct BreakableServer {
   BreakableServer() {
     gateway = std::make_unique<Gateway>(
         rt, GatewayOptions{.server = quick_options(), .persistence = &actors});
-    gateway->route("/chat",
-                   [a = &actors] { return std::make_unique<examples::ChatRoom>(a, false); });
-    gateway->route("/counter", [a = &actors] { return std::make_unique<examples::Counter>(a); });
-    gateway->route("/game", [a = &actors] { return std::make_unique<examples::TicTacToe>(a); });
+    gateway->route("/chat", [] { return std::make_unique<examples::ChatRoom>(false); });
+    gateway->route("/counter", [] { return std::make_unique<examples::Counter>(); });
+    gateway->route("/game", [] { return std::make_unique<examples::TicTacToe>(); });
     CHECK_FALSE(gateway->start());
   }
   ~BreakableServer() {

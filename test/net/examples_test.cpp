@@ -25,9 +25,9 @@ using namespace troupe::test;
 namespace {
 
 struct ExampleServer {
-  StoredGateway stored{[](Gateway& g, Persistence& actors) {
-    g.route("/chat", [a = &actors] { return std::make_unique<examples::ChatRoom>(a, true); });
-    g.route("/counter", [a = &actors] { return std::make_unique<examples::Counter>(a); });
+  StoredGateway stored{[](Gateway& g, Persistence&) {
+    g.route("/chat", [] { return std::make_unique<examples::ChatRoom>(true); });
+    g.route("/counter", [] { return std::make_unique<examples::Counter>(); });
   }};
   void start_gateway() { stored.start(); }
   void stop_gateway() { stored.stop(); }

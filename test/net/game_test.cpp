@@ -57,21 +57,17 @@ struct Lifecycle {
 
 // The example's game, observed.
 struct ObservedGame : examples::TicTacToe {
-  ObservedGame(Persistence* store, milliseconds turn_time, Lifecycle* life)
-      : TicTacToe(store, turn_time), life(life) {}
+  ObservedGame(milliseconds turn_time, Lifecycle* life) : TicTacToe(turn_time), life(life) {}
   Lifecycle* life;
 
-  Task<> on_stop() override {
-    co_await TicTacToe::on_stop();
-    life->stopped();
-  }
-  Task<> on_alarm() override {
+  void on_stop() { life->stopped(); }
+  Task<> on_alarm() {
     co_await TicTacToe::on_alarm();
     life->rang(connection_count());
   }
   // "crash" crashes the game, as a bug would: the gateway restarts it,
   // which gets the connections back (resumed).
-  Task<> on_message(Connection& c, std::string_view text, MessageKind kind) override {
+  Task<> on_message(Connection& c, std::string_view text, MessageKind kind) {
     if (text == "crash") throw std::runtime_error("crash requested by the test");
     co_await TicTacToe::on_message(c, text, kind);
   }
@@ -81,10 +77,9 @@ struct GameServer {
   Lifecycle life;
   milliseconds turn_time;
   RouteOptions kind;
-  StoredGateway stored{[this](Gateway& g, Persistence& actors) {
+  StoredGateway stored{[this](Gateway& g, Persistence&) {
     g.route(
-        "/game",
-        [this, a = &actors] { return std::make_unique<ObservedGame>(a, turn_time, &life); }, kind);
+        "/game", [this] { return std::make_unique<ObservedGame>(turn_time, &life); }, kind);
   }};
 
   explicit GameServer(milliseconds turn_time = 30s, RouteOptions kind = {})

@@ -201,20 +201,3 @@ TEST(PersistentState, SupervisorShutdownFlushesTheDirtyStateOfAPersistentServer)
   LONGS_EQUAL(7, stored_count(*env, "supervised"));
   CHECK_TRUE(env->actors->unsaved().empty());
 }
-
-TEST(PersistentState, AlarmTimeIsPersistedWithTheState) {
-  auto at = std::chrono::system_clock::time_point(std::chrono::milliseconds(1'800'000'000'123));
-  CHECK_TRUE(run_process(env->rt, [&](Process& self) -> Task<> {
-    PersistentState<Count> state(*env->actors, "alarmed");
-    co_await state.load(self);
-    state.set_alarm(at);
-    co_await state.commit_or_exit(self);
-  }));
-  std::optional<std::chrono::system_clock::time_point> loaded;
-  CHECK_TRUE(run_process(env->rt, [&](Process& self) -> Task<> {
-    PersistentState<Count> state(*env->actors, "alarmed");
-    co_await state.load(self);
-    loaded = state.alarm();
-  }));
-  CHECK(loaded == at);
-}

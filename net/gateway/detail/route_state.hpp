@@ -1,5 +1,5 @@
 #pragma once
-// The inside of a Gateway route ("kind"): what its connections, its
+// The inside of a Gateway route: what its connections, its
 // sessions and its alarm keeper share, and the messages between them.
 //
 //   loop thread (lws callbacks)          session's process (any scheduler)
@@ -25,44 +25,12 @@
 #include "net/gateway/detail/alarm_book.hpp"
 #include "net/gateway/detail/retention_sweeper.hpp"
 #include "net/gateway/detail/session_health.hpp"
+#include "net/gateway/detail/session_loop.hpp"
 #include "net/gateway/gateway.hpp"
 
 namespace troupe {
 
 namespace detail {
-
-// How far a session got with a connection's frames (session.hpp). The relay
-// hands the frames after `taken` to the next incarnation if the session
-// crashes (the one it was handling when it crashed is not handed again: it
-// may be what crashed it).
-using Progress = std::shared_ptr<FrameProgress>;
-
-// Frames received on one loop and not yet taken up by their sessions (the
-// sessions' mailbox depth in frames, for /metrics): the relay counts a frame
-// in, the session counts it out as it takes it up; a frame that no session
-// will take (its connection closed and its session died) the relay counts out.
-using PendingFrames = std::atomic<std::int64_t>;
-
-// From the relay to a session.
-struct SessionConnect {
-  ConnectionId conn;
-  HttpRequest request;
-  bool resumed;
-  std::optional<std::string> interrupted;  // ConnectInfo::interrupted
-  Progress progress;
-  PendingFrames* pending;
-};
-struct SessionFrame {
-  ConnectionId conn;
-  std::shared_ptr<const std::string> data;  // shared with the redelivery buffer
-  MessageKind kind;
-  std::uint64_t seq;
-};
-struct SessionClose {
-  ConnectionId conn;
-  std::uint16_t code;
-  std::string reason;
-};
 
 struct SessionGroup;
 
@@ -121,7 +89,7 @@ struct Gateway::Route : ws::Handler {
   std::string prefix;      // "/rooms"
   std::string names;       // "rooms/": registry prefix of its sessions
   std::string supervisor;  // registry name of its dynamic supervisor
-  SessionFactory make;
+  SessionFactory sessions;
   RouteOptions options;
   std::unique_ptr<detail::AlarmBook> alarms;
   std::string alarm_keeper;                            // registry name of its alarm keeper
@@ -140,7 +108,7 @@ struct Gateway::Route : ws::Handler {
   struct HelperScope {  // lives in such a process's coroutine frame
     explicit HelperScope(Route& k);
     ~HelperScope();
-    Route& kind;
+    Route& route;
   };
   bool wait_helpers_gone(Duration limit);
 
@@ -166,13 +134,8 @@ inline constexpr std::string_view refused_reason = "session refused after repeat
 
 // The body of a session's process (session_runner.cpp): waits `delay`
 // first (its restart backoff), then serves.
-class SessionRunner {
- public:
-  static Proc run(Process& self, Gateway::Route* kind, std::string name, Duration delay);
-
- private:
-  static Task<> serve(Process& self, Gateway::Route* kind, Session& session,
-                      const std::string& name);
+struct SessionRunner {
+  static Proc run(Process& self, Gateway::Route* route, std::string name, Duration delay);
 };
 
 }  // namespace troupe
