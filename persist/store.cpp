@@ -30,10 +30,6 @@ std::string to_string(const StoreError& error) {
   return std::string(to_string(error.code)) + ": " + error.message;
 }
 
-std::string StoreError::to_string() const {
-  return troupe::to_string(*this);
-}
-
 std::string conflict_message(const std::string& key, Revision written, Revision stored) {
   return "compare-and-put of key '" + detail::printable_key(key) + "' at revision " +
          std::to_string(written) + " expected stored revision " + std::to_string(written - 1) +

@@ -51,10 +51,6 @@ struct StoreError {
   // Names the key or the backend's URL/path and the cause, ready for a log or
   // an exit reason.
   std::string message;
-
-  // Transitional: use to_string(error) (docs/runtime.md, "Errors"); the
-  // member goes once its last callers have moved.
-  std::string to_string() const;
 };
 // "<code>: <message>".
 std::string to_string(const StoreError& error);

@@ -36,9 +36,6 @@ class ExitReason {
   // normal, shutdown and {shutdown, _}: exits a supervisor does not treat as a crash.
   bool is_normal_exit() const { return kind_ == Kind::normal || kind_ == Kind::shutdown; }
 
-  // Transitional: use to_string(reason) (docs/runtime.md, "Errors"); the
-  // member goes once its last callers have moved.
-  std::string to_string() const { return troupe::to_string(*this); }
   friend bool operator==(const ExitReason& a, const ExitReason& b);
 
  private:

@@ -111,7 +111,7 @@ class ChatRoom : public troupe::PersistentSession<ChatRoom, ChatHistory> {
       ChatHistory before = std::exchange(mutate(), std::move(next));
       if (auto saved = co_await commit(); !saved) {
         mutate() = std::move(before);  // not stored: the client may retry
-        c.send(not_saved_frame(saved.error().to_string(), id));
+        c.send(not_saved_frame(to_string(saved.error()), id));
         co_return;
       }
       broadcast(to_text(message_json(m, true)));  // durable before anyone hears of it

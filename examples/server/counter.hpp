@@ -51,7 +51,7 @@ class Counter : public troupe::PersistentSession<Counter, CounterState> {
       CounterState before = std::exchange(mutate(), std::move(next));
       if (auto saved = co_await commit(); !saved) {
         mutate() = std::move(before);  // not applied: the client may retry
-        c.send(not_saved_frame(saved.error().to_string(), id));
+        c.send(not_saved_frame(to_string(saved.error()), id));
         co_return;
       }
       broadcast(value_json());

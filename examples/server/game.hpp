@@ -141,7 +141,7 @@ class TicTacToe : public troupe::PersistentSession<TicTacToe, GameState> {
       if (auto saved = co_await commit(); !saved) {
         mutate() = std::move(before);
         c.send(error_json("your seat could not be saved, watching instead (reconnect to retry): " +
-                          saved.error().to_string()));
+                          to_string(saved.error())));
         seat.clear();
         new_token.clear();
       }
@@ -246,7 +246,7 @@ class TicTacToe : public troupe::PersistentSession<TicTacToe, GameState> {
     auto saved = co_await commit();
     if (saved) co_return true;
     mutate() = std::move(before);
-    c.send(not_saved_frame(saved.error().to_string(), id));
+    c.send(not_saved_frame(to_string(saved.error()), id));
     co_return false;
   }
 

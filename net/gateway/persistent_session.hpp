@@ -9,7 +9,7 @@
 //                               troupe::MessageKind) {
 //       mutate().value += 1;                          // a change, written per durability
 //       if (auto saved = co_await commit(); !saved)   // durable now, or why not
-//         co_return (void)c.send("not saved: " + saved.error().to_string());
+//         co_return (void)c.send("not saved: " + to_string(saved.error()));
 //       broadcast(std::to_string(state().value));
 //     }
 //   };

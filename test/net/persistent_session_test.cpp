@@ -63,7 +63,7 @@ struct DocSession : PersistentSession<DocSession, Doc> {
       mutate().n += 1;
     if (persistent_state().stats().dirty && text != "lazy") {
       auto saved = co_await commit();
-      if (!saved) throw std::runtime_error(saved.error().to_string());
+      if (!saved) throw std::runtime_error(to_string(saved.error()));
     }
     c.send("ok");
   }

@@ -208,7 +208,7 @@ TEST(FileStore, OperationsIssuedBeforeOpenCompletesWaitForIt) {
     put.emplace(std::move(r));
   });
   CHECK_TRUE(loop->run_until([&] { return put.has_value(); }));
-  if (!put->ok()) FAIL(put->error().to_string().c_str());
+  if (!put->ok()) FAIL(to_string(put->error()).c_str());
   // The put ran on the opened directory, after open() had completed.
   CHECK_EQUAL(2, events.size());
   STRCMP_EQUAL("opened", events[0].c_str());
@@ -231,7 +231,7 @@ TEST(FileStore, OperationsIssuedBeforeAFailedOpenFailWithItsError) {
   CHECK_TRUE(loop->run_until([&] { return opened.has_value() && put.has_value(); }));
   CHECK_FALSE(opened->ok());
   CHECK_FALSE(put->ok());
-  STRCMP_EQUAL(opened->error().to_string().c_str(), put->error().to_string().c_str());
+  STRCMP_EQUAL(to_string(opened->error()).c_str(), to_string(put->error()).c_str());
   loop->close(store);
 }
 

@@ -1,11 +1,11 @@
 // The body of a session's process: its callbacks in turn, alarms, idle
 // stop, and on_stop when the gateway stops; and the helpers sessions call.
 
-#include <cstdio>
 #include <exception>
 
 #include "net/gateway/detail/route_state.hpp"
 #include "net/ws/server.hpp"
+#include "runtime/log.hpp"
 
 namespace troupe {
 
@@ -21,8 +21,8 @@ class RouteHost final : public detail::SessionHost {
   Task<> clear_fired_alarm(Process& self, std::optional<AlarmTime> fired) override {
     auto cleared = co_await route_.alarms->clear(self, name_, fired);
     if (!cleared)
-      std::fprintf(stderr, "troupe: the fired alarm of %s%s stays in the store: %s\n",
-                   route_.names.c_str(), name_.c_str(), cleared.error().to_string().c_str());
+      log_warning("gateway", "the fired alarm stays in the store",
+                  {{"session", route_.names + name_}, {"error", to_string(cleared.error())}});
   }
 
   void stopped_cleanly() override { route_.health->stopped_cleanly(route_.names + name_); }
@@ -81,7 +81,7 @@ Proc SessionRunner::run(Process& self, Gateway::Route* route, std::string name, 
   // session, against the snapshot it loaded: a poison strike), then the
   // process fails with it. A due alarm needs an incarnation even if nobody
   // is connected.
-  route->health->crashed(full_name, why.to_string(), started, detail::Clock::now());
+  route->health->crashed(full_name, to_string(why), started, detail::Clock::now());
   co_await detail::SessionAccess::end_state(*session, self, why);
   if (detail::SessionAccess::alarm(*session)) route->restart_later(full_name);
   std::rethrow_exception(crash);
