@@ -13,6 +13,7 @@
 #include "persist/persistent_server.hpp"
 #include "persist/persistent_state.hpp"
 #include "persist/redis_store.hpp"
+#include "persist/store_connection.hpp"
 #include "runtime/runtime.hpp"
 #include "runtime/server.hpp"
 #include "supervisors/supervisor.hpp"
