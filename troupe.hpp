@@ -3,6 +3,7 @@
 // WebSocket gateway for C++20. Include this one header.
 
 #include "net/gateway/gateway.hpp"
+#include "net/gateway/persistent_session.hpp"
 #include "net/gateway/session.hpp"
 #include "net/ws/server.hpp"
 #include "persist/awaitable_store.hpp"

@@ -1,6 +1,6 @@
 #pragma once
 // Persistence: what every persistent actor of a runtime shares — the store
-// (through a AwaitableStore), the key layout, the limits, the record of
+// (through an AwaitableStore), the key layout, the limits, the record of
 // snapshots that crashed their actor (poison), and the report of actors
 // whose state could not be saved when they stopped.
 //
@@ -13,7 +13,8 @@
 // Key layout, for actor name A (with '%' and '/' escaped as %25 and %2F, so
 // that no name's keys can collide with another's) under key_prefix P:
 //   P A/head       fence and metadata: its store revision is the revision
-//                  of the newest snapshot; X//                  incarnation token and the pending alarm time
+//                  of the newest snapshot; the value holds the writer's
+//                  incarnation token
 //   P A/gen/<i>    snapshot of revision r where i = r mod generations
 //   P A/q/<r>      a quarantined (poison or corrupt) snapshot of revision r,
 //                  written once and never overwritten

@@ -1,6 +1,6 @@
 #pragma once
 // PersistentServer<S, State>: a Server (runtime/server.hpp) whose state lives
-// in an PersistentState<State> (persistent_state.hpp): loaded in init, before the
+// in a PersistentState<State> (persistent_state.hpp): loaded in init, before the
 // first message; its write completions and timers handled for it; flushed
 // in terminate (supervisor shutdown, SIGINT/SIGTERM through the root, stop()).
 //

@@ -54,7 +54,7 @@
 //           unless write_on_crash is set: the restart resumes from the last
 //           written state, as in Erlang.
 //
-// Threading: an PersistentState belongs to one process; every member is for that
+// Threading: a PersistentState belongs to one process; every member is for that
 // process's body (and coroutines it awaits) only. It must not move once
 // load() has run (the actor's messages name it by a token), so keep it as a
 // member of the actor or in its coroutine frame.

@@ -1,5 +1,5 @@
 #pragma once
-// Erasing an actor's state, and counting what an Persistence holds: the
+// Erasing an actor's state, and counting what a Persistence holds: the
 // persist half of retention (Gateway's retention option, docs/persist.md).
 //
 //   auto erased = co_await troupe::erase_actor(self, actors, "rooms/lobby");
@@ -33,13 +33,13 @@ namespace troupe {
 Task<StoreResult<std::size_t>> erase_actor(Process& self, const Persistence& actors,
                                            std::string_view actor, std::size_t page_size = 100);
 
-// Keys and bytes (key plus value) under an Persistence's key_prefix.
+// Keys and bytes (key plus value) under a Persistence's key_prefix.
 struct StoredTotals {
   std::uint64_t keys = 0;
   std::uint64_t bytes = 0;
 };
 
-// A census of an Persistence's keys, one page per step, for a caller that
+// A census of a Persistence's keys, one page per step, for a caller that
 // looks at each key as it goes (the gateway's sweeper finds heads in it).
 class ActorCensus {
  public:

@@ -1,24 +1,27 @@
 #pragma once
-// The gateway: ws://host:port/<route>/<name> reaches the session actor of
-// that name (session.hpp), started on demand under its route's dynamic
+// The gateway: ws://host:port/<route>/<name> reaches the session of that
+// name (session.hpp), started on demand under its route's dynamic
 // supervisor and registered as "<route>/<name>" (e.g. "rooms/lobby").
 //
 //   troupe::Gateway gateway(rt, {.server = {.port = 8080}});
 //   gateway.route("/rooms", [] { return std::make_unique<Room>(); });
 //   gateway.start();
 //
-// Frames go from the connection's loop straight to its session. When a
-// session crashes, the gateway starts it again and hands its connections
-// over (frames sent meanwhile stay queued, up to max_pending_frames); the
-// sockets stay open, except the one whose frame the session was handling
-// when it crashed, which is closed with 1011 (see RouteOptions).
+// One process per session name, none per connection: a frame goes from
+// the loop thread that owns its connection straight into its session's
+// mailbox (docs/sessions.md, "Shape"). When a session crashes, the gateway
+// starts it again and hands its connections over (frames sent meanwhile
+// stay queued, up to max_pending_frames); the sockets stay open, except the
+// one whose frame the session was handling when it crashed, which is closed
+// with 1011 (see RouteOptions).
 //
 // Faults stay with their name (docs/supervisors.md): sessions are temporary
 // children of their route's supervisor, so no crash of theirs counts against
 // its restart intensity. A name whose session keeps crashing is restarted
 // with backoff, then refused for a while (CrashPolicy): 503 before the
 // upgrade, 1013 to its open connections; every other name is untouched.
-// Names that the configured stores cannot hold get 400 before the upgrade.
+// Names whose keys the persistence's store cannot hold (state, alarm, use
+// record) get 400 before the upgrade.
 //
 // Threads: construct, route, start and stop from one thread outside the
 // runtime's schedulers (e.g. main); send/close on connections from anywhere.
@@ -130,7 +133,8 @@ struct GatewayOptions {
   // How often the sweeper looks for names past retention. Zero: retention
   // / 4, within [1 s, 1 h]. The census behind /metrics' troupe_stored_keys
   // and troupe_stored_bytes runs at every sweep and at least every 60 s
-  // (also with retention off); it reads every key under the actors' prefix.
+  // (also with retention off); it reads every key under the persistence's
+  // key_prefix (PersistenceOptions).
   Duration retention_sweep{};
   std::string use_prefix = "used/";
   // The gateway's root supervisor gave up (its routes' supervisors failed

@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "net/gateway/gateway.hpp"
+#include "net/gateway/persistent_session.hpp"
 #include "persist/persistence.hpp"
 #include "persist/persistent_state.hpp"
 #include "test/net/harness.hpp"
@@ -49,36 +50,23 @@ struct Stops {
 };
 
 // Sends its count on connect; "+" adds one and acknowledges it once written.
-// Its actor is named after its registry name ("count/<name>").
-struct Counter : Session<Counter> {
-  Counter(Persistence* store, Stops* stops) : store(store), stops(stops) {}
-  Persistence* store;
+// Its state is named after its registry name ("count/<name>").
+struct Counter : PersistentSession<Counter, Tally> {
+  explicit Counter(Stops* stops) : stops(stops) {}
   Stops* stops;
-  std::optional<PersistentState<Tally>> state;
 
-  Task<> on_start() {
-    state.emplace(*store, "count/" + name());
-    co_await state->load(self());
-  }
-  Task<> on_connect(Connection& c, const ConnectInfo&) {
-    c.send(std::to_string(state->get().n));
-    co_return;
-  }
+  void on_connect(Connection& c, const ConnectInfo&) { c.send(std::to_string(state().n)); }
   Task<> on_message(Connection& c, std::string_view text, MessageKind) {
     if (text == "alarm") {
       auto set = co_await set_alarm(std::chrono::system_clock::now() + std::chrono::hours(1));
       c.send(set ? "set" : "error");
       co_return;
     }
-    state->mutate().n += 1;
-    co_await state->commit_or_exit(self());
-    c.send("ack " + std::to_string(state->get().n));
+    mutate().n += 1;
+    co_await commit_or_exit();
+    c.send("ack " + std::to_string(state().n));
   }
-  void handle_unexpected(AnyMessage& m) { state->handle(m); }
-  Task<> on_stop() {
-    (void)co_await state->flush(self());
-    stops->stopped();
-  }
+  void on_stop() { stops->stopped(); }
 };
 
 std::string next_text(ClientConnection& c) {
@@ -115,7 +103,7 @@ struct Fixture {
                                                            .persistence = &actors,
                                                            .retention = retention,
                                                            .retention_sweep = sweep});
-    gateway->route("/count", [this] { return std::make_unique<Counter>(&actors, &stops); },
+    gateway->route("/count", [this] { return std::make_unique<Counter>(&stops); },
                    {.idle_timeout = idle});
     CHECK_FALSE(gateway->start());
   }

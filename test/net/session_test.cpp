@@ -13,6 +13,7 @@
 #include <stdexcept>
 
 #include "net/gateway/gateway.hpp"
+#include "net/gateway/persistent_session.hpp"
 #include "persist/file_store.hpp"
 #include "persist/persistence.hpp"
 #include "persist/persistent_state.hpp"
@@ -379,38 +380,24 @@ struct Tally {
 
 // Counts "+" frames; acknowledges each once it is committed (lazy: at once,
 // the state written only when the session stops); crashes on "crash".
-struct Counter : Session<Counter> {
-  Counter(Persistence* store, Lifecycle* life, bool lazy = false)
-      : store(store), life(life), lazy(lazy) {}
-  Persistence* store;
+struct Counter : PersistentSession<Counter, Tally> {
+  Counter(Lifecycle* life, bool lazy = false) : life(life), lazy(lazy) {}
   Lifecycle* life;
   bool lazy;
-  std::optional<PersistentState<Tally>> state;
 
-  Task<> on_start() {
-    ++life->starts;
-    state.emplace(*store, "counters/" + name());
-    co_await state->load(self());
-  }
-  Task<> on_connect(Connection& c, const ConnectInfo&) {
-    c.send(std::to_string(state->get().n));
-    co_return;
-  }
+  void on_start() { ++life->starts; }
+  void on_connect(Connection& c, const ConnectInfo&) { c.send(std::to_string(state().n)); }
   Task<> on_message(Connection& c, std::string_view text, MessageKind) {
     if (text == "crash") throw std::runtime_error("asked to crash");
     if (lazy) {
-      state->mutate(Durability::on_stop()).n += 1;
+      mutate(Durability::on_stop()).n += 1;
     } else {
-      state->mutate().n += 1;
-      co_await state->commit_or_exit(self());
+      mutate().n += 1;
+      co_await commit_or_exit();
     }
-    c.send("ack " + std::to_string(state->get().n));
+    c.send("ack " + std::to_string(state().n));
   }
-  void handle_unexpected(AnyMessage& m) { state->handle(m); }
-  Task<> on_stop() {
-    (void)co_await state->flush(self());
-    life->stopped();
-  }
+  void on_stop() { life->stopped(); }
 };
 
 }  // namespace
@@ -421,8 +408,8 @@ TEST(Session, StateSurvivesACrashAndAnIdleStop) {
   Persistence store(files.client());
   Lifecycle life;
   {
-    Gateway gateway(rt, {.server = quick_options()});
-    gateway.route("/count", [&] { return std::make_unique<Counter>(&store, &life); },
+    Gateway gateway(rt, {.server = quick_options(), .persistence = &store});
+    gateway.route("/count", [&] { return std::make_unique<Counter>(&life); },
                   {.idle_timeout = 50ms, .hand_over_interrupted = true});
     CHECK_FALSE(gateway.start());
     WsTestClient client;
@@ -456,11 +443,11 @@ TEST(Session, StoppingTheGatewayRunsOnStopSoStateWrittenOnlyThenIsKept) {
   Persistence store(files.client());
   Lifecycle life;
   auto serve = [&](Gateway& gateway) {
-    gateway.route("/lazy", [&] { return std::make_unique<Counter>(&store, &life, true); });
+    gateway.route("/lazy", [&] { return std::make_unique<Counter>(&life, true); });
     CHECK_FALSE(gateway.start());
   };
   {
-    Gateway gateway(rt, {.server = quick_options()});
+    Gateway gateway(rt, {.server = quick_options(), .persistence = &store});
     serve(gateway);
     WsTestClient client;
     auto a = client.connect(gateway.port(), "/lazy/votes");
@@ -477,7 +464,7 @@ TEST(Session, StoppingTheGatewayRunsOnStopSoStateWrittenOnlyThenIsKept) {
     LONGS_EQUAL(close_code::going_away, closed->code);
   }
   CHECK_TRUE(rt.run_for(10s));
-  Gateway again(rt, {.server = quick_options()});
+  Gateway again(rt, {.server = quick_options(), .persistence = &store});
   serve(again);
   WsTestClient client;
   auto b = client.connect(again.port(), "/lazy/votes");

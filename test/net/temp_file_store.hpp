@@ -1,6 +1,6 @@
 #pragma once
 // A FileStore in a fresh temporary directory, open on scheduler 0 of a
-// runtime, with a AwaitableStore for processes. close() and open() again on the
+// runtime, with an AwaitableStore for processes. close() and open() again on the
 // same directory stand for a restart of the server process.
 
 #include <memory>

@@ -1,6 +1,6 @@
 #pragma once
 // A runtime with a real store (FileStore in a temporary directory, or a
-// RedisStore) on scheduler 0's loop, a AwaitableStore and an Persistence over
+// RedisStore) on scheduler 0's loop, an AwaitableStore and a Persistence over
 // it; and helpers to run a process from the test thread with a time bound.
 
 #include <CppUTest/TestHarness.h>

@@ -3,7 +3,7 @@
 // process per session name and loop finds or starts the session, monitors
 // it, and when it crashes hands the loop's connections to the next
 // incarnation (on_connect with resumed = true) with the frames it had not
-// taken up yet, in order. See gateway_kind.hpp for who touches what.
+// taken up yet, in order. See route_state.hpp for who touches what.
 
 #include <algorithm>
 #include <cstdio>
@@ -17,14 +17,14 @@ namespace troupe {
 using detail::RelayedConnection;
 using detail::SessionGroup;
 
-Gateway::Route::HelperScope::HelperScope(Route& k) : kind(k) {
-  std::lock_guard lock(kind.helpers_mutex);
-  ++kind.helpers;
+Gateway::Route::HelperScope::HelperScope(Route& r) : route(r) {
+  std::lock_guard lock(route.helpers_mutex);
+  ++route.helpers;
 }
 
 Gateway::Route::HelperScope::~HelperScope() {
-  std::lock_guard lock(kind.helpers_mutex);
-  if (--kind.helpers == 0) kind.helpers_cv.notify_all();
+  std::lock_guard lock(route.helpers_mutex);
+  if (--route.helpers == 0) route.helpers_cv.notify_all();
 }
 
 bool Gateway::Route::wait_helpers_gone(Duration limit) {
@@ -60,14 +60,14 @@ Task<Registry::Lookup> Gateway::Route::find_session(Process& self, const std::st
         auto sup = co_await starter.runtime().registry().wait_for(starter, supervisor,
                                                                   std::chrono::seconds(5));
         if (!sup.ok()) co_return unexpected(sup.error());
-        Route* kind = this;
+        Route* route = this;
         std::string short_name = name.substr(names.size());
         Duration delay = decision.delay;
         // Temporary: the gateway, not the supervisor, starts it again after
         // a crash, so that no crash counts against the route's intensity.
         ChildSpec spec{.id = name,
-                       .start = process_child([kind, short_name, delay](Process& p) -> Proc {
-                         return SessionRunner::run(p, kind, short_name, delay);
+                       .start = process_child([route, short_name, delay](Process& p) -> Proc {
+                         return SessionRunner::run(p, route, short_name, delay);
                        }),
                        .restart = temporary,
                        .name = name};
@@ -84,19 +84,19 @@ namespace {
 // Starts a session whose alarm is due (it fires the alarm itself). A name
 // refused for crashing is tried again when its refusal ends, while the
 // alarm is still set and the gateway runs.
-Proc wake_for_alarm(Process& self, Gateway::Route* kind, std::string name) {
-  Gateway::Route::HelperScope scope(*kind);
-  const std::string short_name = name.substr(kind->names.size());
+Proc wake_for_alarm(Process& self, Gateway::Route* route, std::string name) {
+  Gateway::Route::HelperScope scope(*route);
+  const std::string short_name = name.substr(route->names.size());
   for (;;) {
-    auto found = co_await kind->find_session(self, name);
-    if (found.ok() || kind->gateway_stopping() || !kind->alarms->get(short_name)) co_return;
+    auto found = co_await route->find_session(self, name);
+    if (found.ok() || route->gateway_stopping() || !route->alarms->get(short_name)) co_return;
     std::fprintf(stderr, "troupe: cannot start %s for its alarm: %s\n", name.c_str(),
                  found.error().to_string().c_str());
-    auto retry = kind->health->refused(name, detail::Clock::now());
+    auto retry = route->health->refused(name, detail::Clock::now());
     if (!retry) co_return;
     // Wakes at least every second to notice the gateway stopping.
     auto until = detail::Clock::now() + *retry;
-    while (detail::Clock::now() < until && !kind->gateway_stopping())
+    while (detail::Clock::now() < until && !route->gateway_stopping())
       co_await self.sleep_for(std::min<Duration>(until - detail::Clock::now(), 1s));
   }
 }
@@ -140,26 +140,26 @@ void attach(Runtime& rt, detail::Relay& relay, SessionGroup& group, Pid session)
 
 // Closes every connection of the group and forgets the group: new
 // connections to the name start a new one.
-void close_group(Gateway::Route& kind, detail::Relay& relay, const std::string& name,
+void close_group(Gateway::Route& route, detail::Relay& relay, const std::string& name,
                  std::uint16_t code, std::string_view reason) {
   auto it = relay.groups.find(name);
   std::vector<ConnectionId> members = std::move(it->second.members);
   relay.groups.erase(it);
   for (ConnectionId id : members) relay.connections.at(id).closing = true;
   // close() may call on_close right here, which erases the connection.
-  for (ConnectionId id : members) kind.gateway->server().close(id, code, reason);
+  for (ConnectionId id : members) route.gateway->server().close(id, code, reason);
 }
 
 // The connections whose frame the session was handling when it ended: each
 // is closed with 1011 so that its client hears of it (or, with
 // hand_over_interrupted, handed over with that frame as `interrupted`).
-void close_interrupted(Gateway::Route& kind, detail::Relay& relay, SessionGroup& group) {
+void close_interrupted(Gateway::Route& route, detail::Relay& relay, SessionGroup& group) {
   std::vector<ConnectionId> interrupted;
   for (ConnectionId id : group.members) {
     RelayedConnection& c = relay.connections.at(id);
     const std::uint64_t taken = c.progress->taken.load(std::memory_order_acquire);
     if (taken == c.progress->handled.load(std::memory_order_acquire)) continue;
-    if (kind.options.hand_over_interrupted) {
+    if (route.options.hand_over_interrupted) {
       auto frame = std::find_if(c.frames.begin(), c.frames.end(),
                                 [&](const detail::SessionFrame& f) { return f.seq == taken; });
       if (frame != c.frames.end()) c.interrupted = *frame->data;
@@ -172,17 +172,17 @@ void close_interrupted(Gateway::Route& kind, detail::Relay& relay, SessionGroup&
     std::erase(group.members, id);
   }
   for (ConnectionId id : interrupted)
-    kind.gateway->server().close(id, close_code::internal_error,
+    route.gateway->server().close(id, close_code::internal_error,
                                  "session failed while handling your message");
 }
 
-Proc session_watcher(Process& self, Gateway::Route* kind, unsigned loop, std::string name) {
-  Gateway::Route::HelperScope scope(*kind);
-  detail::Relay& relay = *kind->relays[loop];
+Proc session_watcher(Process& self, Gateway::Route* route, unsigned loop, std::string name) {
+  Gateway::Route::HelperScope scope(*route);
+  detail::Relay& relay = *route->relays[loop];
   Runtime& rt = self.runtime();
   int died_at_once = 0;
   for (;;) {
-    auto found = co_await kind->find_session(self, name);
+    auto found = co_await route->find_session(self, name);
     // Only this process erases its group, so it is still there.
     SessionGroup& group = relay.groups.at(name);
     if (group.members.empty()) {
@@ -196,7 +196,7 @@ Proc session_watcher(Process& self, Gateway::Route* kind, unsigned loop, std::st
     if (!found.ok() || !found.value()) {
       // Refused for crashing: its clients may come back later (1013).
       const bool refused = !found.ok() && found.error().detail().starts_with(refused_reason);
-      close_group(*kind, relay, name,
+      close_group(*route, relay, name,
                   refused ? close_code::try_again_later : close_code::internal_error,
                   refused ? "session unavailable, try again later" : "session unavailable");
       co_return;
@@ -222,11 +222,11 @@ Proc session_watcher(Process& self, Gateway::Route* kind, unsigned loop, std::st
       relay.pending -= static_cast<std::int64_t>(
           d.last_seq - std::min(d.last_seq, d.progress->taken.load(std::memory_order_acquire)));
     group.closed_in_doubt.clear();
-    if (kind->options.close_on_crash) {
-      close_group(*kind, relay, name, close_code::service_restart, "session restarting");
+    if (route->options.close_on_crash) {
+      close_group(*route, relay, name, close_code::service_restart, "session restarting");
       co_return;
     }
-    close_interrupted(*kind, relay, group);
+    close_interrupted(*route, relay, group);
     if (group.members.empty()) {
       relay.groups.erase(name);
       co_return;

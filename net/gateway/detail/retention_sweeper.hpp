@@ -58,7 +58,7 @@ class Retention {
   ChildSpec child_spec();
 
   // The /metrics lines: troupe_stored_keys and troupe_stored_bytes (from the
-  // last census, when there is an Persistence), troupe_retention_erased_total
+  // last census, when there is a Persistence), troupe_retention_erased_total
   // (names erased) and troupe_retention_sweeps_total (passes of the sweeper,
   // each ending with a census). Any thread.
   void write_metrics(std::ostream& out) const;

@@ -1,5 +1,5 @@
 #pragma once
-// The inside of a Gateway route ("kind"): what its connections, its
+// The inside of a Gateway route: what its connections, its
 // sessions and its alarm keeper share, and the messages between them.
 //
 //   loop thread (lws callbacks)          session's process (any scheduler)
@@ -108,7 +108,7 @@ struct Gateway::Route : ws::Handler {
   struct HelperScope {  // lives in such a process's coroutine frame
     explicit HelperScope(Route& k);
     ~HelperScope();
-    Route& kind;
+    Route& route;
   };
   bool wait_helpers_gone(Duration limit);
 
