@@ -201,6 +201,7 @@ class Gateway {
   // gateway outlives the tree.
   ChildSpec child_spec(std::string id = "gateway");
 
+  // The transport now; a gateway child that was restarted serves on a new one.
   ws::Server& server();
   Runtime& runtime() const { return rt_; }
   Persistence* persistence() const { return options_.persistence; }
