@@ -14,6 +14,7 @@
 #include "persist/persistent_server.hpp"
 #include "persist/persistent_state.hpp"
 #include "persist/redis_store.hpp"
+#include "persist/store_connection.hpp"
 #include "runtime/log.hpp"
 #include "runtime/runtime.hpp"
 #include "runtime/server.hpp"

@@ -119,7 +119,7 @@ void run(const char* name, long n, const std::function<std::unique_ptr<Store>(Ru
   Persistence actors(client);
   seed(rt, actors);
   report(name, measure(rt, actors, n));
-  on_loop_async<bool>(rt, 0, [&](auto done) { store->close([done] { done(true); }); });
+  rt.run_on_async<bool>(0, [&](auto done) { store->close([done] { done(true); }); });
   rt.shutdown();
 }
 
@@ -133,7 +133,7 @@ int main(int argc, char** argv) {
   {
     bench::RedisChild redis;
     run("redis", n, [&](Runtime& rt) {
-      return on_loop_async<std::unique_ptr<Store>>(rt, 0, [&](auto done) {
+      return rt.run_on_async<std::unique_ptr<Store>>(0, [&](auto done) {
         auto created = RedisStore::create(rt.loop(0), {.url = redis.url()});
         if (!created) die(to_string(created.error()));
         auto holder = std::make_shared<std::unique_ptr<RedisStore>>(std::move(created.value()));
@@ -147,7 +147,7 @@ int main(int argc, char** argv) {
   std::string dir = std::filesystem::temp_directory_path() / "troupe-resume-XXXXXX";
   if (!::mkdtemp(dir.data())) die("mkdtemp failed");
   run("file", n, [&](Runtime& rt) {
-    return on_loop_async<std::unique_ptr<Store>>(rt, 0, [&](auto done) {
+    return rt.run_on_async<std::unique_ptr<Store>>(0, [&](auto done) {
       auto fs = std::make_shared<std::unique_ptr<FileStore>>(
           std::make_unique<FileStore>(rt.loop(0), FileStoreOptions{.directory = dir}));
       (*fs)->open([fs, done](StoreResult<void> r) mutable {

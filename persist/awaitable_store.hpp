@@ -13,7 +13,6 @@
 // (its late answer is discarded).
 
 #include <functional>
-#include <future>
 #include <memory>
 #include <optional>
 #include <string>
@@ -79,33 +78,6 @@ Task<StoreResult<T>> AwaitableStore::run(Process& self, Op op, Duration timeout)
   if (answer.ok()) co_return std::move(answer.value());
   co_return unexpected(
       StoreError{StoreErrc::unavailable, "store did not answer: " + to_string(answer.error())});
-}
-
-// Runs fn() on the loop thread of `scheduler` and blocks the calling thread
-// until it has returned: its result, or its exception rethrown. For main()
-// and tests, e.g. to create a store on the loop it is bound to. Never from a
-// process or from that scheduler's own thread (it would wait for itself).
-template <class F>
-auto on_loop(Runtime& rt, unsigned scheduler, F fn) -> std::invoke_result_t<F&> {
-  using R = std::invoke_result_t<F&>;
-  auto task = std::make_shared<std::packaged_task<R()>>(std::move(fn));
-  auto result = task->get_future();
-  rt.post(scheduler, [task] { (*task)(); });
-  return result.get();
-}
-
-// Runs start(done) on the loop thread of `scheduler` and blocks until a
-// callback on that loop has called done(value): for operations that finish
-// by callback, e.g. FileStore::open or Store::close. Same rules as on_loop.
-template <class T>
-T on_loop_async(Runtime& rt, unsigned scheduler,
-                std::function<void(std::function<void(T)> done)> start) {
-  auto promise = std::make_shared<std::promise<T>>();
-  auto result = promise->get_future();
-  rt.post(scheduler, [promise, start = std::move(start)] {
-    start([promise](T value) { promise->set_value(std::move(value)); });
-  });
-  return result.get();
 }
 
 }  // namespace troupe

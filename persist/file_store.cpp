@@ -70,6 +70,10 @@ std::optional<StoreError> FileStore::check_usable(std::string_view key) const {
 }
 
 std::optional<StoreError> FileStore::key_error(std::string_view key) const {
+  return check_key(key);
+}
+
+std::optional<StoreError> FileStore::check_key(std::string_view key) {
   if (auto e = detail::check_key(key)) return e;
   auto name = detail::key_to_file_name(key);
   if (name.size() > detail::max_file_name) {

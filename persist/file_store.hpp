@@ -65,6 +65,8 @@ class FileStore final : public Store {
                             StoreCallback<std::vector<CasOutcome>> done) override;
   void close(std::function<void()> done) override;
   std::optional<StoreError> key_error(std::string_view key) const override;
+  // FileStore's key rules (key_error) without a store. Any thread.
+  static std::optional<StoreError> check_key(std::string_view key);
 
   const std::string& directory() const { return options_.directory; }
 

@@ -38,6 +38,15 @@ void Runtime::post(unsigned scheduler, std::function<void()> fn) {
   schedulers_.at(scheduler)->post(std::move(fn));
 }
 
+void Runtime::wait_on(unsigned scheduler, std::function<void(const std::function<void()>&)> start) {
+  detail::Scheduler* here = detail::Scheduler::current();
+  if (here && &here->runtime() == this)
+    throw std::logic_error(
+        "troupe: Runtime::run_on called from a scheduler thread (a process or a loop "
+        "callback); it would block the scheduler or wait for itself");
+  schedulers_.at(scheduler)->run_and_wait(std::move(start));
+}
+
 Process* Runtime::lookup(Pid pid) const {
   if (!pid) return nullptr;
   Process* p = table_.get(pid.slot());

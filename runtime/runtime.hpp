@@ -15,8 +15,12 @@
 #include <condition_variable>
 #include <cstddef>
 #include <functional>
+#include <future>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "runtime/detail/process_table.hpp"
@@ -121,6 +125,41 @@ class Runtime {
   // Runs `fn` on that scheduler's thread. Any thread.
   void post(unsigned scheduler, std::function<void()> fn);
 
+  // Runs fn() on `scheduler`'s thread and blocks the calling thread until it
+  // has returned: its result, or its exception rethrown. For main() and
+  // tests, e.g. to make a store on the loop it is bound to. Never from a
+  // thread of this runtime's schedulers (a process, a loop callback): that
+  // would block the scheduler or wait for itself, so it throws
+  // std::logic_error instead. Embedded (RuntimeOptions::loop): from the
+  // loop's thread outside its callbacks; fn runs at once.
+  template <class F>
+  auto run_on(unsigned scheduler, F fn) -> std::invoke_result_t<F&> {
+    using R = std::invoke_result_t<F&>;
+    std::packaged_task<R()> task(std::move(fn));
+    auto result = task.get_future();
+    wait_on(scheduler, [&task](const std::function<void()>& finished) {
+      task();
+      finished();
+    });
+    return result.get();
+  }
+  // run_on for work that ends in a callback (FileStore::open, Store::close):
+  // runs start(done) on `scheduler`'s thread and blocks until done(value)
+  // has been called there, once; returns the value. An exception thrown by
+  // start is rethrown. Same rules as run_on; embedded, the loop runs until
+  // done is called.
+  template <class T>
+  T run_on_async(unsigned scheduler, std::function<void(std::function<void(T)> done)> start) {
+    std::optional<T> value;
+    wait_on(scheduler, [&value, &start](const std::function<void()>& finished) {
+      start([&value, finished](T v) {
+        value.emplace(std::move(v));
+        finished();
+      });
+    });
+    return std::move(*value);
+  }
+
  private:
   friend class Process;
   friend class detail::Scheduler;
@@ -136,6 +175,9 @@ class Runtime {
   void process_exited(Pid pid);
   bool run_done() const;
   void on_signal(int signum);
+  // The core of run_on: start(finished) on the scheduler's thread, then
+  // blocks until finished() was called (or start threw: rethrown).
+  void wait_on(unsigned scheduler, std::function<void(const std::function<void()>&)> start);
   // Records a registry key on a live process, so its exit releases it.
   bool attach_key(Pid pid, const std::string& key, bool topic);
   void detach_key(Pid pid, std::string_view key, bool topic);

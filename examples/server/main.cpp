@@ -4,17 +4,20 @@
 //   /counter/<name>   counter sessions (counter.hpp)
 //   /game/<name>      tic-tac-toe games with a turn timer (game.hpp; page /static/game.html)
 // State lives in the embedded FileStore under ./data, or in Redis when
-// TROUPE_REDIS_URL is set. Ctrl-C closes the connections and exits; every
-// acknowledged change is already on disk (write-through).
-
-#include <sched.h>
-#include <signal.h>
+// TROUPE_REDIS_URL is set. Every acknowledged change is already on disk
+// (write-through).
+//
+// The application is a supervision tree: the store connection, then the
+// gateway (its routes' supervisors and sessions under it), then a banner
+// once both serve. Ctrl-C (SIGINT, or SIGTERM) shuts the tree down in
+// reverse order: the gateway stops accepting, closes the connections and
+// stops the sessions, then the store closes.
 
 #include <cstdio>
 #include <cstdlib>
-#include <filesystem>
 #include <fstream>
 #include <future>
+#include <memory>
 #include <sstream>
 #include <string>
 
@@ -23,10 +26,10 @@
 #include "game.hpp"
 #include "net/gateway/gateway.hpp"
 #include "net/ws/server.hpp"
-#include "persist/file_store.hpp"
 #include "persist/persistence.hpp"
-#include "persist/redis_store.hpp"
+#include "persist/store_connection.hpp"
 #include "supervisors/events.hpp"
+#include "supervisors/supervisor.hpp"
 #include "troupe.hpp"
 
 namespace {
@@ -120,34 +123,33 @@ Config configure(int argc, char** argv) {
   return c;
 }
 
-// Opens the configured store on scheduler 0's loop.
-std::unique_ptr<troupe::Store> open_store(troupe::Runtime& rt, const Config& c,
-                                          std::string& error) {
-  std::promise<troupe::StoreResult<void>> opened;
-  std::unique_ptr<troupe::Store> store;
-  rt.post(0, [&] {
-    auto done = [&](troupe::StoreResult<void> r) {
-      opened.set_value(std::move(r));
-    };
-    if (c.redis_url.empty()) {
-      std::filesystem::create_directories(c.data_dir);
-      auto files =
-          std::make_unique<troupe::FileStore>(rt.loop(0), troupe::FileStoreOptions{c.data_dir});
-      files->open(done);
-      store = std::move(files);
-    } else {
-      auto redis = troupe::RedisStore::create(rt.loop(0), {.url = c.redis_url});
-      if (!redis) return done(troupe::unexpected(redis.error()));
-      redis.value()->connect(done);
-      store = std::move(redis.value());
-    }
+troupe::StoreOpener store_of(const Config& c) {
+  if (c.redis_url.empty()) return troupe::open_file_store({.directory = c.data_dir});
+  return troupe::open_redis_store({.url = c.redis_url});
+}
+
+// The exit reason of `pid`, from a process that watches it.
+std::future<troupe::ExitReason> exit_of(troupe::Runtime& rt, troupe::Pid pid) {
+  auto reason = std::make_shared<std::promise<troupe::ExitReason>>();
+  auto result = reason->get_future();
+  rt.spawn([pid, reason](troupe::Process& self) -> troupe::Proc {
+    self.monitor(pid);
+    auto down = co_await self.receive<troupe::Down>();
+    reason->set_value(down.reason);
   });
-  auto r = opened.get_future().get();
-  if (!r) {
-    error = to_string(r.error());
-    return nullptr;
-  }
-  return store;
+  return result;
+}
+
+void print_banner(const Config& config, unsigned port) {
+  const char* host = config.bind.c_str();
+  std::string where = config.redis_url.empty() ? config.data_dir : config.redis_url;
+  std::printf("Troupe examples on http://%s:%u/  (state in %s)\n", host, port, where.c_str());
+  std::printf("  chat:    ws://%s:%u/chat/<room>?name=<nick>\n", host, port);
+  std::printf("  counter: ws://%s:%u/counter/<name>\n", host, port);
+  std::printf("  game:    ws://%s:%u/game/<name>?name=<nick>  (page: /static/game.html)\n", host,
+              port);
+  std::printf("Ctrl-C to stop.\n");
+  std::fflush(stdout);
 }
 
 std::string read_file(const std::string& path) {
@@ -161,26 +163,14 @@ std::string read_file(const std::string& path) {
 
 int main(int argc, char** argv) {
   Config config = configure(argc, argv);
-  // Signals are taken by sigwait below, not by any scheduler thread.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-
   if (config.log == "quiet") troupe::set_supervisor_log(nullptr);
   if (auto level = troupe::parse_log_level(config.log)) troupe::set_log_level(*level);
   if (auto format = troupe::parse_log_format(config.log_format)) troupe::set_log_format(*format);
-  troupe::Runtime rt({.schedulers = config.schedulers, .handle_signals = false});
-  std::string error;
-  auto store = open_store(rt, config, error);
-  if (!store) {
-    std::fprintf(stderr, "server: cannot open the store: %s\n", error.c_str());
-    return 1;
-  }
+  // SIGINT/SIGTERM shut the root supervisor down (a second one exits at once).
+  troupe::Runtime rt({.schedulers = config.schedulers});
   // [tutorial:gateway]
-  troupe::AwaitableStore client(rt, 0, *store);
-  troupe::Persistence actors(client);
+  troupe::StoreConnection store(rt, store_of(config));
+  troupe::Persistence& persistence = store.persistence();
 
   troupe::ws::Options server;
   server.address = config.bind;
@@ -188,15 +178,15 @@ int main(int argc, char** argv) {
   server.static_dir = config.www;
   troupe::Gateway gateway(rt,
                           {.server = server,
-                           .persistence = &actors,
+                           .persistence = &persistence,
                            .retention = std::chrono::seconds(std::max(0L, config.retention_s))});
-  troupe::RouteOptions kind{.idle_timeout = std::chrono::seconds(config.idle_timeout_s)};
+  troupe::RouteOptions options{.idle_timeout = std::chrono::seconds(config.idle_timeout_s)};
   bool faults = config.demo_faults;
   gateway.route(
       "/chat", [faults] { return std::make_unique<examples::ChatRoom>(faults); },
-      kind);
+      options);
   gateway.route(
-      "/counter", [] { return std::make_unique<examples::Counter>(); }, kind);
+      "/counter", [] { return std::make_unique<examples::Counter>(); }, options);
   // [/tutorial:gateway]
   // The games' turn timers are session alarms, kept in the store like their state.
   gateway.route(
@@ -204,35 +194,32 @@ int main(int argc, char** argv) {
       [turn = std::chrono::seconds(config.turn_seconds)] {
         return std::make_unique<examples::TicTacToe>(turn);
       },
-      kind);
+      options);
   std::string page = read_file(config.www + "/index.html");
   gateway.add_http_handler("/", [page](const troupe::HttpRequest&) {
     return troupe::HttpResponse{200, "text/html; charset=utf-8", page};
   });
-  if (auto err = gateway.start()) {
-    std::fprintf(stderr, "server: cannot listen on %s:%d: %s\n", config.bind.c_str(), config.port,
-                 err.message().c_str());
-    return 1;
-  }
-  std::string where = config.redis_url.empty() ? config.data_dir : config.redis_url;
-  std::printf("Troupe examples on http://%s:%u/  (state in %s)\n", config.bind.c_str(),
-              gateway.port(), where.c_str());
-  std::printf("  chat:    ws://%s:%u/chat/<room>?name=<nick>\n", config.bind.c_str(),
-              gateway.port());
-  std::printf("  counter: ws://%s:%u/counter/<name>\n", config.bind.c_str(), gateway.port());
-  std::printf("  game:    ws://%s:%u/game/<name>?name=<nick>  (page: /static/game.html)\n",
-              config.bind.c_str(), gateway.port());
-  std::printf("Ctrl-C to stop.\n");
-  std::fflush(stdout);
-
-  int sig = 0;
-  sigwait(&signals, &sig);
-  std::printf("stopping: closing connections, stopping sessions\n");
-  gateway.stop();
-  rt.run_for(std::chrono::seconds(5));  // the sessions' supervisors wind down
-  std::promise<void> closed;
-  rt.post(0, [&] { store->close([&] { closed.set_value(); }); });
-  closed.get_future().wait();
-  rt.shutdown();
-  return 0;
+  // [tutorial:tree]
+  troupe::SupervisorSpec app{
+      .strategy = troupe::rest_for_one,  // the gateway restarts with a new store connection
+      .intensity = 3,
+      .period = std::chrono::seconds(10),
+      .children = {store.child_spec(),
+                   gateway.child_spec(),
+                   {.id = "banner",
+                    .start = troupe::process_child([&](troupe::Process&) -> troupe::Proc {
+                      print_banner(config, gateway.port());
+                      co_return;
+                    }),
+                    .restart = troupe::temporary}}};
+  troupe::Pid root = rt.start(app);
+  std::future<troupe::ExitReason> ended = exit_of(rt, root);
+  rt.run();
+  // [/tutorial:tree]
+  // Stopped by a signal, or the tree failed (a child could not start, or
+  // kept crashing): then the exit status says so.
+  troupe::ExitReason why = ended.get();
+  if (why == troupe::shutdown) return 0;
+  std::fprintf(stderr, "server: stopped: %s\n", troupe::to_string(why).c_str());
+  return 1;
 }

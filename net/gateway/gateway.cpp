@@ -2,7 +2,6 @@
 
 #include <cstdio>
 #include <cstdlib>
-#include <future>
 #include <sstream>
 
 #include "net/gateway/detail/route_state.hpp"
@@ -40,11 +39,11 @@ Proc watch_root(Process& self, Pid root, std::shared_ptr<RootState> state,
 }
 
 // Shuts `root` down and reports when it has exited.
-Proc shut_down(Process& self, Pid root, std::promise<void>* done) {
+Proc shut_down(Process& self, Pid root, std::function<void(bool)> done) {
   Ref watch = self.monitor(root);
   self.runtime().exit(root, troupe::shutdown);  // from the application: a root heeds only that
   co_await self.receive(when([watch](const Down& d) { return d.ref == watch; }, [](Down&) {}));
-  done->set_value();
+  done(true);
 }
 
 }  // namespace
@@ -65,12 +64,21 @@ std::vector<ws::EventLoop> loops_of(Runtime& rt) {
 Gateway::Gateway(Runtime& rt, GatewayOptions options)
     : rt_(rt),
       options_(std::move(options)),
-      server_(std::make_unique<ws::Server>(loops_of(rt), options_.server)),
       retention_(std::make_unique<detail::Retention>(rt, options_)) {
-  server_->add_http_handler("/healthz", [this](const HttpRequest&) { return health(); });
-  server_->add_http_handler("/metrics", [this](const HttpRequest&) {
+  server_ = make_server();
+}
+
+// A ws::Server starts once: a gateway that serves again after it stopped
+// (the tree restarted it) gets a new one, with the same routes and handlers.
+std::unique_ptr<ws::Server> Gateway::make_server() {
+  auto server = std::make_unique<ws::Server>(loops_of(rt_), options_.server);
+  server->add_http_handler("/healthz", [this](const HttpRequest&) { return health(); });
+  server->add_http_handler("/metrics", [this](const HttpRequest&) {
     return HttpResponse{200, "text/plain; version=0.0.4", metrics_text()};
   });
+  for (auto& [path, handler] : http_handlers_) server->add_http_handler(path, handler);
+  for (auto& kind : routes_) server->add_route(kind->prefix, kind, kind->options.limits);
+  return server;
 }
 
 Gateway::~Gateway() {
@@ -107,10 +115,12 @@ void Gateway::add_route(std::string prefix, SessionFactory sessions, RouteOption
 }
 
 void Gateway::add_http_handler(std::string path, HttpHandler handler) {
-  server_->add_http_handler(std::move(path), std::move(handler));
+  server_->add_http_handler(path, handler);
+  http_handlers_.emplace_back(std::move(path), std::move(handler));
 }
 
-std::error_code Gateway::start() {
+// The routes' supervisors, their alarm keepers and the retention sweeper.
+SupervisorSpec Gateway::supervisor_spec() {
   SupervisorSpec spec{.strategy = one_for_one, .intensity = 10, .period = std::chrono::seconds(5)};
   for (auto& kind : routes_)
     spec.children.push_back(ChildSpec{.id = kind->prefix,
@@ -127,17 +137,37 @@ std::error_code Gateway::start() {
                                       .name = kind->alarm_keeper});
   }
   spec.children.push_back(retention_->child_spec());
-  root_ = start_root(rt_, spec);
+  return spec;
+}
+
+std::error_code Gateway::start() {
+  root_ = start_root(rt_, supervisor_spec());
   rt_.spawn([root = root_, state = root_state_, failure = options_.on_root_failure](Process& self) {
     return watch_root(self, root, state, failure);
   });
   started_ = true;
-  return server_->start();
+  return open_server();
 }
 
 void Gateway::stop() {
   if (!started_ || stopped_) return;
   stopped_ = true;
+  close_server();
+  // Then the sessions stop (on_stop) with their supervisors.
+  rt_.run_on_async<bool>(0, [this](std::function<void(bool)> done) {
+    rt_.spawn([root = root_, done](Process& self) { return shut_down(self, root, done); });
+  });
+}
+
+std::error_code Gateway::open_server() {
+  root_state_->stopping = false;
+  std::error_code failed = server_->start();
+  serving_ = !failed;
+  return failed;
+}
+
+void Gateway::close_server() {
+  if (!serving_.exchange(false)) return;
   root_state_->stopping = true;
   server_->shutdown();
   server_->wait_stopped();
@@ -147,10 +177,6 @@ void Gateway::stop() {
   for (auto& kind : routes_)
     if (!kind->wait_helpers_gone(kind->options.restart_wait + std::chrono::seconds(5)))
       log_warning("gateway", "session watchers did not end", {{"route", kind->prefix}});
-  std::promise<void> down;
-  rt_.spawn([this, &down](Process& self) { return shut_down(self, root_, &down); });
-  if (down.get_future().wait_for(std::chrono::seconds(60)) != std::future_status::ready)
-    log_warning("gateway", "the sessions did not stop within 60 s");
 }
 
 HttpResponse Gateway::health() const {

@@ -32,6 +32,7 @@
 #include <memory>
 #include <string>
 #include <system_error>
+#include <utility>
 #include <vector>
 
 #include "net/gateway/detail/session_loop.hpp"
@@ -184,6 +185,23 @@ class Gateway {
   // sessions (each runs on_stop). Idempotent.
   void stop();
 
+  // Instead of start() and stop(): the gateway as a child of the
+  // application's supervisor (see examples/server/main.cpp). Its process
+  // starts the routes' supervisors (as its own linked child) and binds the
+  // port; the start fails if either fails. When its supervisor stops it, it
+  // does what stop() does: stops accepting, closes every connection with
+  // 1001, then stops the sessions (each runs on_stop), and ends. If the
+  // routes' supervisor gives up, the process ends with its reason (the
+  // application's supervisor decides; on_root_failure is not called). Killed
+  // or crashed, it is started again like any child: the new incarnation
+  // first stops what the old one left running, then serves on a fresh
+  // server. Place it after the store (persist/store_connection.hpp) among
+  // the children, so that the store closes after the sessions' last
+  // writes. Routes and handlers are added before the tree starts; the
+  // gateway outlives the tree.
+  ChildSpec child_spec(std::string id = "gateway");
+
+  // The transport now; a gateway child that was restarted serves on a new one.
   ws::Server& server();
   Runtime& runtime() const { return rt_; }
   Persistence* persistence() const { return options_.persistence; }
@@ -193,12 +211,21 @@ class Gateway {
  private:
   std::string metrics_text() const;
   HttpResponse health() const;
+  // The pieces start()/stop() and child_spec() are made of.
+  SupervisorSpec supervisor_spec();
+  std::unique_ptr<ws::Server> make_server();
+  std::error_code open_server();  // blocks until bound
+  void close_server();            // blocks until every connection closed
+  Proc serve_as_child(Process& self, InitAck ack);
+  Task<> wind_down(Process& self);
 
   Runtime& rt_;
   GatewayOptions options_;
   std::unique_ptr<ws::Server> server_;
   std::unique_ptr<detail::Retention> retention_;  // its sweeper, the last uses of names
   std::vector<std::shared_ptr<Route>> routes_;
+  std::vector<std::pair<std::string, HttpHandler>> http_handlers_;  // for a new server_
+  std::atomic<bool> serving_{false};
   Pid root_;
   // Shared with the process that watches the root, which may outlive this.
   struct RootState {

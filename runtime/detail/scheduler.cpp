@@ -2,11 +2,15 @@
 
 #include <algorithm>
 #include <chrono>
+#include <condition_variable>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <exception>
 #include <functional>
 #include <memory>
+#include <mutex>
+#include <stdexcept>
 
 #include "runtime/detail/lifo.hpp"
 #include "runtime/detail/relations.hpp"
@@ -378,6 +382,50 @@ void Scheduler::fire_timers() {
   arm_timer();
 }
 
+// --- waiting for the loop ----------------------------------------------------------
+
+void Scheduler::run_and_wait(std::function<void(const std::function<void()>&)> start) {
+  if (tls_current == this)
+    throw std::logic_error("troupe: a scheduler's thread would wait for itself");
+  struct Wait {
+    std::mutex m;
+    std::condition_variable cv;
+    bool finished = false;
+    std::exception_ptr error;
+  };
+  // Shared, so that a late or repeated finished() touches nothing freed.
+  auto wait = std::make_shared<Wait>();
+  std::function<void()> finished = [wait] {
+    std::lock_guard<std::mutex> lock(wait->m);
+    wait->finished = true;
+    wait->cv.notify_all();
+  };
+  auto run = [wait, finished, start = std::move(start)] {
+    try {
+      start(finished);
+    } catch (...) {
+      {
+        std::lock_guard<std::mutex> lock(wait->m);
+        wait->error = std::current_exception();
+      }
+      finished();
+    }
+  };
+  auto is_finished = [&wait] {
+    std::lock_guard<std::mutex> lock(wait->m);
+    return wait->finished;
+  };
+  if (!owns_loop_) {  // the caller is the loop's thread
+    run();
+    while (!is_finished()) uv_run(loop_, UV_RUN_ONCE);
+  } else {
+    post(std::move(run));
+    std::unique_lock<std::mutex> lock(wait->m);
+    wait->cv.wait(lock, [&] { return wait->finished; });
+  }
+  if (wait->error) std::rethrow_exception(wait->error);
+}
+
 // --- signals --------------------------------------------------------------------
 
 void Scheduler::watch_signals() {
@@ -397,17 +445,10 @@ void Scheduler::watch_signals() {
   };
   if (tls_current == this || !owns_loop_) return install();
   // Installed before we return, so a signal right after start() is caught.
-  std::mutex m;
-  std::condition_variable cv;
-  bool done = false;
-  post([&] {
+  run_and_wait([&](const std::function<void()>& finished) {
     install();
-    std::lock_guard<std::mutex> lock(m);
-    done = true;
-    cv.notify_one();
+    finished();
   });
-  std::unique_lock<std::mutex> lock(m);
-  cv.wait(lock, [&] { return done; });
 }
 
 // --- shutdown -----------------------------------------------------------------
@@ -449,17 +490,10 @@ void Scheduler::close_handles() {
 
 void Scheduler::shutdown_processes() {
   if (owns_loop_ && thread_.joinable()) {
-    std::mutex m;
-    std::condition_variable cv;
-    bool done = false;
-    post([&] {
+    run_and_wait([this](const std::function<void()>& finished) {
       terminate_all();
-      std::lock_guard<std::mutex> lock(m);
-      done = true;
-      cv.notify_one();
+      finished();
     });
-    std::unique_lock<std::mutex> lock(m);
-    cv.wait(lock, [&] { return done; });
   } else {
     terminate_all();
   }

@@ -5,7 +5,6 @@
 #include <uv.h>
 
 #include <atomic>
-#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -61,6 +60,11 @@ class Scheduler {
   void watch_signals();
   // Runs `fn` on this scheduler's thread. Any thread.
   void post(std::function<void()> fn);
+  // Runs start(finished) on this scheduler's thread and blocks until
+  // finished() has been called (Runtime::run_on). An exception thrown by
+  // start is rethrown here. Throws std::logic_error on this scheduler's own
+  // thread. Embedded: start runs at once, then the loop until finished.
+  void run_and_wait(std::function<void(const std::function<void()>&)> start);
 
   // Owner thread. A fresh control block, reusing slots freed here first.
   Process* claim_slot();

@@ -222,9 +222,8 @@ TEST(Alarm, AStoredAlarmThatIsNotATimeIsIgnoredAndTheOthersRing) {
   server.stop();
   server.stored.files.open();
   auto put = [&](std::string key, std::string value) {
-    auto r = on_loop_async<StoreResult<Revision>>(server.stored.rt, 0, [&](auto done) {
-      server.stored.files.client().store().put(key, value, done);
-    });
+    auto r = server.stored.rt.run_on_async<StoreResult<Revision>>(
+        0, [&](auto done) { server.stored.files.client().store().put(key, value, done); });
     CHECK_TRUE(r.ok());
   };
   put("alarms/clock/broken", "soon");

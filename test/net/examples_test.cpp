@@ -188,5 +188,5 @@ TEST(Examples, TheReadmeTutorialIsTheExamplesCode) {
     STRCMP_EQUAL(source_snippet(path, name).c_str(), shown.c_str());
     ++checked;
   }
-  LONGS_EQUAL(4, checked);
+  LONGS_EQUAL(5, checked);
 }

@@ -112,7 +112,7 @@ struct GameServer {
 
   // The alarm the gateway keeps in the store for game `game` (its value), if any.
   std::optional<std::string> stored_alarm(const std::string& game) {
-    return on_loop_async<std::optional<std::string>>(stored.rt, 0, [&](auto done) {
+    return stored.rt.run_on_async<std::optional<std::string>>(0, [&](auto done) {
       stored.files.client().store().get("alarms/game/" + game, [done](auto r) {
         done(r.ok() && r.value() ? std::optional(r.value()->value) : std::nullopt);
       });

@@ -119,7 +119,7 @@ struct Fixture {
   }
 
   std::vector<Item> stored(const std::string& prefix) {
-    auto page = on_loop_async<StoreResult<Page>>(rt, 0, [&](auto done) {
+    auto page = rt.run_on_async<StoreResult<Page>>(0, [&](auto done) {
       files.client().store().list(prefix, {.cursor = {}, .limit = 10000}, done);
     });
     CHECK_TRUE(page.ok());

@@ -34,8 +34,8 @@ void StoredGateway::stop() {
 
 std::vector<std::string> StoredGateway::stored_keys(const std::string& prefix) {
   std::vector<std::string> keys;
-  auto page = on_loop_async<StoreResult<Page>>(
-      rt, 0, [&](auto done) { files.client().store().list(prefix, {}, done); });
+  auto page = rt.run_on_async<StoreResult<Page>>(
+      0, [&](auto done) { files.client().store().list(prefix, {}, done); });
   CHECK_TRUE(page.ok());
   for (const auto& item : page.value().items) keys.push_back(item.key);
   return keys;

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 
 #include <filesystem>
-#include <future>
+#include <functional>
 
 namespace troupe::test {
 
@@ -20,19 +20,17 @@ TempFileStore::~TempFileStore() {
 }
 
 void TempFileStore::open() {
-  std::promise<bool> opened;
-  rt_.post(0, [&] {
+  bool opened = rt_.run_on_async<bool>(0, [&](std::function<void(bool)> done) {
     files_ = std::make_unique<FileStore>(rt_.loop(0), FileStoreOptions{.directory = dir_});
-    files_->open([&](StoreResult<void> r) { opened.set_value(r.ok()); });
+    files_->open([done](StoreResult<void> r) { done(r.ok()); });
   });
-  CHECK_TRUE(opened.get_future().get());
+  CHECK_TRUE(opened);
   client_ = std::make_unique<AwaitableStore>(rt_, 0, *files_);
 }
 
 void TempFileStore::close() {
-  std::promise<void> closed;
-  rt_.post(0, [&] { files_->close([&] { closed.set_value(); }); });
-  closed.get_future().wait();
+  rt_.run_on_async<bool>(
+      0, [&](std::function<void(bool)> done) { files_->close([done] { done(true); }); });
   client_.reset();
   files_.reset();
 }

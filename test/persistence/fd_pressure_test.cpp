@@ -69,7 +69,7 @@ FD_PRESSURE_TEST(FdPressure, FileStoreOutOfDescriptorsIsUnavailableNotCorruptAnd
   auto pressure = std::make_shared<std::optional<NoFreeDescriptors>>();
   auto out = std::make_shared<Seen>();
   Store* store = env->store.get();
-  const Seen seen = on_loop_async<Seen>(env->rt, 0, [&](std::function<void(Seen)> done) {
+  const Seen seen = env->rt.run_on_async<Seen>(0, [&](std::function<void(Seen)> done) {
     pressure->emplace();
     out->applied = (*pressure)->applied();
     store->get("room", [=](StoreResult<std::optional<Entry>> read) {

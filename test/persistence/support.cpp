@@ -7,7 +7,7 @@ namespace troupe::test {
 std::unique_ptr<StoreEnv> StoreEnv::file(const std::string& directory, PersistenceOptions options,
                                          bool fsync) {
   std::unique_ptr<StoreEnv> env(new StoreEnv);
-  auto opened = on_loop_async<bool>(env->rt, 0, [&](std::function<void(bool)> done) {
+  auto opened = env->rt.run_on_async<bool>(0, [&](std::function<void(bool)> done) {
     auto fs = std::make_unique<FileStore>(env->rt.loop(0),
                                           FileStoreOptions{.directory = directory, .fsync = fsync});
     fs->open([done](StoreResult<void> r) {
@@ -23,7 +23,7 @@ std::unique_ptr<StoreEnv> StoreEnv::file(const std::string& directory, Persisten
 
 std::unique_ptr<StoreEnv> StoreEnv::memory(PersistenceOptions options) {
   std::unique_ptr<StoreEnv> env(new StoreEnv);
-  on_loop_async<bool>(env->rt, 0, [&](std::function<void(bool)> done) {
+  env->rt.run_on_async<bool>(0, [&](std::function<void(bool)> done) {
     env->store = std::make_unique<MemoryStore>(env->rt.loop(0));
     done(true);
   });
@@ -34,8 +34,8 @@ std::unique_ptr<StoreEnv> StoreEnv::memory(PersistenceOptions options) {
 std::unique_ptr<StoreEnv> StoreEnv::redis(const std::string& url, PersistenceOptions options,
                                           StoreResult<void>* connected) {
   std::unique_ptr<StoreEnv> env(new StoreEnv);
-  auto first = on_loop_async<StoreResult<void>>(
-      env->rt, 0, [&](std::function<void(StoreResult<void>)> done) {
+  auto first =
+      env->rt.run_on_async<StoreResult<void>>(0, [&](std::function<void(StoreResult<void>)> done) {
         auto created = RedisStore::create(env->rt.loop(0), {.url = url,
                                                             .key_prefix = "pa:",
                                                             .connect_timeout = 1000ms,
@@ -62,18 +62,18 @@ void StoreEnv::finish(PersistenceOptions options) {
 StoreEnv::~StoreEnv() {
   // The store closes on its loop first (its handles live there); the tests
   // have stopped the actors that use it by now.
-  if (store) on_loop_async<bool>(rt, 0, [&](auto done) { store->close([done] { done(true); }); });
+  if (store) rt.run_on_async<bool>(0, [&](auto done) { store->close([done] { done(true); }); });
   rt.shutdown();
 }
 
 StoreResult<std::optional<Entry>> StoreEnv::get(const std::string& key) {
-  return on_loop_async<StoreResult<std::optional<Entry>>>(
-      rt, 0, [&](auto done) { store->get(key, done); });
+  return rt.run_on_async<StoreResult<std::optional<Entry>>>(
+      0, [&](auto done) { store->get(key, done); });
 }
 
 StoreResult<void> StoreEnv::batch(std::vector<WriteOp> ops) {
-  return on_loop_async<StoreResult<void>>(rt, 0,
-                                          [&](auto done) { store->batch(std::move(ops), done); });
+  return rt.run_on_async<StoreResult<void>>(0,
+                                            [&](auto done) { store->batch(std::move(ops), done); });
 }
 
 namespace {
