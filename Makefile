@@ -1,12 +1,18 @@
 # Troupe — build, test, benchmark and install with GNU make alone.
 #
-#   make            build libtroupe.a / libtroupe.so
-#   make test       install missing Debian packages, build and run every suite
+#   make            build libtroupe.a / libtroupe.so, tests, examples, benchmarks
+#   make lib        the libraries only
+#   make deps       install missing Debian packages (sudo when not root)
+#   make test       make deps, then build and run every suite
 #   make asan/tsan  the same suites under ASan+UBSan / ThreadSanitizer
 #   make bench      the actor benchmarks (bench/README.md)
 #   make chaos      long fault runs: a 30 s Redis outage under 100 clients
-#   make run        serve the examples (until they exist: a demo of processes)
-#   make install    headers, libraries and troupe.pc under PREFIX
+#   make run        make deps, then serve the examples
+#   make install    headers, libraries, troupe.pc and TroupeConfig.cmake under PREFIX
+#
+# Only deps, test/check, asan, tsan, bench, bench-ws, chaos and run install
+# packages; every other target builds with what is installed, and stops
+# with the names of the pkg-config modules it cannot find.
 
 # clang, not g++ 12: g++ 12 destroys some temporaries of co_await
 # expressions twice (aggregates and lambdas passed to an awaitable's
@@ -25,6 +31,9 @@ PREFIX   ?= /usr/local
 SAN      ?=
 BUILD    ?= build$(if $(SAN),-$(SAN))
 DEPS_OK  := $(BUILD)/.deps-ok
+# The goals that install missing packages before compiling anything.
+INSTALLING_GOALS := deps test check asan tsan bench bench-ws chaos run
+DEPS_FIRST := $(if $(filter $(INSTALLING_GOALS),$(MAKECMDGOALS)),$(DEPS_OK))
 
 PKGS     := libuv libwebsockets hiredis
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
@@ -69,7 +78,7 @@ BENCH_BINS  := $(BENCH_SRC:bench/%.cpp=$(BUILD)/bench/%)
 EXAMPLE_DIRS := $(patsubst %/,%,$(dir $(wildcard examples/*/main.cpp)))
 EXAMPLE_BINS := $(EXAMPLE_DIRS:examples/%=$(BUILD)/examples/%)
 
-.PHONY: all deps test check asan tsan bench chaos run install uninstall format clean lib tests examples
+.PHONY: all deps pkg-check test check asan tsan bench chaos run install uninstall format clean lib tests examples
 .DEFAULT_GOAL := all
 
 all: lib tests examples $(BENCH_BINS)
@@ -86,7 +95,12 @@ $(DEPS_OK): tools/deps.sh
 FLAGS_FILE := $(BUILD)/.flags
 $(shell mkdir -p $(BUILD) && echo '$(CXX) $(CXXFLAGS)' | cmp -s - $(FLAGS_FILE) || echo '$(CXX) $(CXXFLAGS)' > $(FLAGS_FILE))
 
-$(BUILD)/obj/%.o: %.cpp $(FLAGS_FILE) | $(DEPS_OK)
+# Before compiling: the packages are there (installed first by the goals
+# that install), or the build stops naming what is missing.
+pkg-check: $(DEPS_FIRST)
+	@bash tools/check_pkgs.sh $(PKGS)
+
+$(BUILD)/obj/%.o: %.cpp $(FLAGS_FILE) | pkg-check
 	@mkdir -p $(@D)
 	$(CXX) $(CXXFLAGS) -c $< -o $@
 
