@@ -28,6 +28,7 @@ ifneq ($(findstring clang,$(CXX)),)
   CORO_FLAGS := -mllvm -simplifycfg-hoist-common=false
 endif
 PREFIX   ?= /usr/local
+VERSION  := 0.1.0
 SAN      ?=
 BUILD    ?= build$(if $(SAN),-$(SAN))
 DEPS_OK  := $(BUILD)/.deps-ok
@@ -108,9 +109,10 @@ $(LIB_A): $(LIB_OBJ)
 	@mkdir -p $(@D)
 	rm -f $@ && ar rcs $@ $^
 
-$(LIB_SO): $(LIB_OBJ)
+# Relinked when the Makefile changes (its link flags: the soname).
+$(LIB_SO): $(LIB_OBJ) Makefile
 	@mkdir -p $(@D)
-	$(CXX) -shared $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CXX) -shared -Wl,-soname,libtroupe.so $(LDFLAGS) -o $@ $(LIB_OBJ) $(LDLIBS)
 
 # Objects named only through the secondary expansion below would count as
 # intermediate files, deleted after every build and so rebuilt by the next.
@@ -157,15 +159,20 @@ run: deps lib examples
 	@bash tools/run.sh $(BUILD) $(ARGS)
 
 PUBLIC_HEADERS := troupe.hpp $(wildcard $(addsuffix /*.hpp,$(LAYERS)) $(addsuffix /detail/*.hpp,$(LAYERS)))
+CMAKE_DIR := $(DESTDIR)$(PREFIX)/lib/cmake/Troupe
 install: lib
-	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include/troupe
+	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include/troupe $(CMAKE_DIR)
 	for h in $(PUBLIC_HEADERS); do install -D -m 644 $$h $(DESTDIR)$(PREFIX)/include/troupe/$$h; done
 	install -m 644 $(LIB_A) $(DESTDIR)$(PREFIX)/lib/
 	install -m 755 $(LIB_SO) $(DESTDIR)$(PREFIX)/lib/
-	sed -e 's|@PREFIX@|$(PREFIX)|' tools/troupe.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/troupe.pc
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' tools/troupe.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/troupe.pc
+	sed -e 's|@VERSION@|$(VERSION)|' tools/cmake/TroupeConfig.cmake.in > $(CMAKE_DIR)/TroupeConfig.cmake
+	sed -e 's|@VERSION@|$(VERSION)|' -e "s|@SIZEOF_VOID_P@|$$(getconf LONG_BIT | awk '{print $$1/8}')|" \
+	  tools/cmake/TroupeConfigVersion.cmake.in > $(CMAKE_DIR)/TroupeConfigVersion.cmake
 
 uninstall:
-	rm -rf $(DESTDIR)$(PREFIX)/include/troupe $(DESTDIR)$(PREFIX)/lib/libtroupe.* $(DESTDIR)$(PREFIX)/lib/pkgconfig/troupe.pc
+	rm -rf $(DESTDIR)$(PREFIX)/include/troupe $(DESTDIR)$(PREFIX)/lib/libtroupe.* \
+	  $(DESTDIR)$(PREFIX)/lib/pkgconfig/troupe.pc $(CMAKE_DIR)
 
 format:
 	clang-format -i $(shell git ls-files '*.cpp' '*.hpp')

@@ -3,6 +3,7 @@
 // with a supervision tree of the application's own. Built against the
 // installed library: `make embed-test` does
 //   c++ main.cpp $(pkg-config --cflags --libs troupe)
+// and the same with CMake (find_package(Troupe), see CMakeLists.txt here).
 #include <uv.h>
 
 #include <cstdio>
