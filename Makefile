@@ -136,7 +136,13 @@ $(BUILD)/examples/%: $$(subst .cpp,.o,$$(addprefix $(BUILD)/obj/,$$(wildcard exa
 # sanitizer builds run the suites). The example server is run by both.
 BROWSER_TEST := $(if $(SAN),,bash test/browser/run.sh $(BUILD))
 
-test check: deps tests $(BUILD)/examples/server
+# A layer includes only earlier ones (tools/check_layers.py); the self-test
+# proves the check rejects bad includes.
+.PHONY: layer-check
+layer-check:
+	@python3 tools/check_layers.py && python3 tools/check_layers.py --self-test
+
+test check: deps layer-check tests $(BUILD)/examples/server
 	@BUILD=$(BUILD) EXTRA_TEST='$(BROWSER_TEST)' bash tools/run_tests.sh $(TEST_BINS)
 
 asan:
