@@ -26,8 +26,8 @@
 
 #include "bench/bench_args.hpp"
 #include "bench/redis_child.hpp"
-#include "persist/actor_server.hpp"
 #include "persist/file_store.hpp"
+#include "persist/persistent_server.hpp"
 #include "persist/redis_store.hpp"
 #include "supervisors/events.hpp"
 #include "supervisors/supervisor.hpp"
@@ -54,12 +54,12 @@ struct Ping {
 
 struct Resumable : PersistentServer<Resumable, Doc> {
   using calls = types<Ping>;
-  explicit Resumable(ActorStore* actors) : PersistentServer(*actors, "doc") {}
+  explicit Resumable(Persistence* actors) : PersistentServer(*actors, "doc") {}
   long handle_call(const Ping&) { return state()->edits; }
 };
 
 // Kills the server n times; each sample is kill → restarted incarnation answered.
-std::vector<double> measure(Runtime& rt, ActorStore& actors, long n) {
+std::vector<double> measure(Runtime& rt, Persistence& actors, long n) {
   SupervisorSpec spec{
       .intensity = 1'000'000,
       .period = 1s,
@@ -91,10 +91,10 @@ std::vector<double> measure(Runtime& rt, ActorStore& actors, long n) {
 }
 
 // Stores the 1 KiB state the server resumes from.
-void seed(Runtime& rt, ActorStore& actors) {
+void seed(Runtime& rt, Persistence& actors) {
   std::promise<bool> done;
   rt.spawn([&](Process& self) -> Proc {
-    ActorState<Doc> state(actors, "doc");
+    PersistentState<Doc> state(actors, "doc");
     co_await state.load(self);
     state.mutate() = Doc{std::string(1024, 'x'), 1};
     done.set_value((co_await state.commit(self)).ok());
@@ -115,8 +115,8 @@ void report(const char* store, std::vector<double> us) {
 void run(const char* name, long n, const std::function<std::unique_ptr<Store>(Runtime&)>& open) {
   Runtime rt({.schedulers = 2, .handle_signals = false});
   auto store = open(rt);
-  StoreClient client(rt, 0, *store);
-  ActorStore actors(client);
+  AwaitableStore client(rt, 0, *store);
+  Persistence actors(client);
   seed(rt, actors);
   report(name, measure(rt, actors, n));
   on_loop_async<bool>(rt, 0, [&](auto done) { store->close([done] { done(true); }); });

@@ -13,8 +13,8 @@
 #include <cstdlib>
 
 #include "bench/bench_args.hpp"
-#include "net/gateway.hpp"
-#include "net/websocket_server.hpp"
+#include "net/gateway/gateway.hpp"
+#include "net/ws/server.hpp"
 #include "supervisors/events.hpp"
 #include "troupe.hpp"
 
@@ -22,15 +22,15 @@ using namespace troupe;
 
 namespace {
 
-struct Echo : Session {
-  Task<> on_message(Connection& c, std::string_view data, MessageKind kind) override {
+struct Echo : Session<Echo> {
+  Task<> on_message(Connection& c, std::string_view data, MessageKind kind) {
     c.send(data, kind);
     co_return;
   }
 };
 
-struct Broadcast : Session {
-  Task<> on_message(Connection&, std::string_view data, MessageKind kind) override {
+struct Broadcast : Session<Broadcast> {
+  Task<> on_message(Connection&, std::string_view data, MessageKind kind) {
     broadcast(data, std::nullopt, kind);
     co_return;
   }
@@ -52,11 +52,11 @@ int main(int argc, char** argv) {
 
   set_supervisor_log(nullptr);
   Runtime rt({.schedulers = schedulers});
-  ServerOptions server;
+  ws::Options server;
   server.port = static_cast<std::uint16_t>(port);
   Gateway gateway(rt, {.server = server});
-  KindOptions kind{.idle_timeout = std::chrono::seconds(60)};
-  kind.route.max_connections_per_name = 100000;
+  RouteOptions kind{.idle_timeout = std::chrono::seconds(60)};
+  kind.limits.max_connections_per_name = 100000;
   gateway.route(
       "/echo", [] { return std::make_unique<Echo>(); }, kind);
   gateway.route(

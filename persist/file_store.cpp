@@ -33,7 +33,7 @@ void FileStore::open(StoreCallback<void> done) {
   auto* job = new Job;
   job->store = this;
   auto opened = std::make_shared<StoreResult<std::unique_ptr<detail::FileDir>>>(
-      failure(StoreError{StoreErrc::io_error, "open did not run"}));
+      unexpected(StoreError{StoreErrc::io_error, "open did not run"}));
   job->work = [opened, path = options_.directory, fsync = options_.fsync] {
     *opened = detail::FileDir::open(path, fsync);
   };
@@ -53,7 +53,7 @@ void FileStore::open(StoreCallback<void> done) {
         delete j;
         --unfinished_;
       }
-      done(failure(*open_error_));
+      done(unexpected(*open_error_));
     }
   };
   ++unfinished_;
@@ -83,7 +83,7 @@ std::optional<StoreError> FileStore::key_error(std::string_view key) const {
 
 template <class T>
 void FileStore::reject(StoreCallback<T> done, StoreError error) {
-  deferred_.post([done = std::move(done), e = std::move(error)] { done(failure(e)); });
+  deferred_.post([done = std::move(done), e = std::move(error)] { done(unexpected(e)); });
 }
 
 template <class T, class Work>
@@ -98,12 +98,12 @@ void FileStore::submit(std::vector<std::string> keys, Work work, StoreCallback<T
     try {
       result->emplace(work(*dir_));
     } catch (const std::exception& e) {
-      result->emplace(failure(
+      result->emplace(unexpected(
           StoreError{StoreErrc::io_error, "FileStore " + options_.directory + ": " + e.what()}));
     }
   };
   job->fail = [done](StoreError e) {
-    done(failure(std::move(e)));
+    done(unexpected(std::move(e)));
   };
   job->after = [result, done = std::move(done)] {
     done(std::move(**result));
@@ -183,9 +183,9 @@ void FileStore::put(std::string key, std::string value, StoreCallback<Revision> 
   if (auto e = check_usable(key)) return reject(std::move(done), std::move(*e));
   auto work = [key, value = std::move(value)](const detail::FileDir& dir) -> StoreResult<Revision> {
     auto stored = dir.read_revision(key);
-    if (!stored) return failure(stored.error());
-    if (auto r = dir.write(key, value, *stored + 1); !r) return failure(r.error());
-    if (auto r = dir.sync(); !r) return failure(r.error());
+    if (!stored) return unexpected(stored.error());
+    if (auto r = dir.write(key, value, *stored + 1); !r) return unexpected(r.error());
+    if (auto r = dir.sync(); !r) return unexpected(r.error());
     return *stored + 1;
   };
   submit<Revision>({key}, std::move(work), std::move(done));
@@ -196,7 +196,7 @@ void FileStore::del(std::string key, StoreCallback<bool> done) {
   auto work = [key](const detail::FileDir& dir) -> StoreResult<bool> {
     auto existed = dir.remove(key);
     if (!existed || !*existed) return existed;
-    if (auto r = dir.sync(); !r) return failure(r.error());
+    if (auto r = dir.sync(); !r) return unexpected(r.error());
     return true;
   };
   submit<bool>({key}, std::move(work), std::move(done));
@@ -211,7 +211,7 @@ void FileStore::list(std::string prefix, ListOptions options, StoreCallback<Page
   auto work = [prefix = std::move(prefix),
                options = std::move(options)](const detail::FileDir& dir) -> StoreResult<Page> {
     auto keys = dir.keys();
-    if (!keys) return failure(keys.error());
+    if (!keys) return unexpected(keys.error());
     auto it = std::lower_bound(keys->begin(), keys->end(), prefix);
     if (!options.cursor.empty() && options.cursor >= prefix) {
       it = std::upper_bound(keys->begin(), keys->end(), options.cursor);
@@ -219,7 +219,7 @@ void FileStore::list(std::string prefix, ListOptions options, StoreCallback<Page
     detail::PageBuilder page(prefix, options.limit);
     for (; it != keys->end() && page.wants(*it); ++it) {
       auto entry = dir.read(*it);
-      if (!entry) return failure(entry.error());
+      if (!entry) return unexpected(entry.error());
       // Deleted since the directory was read: as if listed a moment later.
       if (*entry) page.add(Item{*it, std::move((*entry)->value), (*entry)->revision});
     }
@@ -241,11 +241,11 @@ void FileStore::batch(std::vector<WriteOp> ops, StoreCallback<void> done) {
     for (const auto& op : ops) {
       if (stored.count(op.key)) continue;
       auto rev = dir.read_revision(op.key);
-      if (!rev) return failure(rev.error());
+      if (!rev) return unexpected(rev.error());
       stored[op.key] = *rev;
     }
     auto plan = detail::plan_batch(ops, stored);
-    if (!plan) return failure(plan.error());
+    if (!plan) return unexpected(plan.error());
     return dir.apply_batch(ops, *plan);
   };
   submit<void>(std::move(keys), std::move(work), std::move(done));
@@ -262,9 +262,9 @@ void FileStore::compare_and_put(std::string key, std::string value, Revision rev
   auto work = [key, value = std::move(value),
                revision](const detail::FileDir& dir) -> StoreResult<void> {
     auto stored = dir.read_revision(key);
-    if (!stored) return failure(stored.error());
+    if (!stored) return unexpected(stored.error());
     if (*stored + 1 != revision) {
-      return failure(StoreError{StoreErrc::conflict, conflict_message(key, revision, *stored)});
+      return unexpected(StoreError{StoreErrc::conflict, conflict_message(key, revision, *stored)});
     }
     if (auto r = dir.write(key, value, revision); !r) return r;
     return dir.sync();
@@ -288,18 +288,18 @@ void FileStore::compare_and_put_many(std::vector<CasWrite> writes,
     bool wrote = false;
     for (const auto& w : writes) {
       auto stored = dir.read_revision(w.key);
-      if (!stored) return failure(stored.error());
+      if (!stored) return unexpected(stored.error());
       if (*stored + 1 != w.revision) {
         outcomes.push_back({false, *stored});
         continue;
       }
-      if (auto r = dir.write(w.key, w.value, w.revision); !r) return failure(r.error());
+      if (auto r = dir.write(w.key, w.value, w.revision); !r) return unexpected(r.error());
       outcomes.push_back({true, w.revision});
       wrote = true;
     }
     // One directory fsync makes every rename of the step durable.
     if (wrote) {
-      if (auto r = dir.sync(); !r) return failure(r.error());
+      if (auto r = dir.sync(); !r) return unexpected(r.error());
     }
     return outcomes;
   };

@@ -26,7 +26,7 @@ Revision MemoryStore::revision_of(const std::string& key) const {
 
 void MemoryStore::get(std::string key, StoreCallback<std::optional<Entry>> done) {
   ensure_open();
-  if (auto e = detail::check_key(key)) return reply(std::move(done), {failure(*e)});
+  if (auto e = detail::check_key(key)) return reply(std::move(done), {unexpected(*e)});
   auto it = data_.find(key);
   std::optional<Entry> found;
   if (it != data_.end()) found = it->second;
@@ -35,7 +35,7 @@ void MemoryStore::get(std::string key, StoreCallback<std::optional<Entry>> done)
 
 void MemoryStore::put(std::string key, std::string value, StoreCallback<Revision> done) {
   ensure_open();
-  if (auto e = detail::check_key(key)) return reply(std::move(done), {failure(*e)});
+  if (auto e = detail::check_key(key)) return reply(std::move(done), {unexpected(*e)});
   auto& entry = data_[key];
   entry.value = std::move(value);
   reply(std::move(done), StoreResult<Revision>(++entry.revision));
@@ -43,7 +43,7 @@ void MemoryStore::put(std::string key, std::string value, StoreCallback<Revision
 
 void MemoryStore::del(std::string key, StoreCallback<bool> done) {
   ensure_open();
-  if (auto e = detail::check_key(key)) return reply(std::move(done), {failure(*e)});
+  if (auto e = detail::check_key(key)) return reply(std::move(done), {unexpected(*e)});
   reply(std::move(done), StoreResult<bool>(data_.erase(key) > 0));
 }
 
@@ -52,7 +52,7 @@ void MemoryStore::list(std::string prefix, ListOptions options, StoreCallback<Pa
   if (options.limit == 0) {
     return reply(
         std::move(done),
-        {failure(StoreError{StoreErrc::invalid_argument, "list limit must be at least 1"})});
+        {unexpected(StoreError{StoreErrc::invalid_argument, "list limit must be at least 1"})});
   }
   auto it = data_.lower_bound(prefix);
   if (!options.cursor.empty() && options.cursor >= prefix) it = data_.upper_bound(options.cursor);
@@ -65,11 +65,11 @@ void MemoryStore::list(std::string prefix, ListOptions options, StoreCallback<Pa
 
 void MemoryStore::batch(std::vector<WriteOp> ops, StoreCallback<void> done) {
   ensure_open();
-  if (auto e = detail::check_batch(ops)) return reply(std::move(done), {failure(*e)});
+  if (auto e = detail::check_batch(ops)) return reply(std::move(done), {unexpected(*e)});
   std::map<std::string, Revision> stored;
   for (const auto& op : ops) stored[op.key] = revision_of(op.key);
   auto plan = detail::plan_batch(ops, stored);
-  if (!plan) return reply(std::move(done), {failure(plan.error())});
+  if (!plan) return reply(std::move(done), {unexpected(plan.error())});
   for (std::size_t i = 0; i < ops.size(); ++i) {
     if (ops[i].kind == WriteOp::Kind::del) {
       data_.erase(ops[i].key);
@@ -85,12 +85,12 @@ void MemoryStore::compare_and_put(std::string key, std::string value, Revision r
   ensure_open();
   std::vector<WriteOp> ops;
   ops.push_back(WriteOp::put_at(std::move(key), std::move(value), revision));
-  if (auto e = detail::check_batch(ops)) return reply(std::move(done), {failure(*e)});
+  if (auto e = detail::check_batch(ops)) return reply(std::move(done), {unexpected(*e)});
   Revision stored = revision_of(ops[0].key);
   if (stored + 1 != revision) {
-    return reply(
-        std::move(done),
-        {failure(StoreError{StoreErrc::conflict, conflict_message(ops[0].key, revision, stored)})});
+    return reply(std::move(done),
+                 {unexpected(StoreError{StoreErrc::conflict,
+                                        conflict_message(ops[0].key, revision, stored)})});
   }
   data_[ops[0].key] = Entry{std::move(ops[0].value), revision};
   reply(std::move(done), StoreResult<void>());
@@ -99,7 +99,7 @@ void MemoryStore::compare_and_put(std::string key, std::string value, Revision r
 void MemoryStore::compare_and_put_many(std::vector<CasWrite> writes,
                                        StoreCallback<std::vector<CasOutcome>> done) {
   ensure_open();
-  if (auto e = detail::check_cas_many(writes)) return reply(std::move(done), {failure(*e)});
+  if (auto e = detail::check_cas_many(writes)) return reply(std::move(done), {unexpected(*e)});
   std::vector<CasOutcome> outcomes;
   outcomes.reserve(writes.size());
   for (auto& w : writes) {

@@ -92,7 +92,7 @@ const char* to_string(RedisState state) {
 StoreResult<std::unique_ptr<RedisStore>> RedisStore::create(uv_loop_t* loop,
                                                             RedisStoreOptions options) {
   auto endpoint = parse_redis_url(options.url);
-  if (!endpoint) return failure(endpoint.error());
+  if (!endpoint) return unexpected(endpoint.error());
   return std::unique_ptr<RedisStore>(
       new RedisStore(loop, std::move(options), std::move(endpoint.value())));
 }
@@ -256,10 +256,10 @@ void RedisStore::connection_lost(redisAsyncContext* ac, std::string cause) {
   auto waiting = std::move(waiting_);
   waiting_.clear();
   for (Request* r : waiting) {
-    r->handler(failure(error));
+    r->handler(unexpected(error));
     delete r;
   }
-  if (on_first_attempt_) std::exchange(on_first_attempt_, nullptr)(failure(error));
+  if (on_first_attempt_) std::exchange(on_first_attempt_, nullptr)(unexpected(error));
   if (closing_) return;  // a callback above closed the store
   reconnect_timer_.start(static_cast<std::uint64_t>(backoff_.count()), [this] { start_attempt(); });
   backoff_ = std::min(backoff_ * 2, options_.backoff_max);
@@ -281,7 +281,7 @@ void RedisStore::close(std::function<void()> done) {
   StoreError closed{StoreErrc::closed, "the RedisStore for " + endpoint_.display() + " was closed"};
   for (Request* r : std::exchange(waiting_, {})) {
     deferred_.post([r, closed] {
-      r->handler(failure(closed));
+      r->handler(unexpected(closed));
       delete r;
     });
   }
@@ -313,14 +313,14 @@ void RedisStore::ensure_usable() const {
 
 template <class T>
 void RedisStore::reject(StoreCallback<T> done, StoreError error) {
-  deferred_.post([done = std::move(done), e = std::move(error)] { done(failure(e)); });
+  deferred_.post([done = std::move(done), e = std::move(error)] { done(unexpected(e)); });
 }
 
 void RedisStore::dispatch(Request* r) {
   if (state_ == RedisState::ready && ctx_) return issue(r);
   if (state_ == RedisState::connecting) return waiting_.push_back(r);
   deferred_.post([r, e = unavailable_error()] {
-    r->handler(failure(e));
+    r->handler(unexpected(e));
     delete r;
   });
 }
@@ -355,7 +355,7 @@ void RedisStore::issue(Request* r) {
                             lens.data()) != REDIS_OK) {
     // The context is already going away; its disconnect will follow.
     deferred_.post([r, e = unavailable_error()] {
-      r->handler(failure(e));
+      r->handler(unexpected(e));
       delete r;
     });
     return;
@@ -375,10 +375,10 @@ void RedisStore::handle_reply(Request* r, redisAsyncContext* ac, const redisRepl
                         : !drop_cause_.empty() ? drop_cause_
                         : closing_             ? "the store was closed"
                                                : "the connection was closed";
-    r->handler(failure(StoreError{closing_ && !ac->err ? StoreErrc::closed : StoreErrc::unavailable,
-                                  "connection to Redis at " + endpoint_.display() +
-                                      " lost with a command in flight (" + cause +
-                                      "); it may or may not have been applied"}));
+    r->handler(unexpected(StoreError{
+        closing_ && !ac->err ? StoreErrc::closed : StoreErrc::unavailable,
+        "connection to Redis at " + endpoint_.display() + " lost with a command in flight (" +
+            cause + "); it may or may not have been applied"}));
     delete r;
     return;
   }
@@ -391,8 +391,8 @@ void RedisStore::handle_reply(Request* r, redisAsyncContext* ac, const redisRepl
     }
     std::string what = r->kind == Request::Kind::plain ? r->args[0] : "a script";
     r->handler(
-        failure(StoreError{StoreErrc::io_error, "Redis at " + endpoint_.display() + " failed " +
-                                                    what + ": " + std::string(text)}));
+        unexpected(StoreError{StoreErrc::io_error, "Redis at " + endpoint_.display() + " failed " +
+                                                       what + ": " + std::string(text)}));
     delete r;
     return;
   }
@@ -441,10 +441,10 @@ void RedisStore::get(std::string key, StoreCallback<std::optional<Entry>> done) 
   if (auto e = detail::check_key(key)) return reject(std::move(done), std::move(*e));
   send({"MGET", vkey(key), rkey(key)}, [this, key,
                                         done = std::move(done)](StoreResult<const redisReply*> r) {
-    if (!r) return done(failure(about_key(r.error(), "get", key)));
+    if (!r) return done(unexpected(about_key(r.error(), "get", key)));
     const redisReply* rep = *r;
     if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2) {
-      return done(failure(unexpected_reply(endpoint_, "MGET")));
+      return done(unexpected(unexpected_reply(endpoint_, "MGET")));
     }
     if (rep->element[0]->type != REDIS_REPLY_STRING) return done(std::optional<Entry>());
     done(std::optional<Entry>(Entry{as_string(rep->element[0]), parse_revision(rep->element[1])}));
@@ -456,9 +456,9 @@ void RedisStore::put(std::string key, std::string value, StoreCallback<Revision>
   if (auto e = detail::check_key(key)) return reject(std::move(done), std::move(*e));
   apply("all", {WriteOp::put(key, std::move(value))},
         [this, key, done = std::move(done)](StoreResult<const redisReply*> r) {
-          if (!r) return done(failure(about_key(r.error(), "put", key)));
+          if (!r) return done(unexpected(about_key(r.error(), "put", key)));
           auto a = parse_applied(*r, 1);
-          if (!a) return done(failure(unexpected_reply(endpoint_, "put")));
+          if (!a) return done(unexpected(unexpected_reply(endpoint_, "put")));
           done(static_cast<Revision>(a->ops[0].second));
         });
 }
@@ -468,9 +468,9 @@ void RedisStore::del(std::string key, StoreCallback<bool> done) {
   if (auto e = detail::check_key(key)) return reject(std::move(done), std::move(*e));
   apply("all", {WriteOp::del(key)},
         [this, key, done = std::move(done)](StoreResult<const redisReply*> r) {
-          if (!r) return done(failure(about_key(r.error(), "del", key)));
+          if (!r) return done(unexpected(about_key(r.error(), "del", key)));
           auto a = parse_applied(*r, 1);
-          if (!a) return done(failure(unexpected_reply(endpoint_, "del")));
+          if (!a) return done(unexpected(unexpected_reply(endpoint_, "del")));
           done(a->ops[0].second == 1);
         });
 }
@@ -488,10 +488,10 @@ void RedisStore::list(std::string prefix, ListOptions options, StoreCallback<Pag
              {"1", options_.key_prefix + "index", std::move(min), prefix_end(prefix),
               std::to_string(limit + 1), vkey(""), rkey("")},
              [this, prefix, limit, done = std::move(done)](StoreResult<const redisReply*> r) {
-               if (!r) return done(failure(r.error()));
+               if (!r) return done(unexpected(r.error()));
                const redisReply* rep = *r;
                if (rep->type != REDIS_REPLY_ARRAY || rep->elements % 3 != 0) {
-                 return done(failure(unexpected_reply(endpoint_, "list")));
+                 return done(unexpected(unexpected_reply(endpoint_, "list")));
                }
                detail::PageBuilder page(prefix, limit);
                for (std::size_t i = 0; i < rep->elements; i += 3) {
@@ -509,9 +509,9 @@ void RedisStore::batch(std::vector<WriteOp> ops, StoreCallback<void> done) {
   if (auto e = detail::check_batch(ops)) return reject(std::move(done), std::move(*e));
   if (ops.empty()) return deferred_.post([done = std::move(done)] { done({}); });
   auto handler = [this, ops, done = std::move(done)](StoreResult<const redisReply*> r) {
-    if (!r) return done(failure(r.error()));
+    if (!r) return done(unexpected(r.error()));
     auto a = parse_applied(*r, ops.size());
-    if (!a) return done(failure(unexpected_reply(endpoint_, "batch")));
+    if (!a) return done(unexpected(unexpected_reply(endpoint_, "batch")));
     if (a->applied) return done({});
     std::vector<std::string> conflicts;
     for (std::size_t i = 0; i < ops.size(); ++i) {
@@ -520,7 +520,7 @@ void RedisStore::batch(std::vector<WriteOp> ops, StoreCallback<void> done) {
                                              static_cast<Revision>(a->ops[i].second)));
       }
     }
-    done(failure(detail::batch_conflict(conflicts)));
+    done(unexpected(detail::batch_conflict(conflicts)));
   };
   apply("all", ops, std::move(handler));
 }
@@ -532,11 +532,11 @@ void RedisStore::compare_and_put(std::string key, std::string value, Revision re
   if (auto e = detail::check_batch(ops)) return reject(std::move(done), std::move(*e));
   apply(
       "each", ops, [this, key, revision, done = std::move(done)](StoreResult<const redisReply*> r) {
-        if (!r) return done(failure(about_key(r.error(), "compare-and-put", key)));
+        if (!r) return done(unexpected(about_key(r.error(), "compare-and-put", key)));
         auto a = parse_applied(*r, 1);
-        if (!a) return done(failure(unexpected_reply(endpoint_, "compare-and-put")));
+        if (!a) return done(unexpected(unexpected_reply(endpoint_, "compare-and-put")));
         if (a->ops[0].first) return done({});
-        done(failure(
+        done(unexpected(
             StoreError{StoreErrc::conflict,
                        conflict_message(key, revision, static_cast<Revision>(a->ops[0].second))}));
       });
@@ -578,7 +578,7 @@ void RedisStore::compare_and_put_many(std::vector<CasWrite> writes,
         g->error = unexpected_reply(endpoint_, "compare_and_put_many");
       }
       if (--g->pending > 0) return;
-      if (g->error) return g->done(failure(*g->error));
+      if (g->error) return g->done(unexpected(*g->error));
       g->done(std::move(g->outcomes));
     });
   }

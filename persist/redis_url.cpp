@@ -49,12 +49,12 @@ StoreResult<RedisEndpoint> parse_unix(std::string_view url, std::string_view res
   auto query = rest.find('?');
   ep.path = std::string(rest.substr(0, query));
   if (ep.path.empty() || ep.path[0] != '/') {
-    return failure(bad(url, "expected an absolute socket path, as in unix:///run/redis.sock"));
+    return unexpected(bad(url, "expected an absolute socket path, as in unix:///run/redis.sock"));
   }
   if (query != std::string_view::npos) {
     auto q = rest.substr(query + 1);
     if (!q.starts_with("db=") || !parse_int(q.substr(3), 0, 1 << 20, ep.db)) {
-      return failure(bad(url, "the only query accepted is ?db=N with N a database number"));
+      return unexpected(bad(url, "the only query accepted is ?db=N with N a database number"));
     }
   }
   return ep;
@@ -69,21 +69,21 @@ StoreResult<RedisEndpoint> parse_tcp(std::string_view url, std::string_view rest
     authority = authority.substr(at + 1);
     auto colon = userinfo.find(':');
     if (colon == std::string_view::npos) {
-      return failure(bad(url, "expected [user]:password before '@'"));
+      return unexpected(bad(url, "expected [user]:password before '@'"));
     }
     if (!percent_decode(userinfo.substr(0, colon), ep.user) ||
         !percent_decode(userinfo.substr(colon + 1), ep.password)) {
-      return failure(bad(url, "bad percent-encoding in the user or password"));
+      return unexpected(bad(url, "bad percent-encoding in the user or password"));
     }
   }
   std::string_view port_text;
   if (authority.starts_with('[')) {
     auto close = authority.find(']');
-    if (close == std::string_view::npos) return failure(bad(url, "unclosed '[' in the host"));
+    if (close == std::string_view::npos) return unexpected(bad(url, "unclosed '[' in the host"));
     ep.host = std::string(authority.substr(1, close - 1));
     auto after = authority.substr(close + 1);
     if (!after.empty() && !after.starts_with(':')) {
-      return failure(bad(url, "unexpected text after the IPv6 host"));
+      return unexpected(bad(url, "unexpected text after the IPv6 host"));
     }
     if (!after.empty()) port_text = after.substr(1);
     if (after == ":") port_text = ":";  // present but empty: reported below
@@ -95,14 +95,14 @@ StoreResult<RedisEndpoint> parse_tcp(std::string_view url, std::string_view rest
       if (port_text.empty()) port_text = ":";
     }
   }
-  if (ep.host.empty()) return failure(bad(url, "missing host"));
+  if (ep.host.empty()) return unexpected(bad(url, "missing host"));
   if (!port_text.empty() && !parse_int(port_text, 1, 65535, ep.port)) {
-    return failure(bad(url, "port must be a number from 1 to 65535"));
+    return unexpected(bad(url, "port must be a number from 1 to 65535"));
   }
   if (slash != std::string_view::npos) {
     auto db = rest.substr(slash + 1);
     if (!db.empty() && !parse_int(db, 0, 1 << 20, ep.db)) {
-      return failure(bad(url, "the path must be a database number, as in /0"));
+      return unexpected(bad(url, "the path must be a database number, as in /0"));
     }
   }
   return ep;
@@ -122,8 +122,8 @@ std::string RedisEndpoint::display() const {
 StoreResult<RedisEndpoint> parse_redis_url(std::string_view url) {
   if (url.starts_with("redis://")) return parse_tcp(url, url.substr(8));
   if (url.starts_with("unix://")) return parse_unix(url, url.substr(7));
-  if (url.starts_with("rediss://")) return failure(bad(url, "TLS (rediss://) is not supported"));
-  return failure(bad(url, "expected redis://host:port/db or unix:///path"));
+  if (url.starts_with("rediss://")) return unexpected(bad(url, "TLS (rediss://) is not supported"));
+  return unexpected(bad(url, "expected redis://host:port/db or unix:///path"));
 }
 
 }  // namespace troupe

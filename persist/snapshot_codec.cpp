@@ -66,35 +66,35 @@ CodecResult<Snapshot> decode_snapshot(std::string_view bytes) {
   // Magic first, on as many bytes as there are, so that a short blob of
   // something else reads as "not a snapshot" rather than "truncated".
   if (bytes.substr(0, magic.size()) != magic.substr(0, bytes.size())) {
-    return failure(error(CodecErrc::bad_magic, "the first bytes are not \"TRPS\""));
+    return unexpected(error(CodecErrc::bad_magic, "the first bytes are not \"TRPS\""));
   }
   if (bytes.size() < header_size) {
-    return failure(error(CodecErrc::truncated,
-                         std::to_string(bytes.size()) + " bytes, shorter than the 10-byte header"));
+    return unexpected(error(CodecErrc::truncated, std::to_string(bytes.size()) +
+                                                      " bytes, shorter than the 10-byte header"));
   }
   auto format = get_be(bytes, 4, 2);
   if (format != snapshot_format_version) {
-    return failure(error(CodecErrc::unknown_format, "format version " + std::to_string(format) +
-                                                        ", this build reads " +
-                                                        std::to_string(snapshot_format_version)));
+    return unexpected(error(CodecErrc::unknown_format,
+                            "format version " + std::to_string(format) + ", this build reads " +
+                                std::to_string(snapshot_format_version)));
   }
   auto body_size = get_be(bytes, 6, 4);
   auto total = header_size + body_size + trailer_size;
   if (bytes.size() < total) {
-    return failure(error(CodecErrc::truncated, "the envelope is " + std::to_string(total) +
-                                                   " bytes long but only " +
-                                                   std::to_string(bytes.size()) + " are present"));
+    return unexpected(error(CodecErrc::truncated,
+                            "the envelope is " + std::to_string(total) + " bytes long but only " +
+                                std::to_string(bytes.size()) + " are present"));
   }
   if (bytes.size() > total) {
-    return failure(error(CodecErrc::malformed, std::to_string(bytes.size() - total) +
-                                                   " bytes follow the end of the envelope"));
+    return unexpected(error(CodecErrc::malformed, std::to_string(bytes.size() - total) +
+                                                      " bytes follow the end of the envelope"));
   }
   auto stored_crc = static_cast<std::uint32_t>(get_be(bytes, total - trailer_size, 4));
   auto crc = detail::crc32c(bytes.substr(0, total - trailer_size));
   if (crc != stored_crc) {
     char text[64];
     std::snprintf(text, sizeof text, "stored CRC32C %08x, computed %08x", stored_crc, crc);
-    return failure(error(CodecErrc::checksum_mismatch, text));
+    return unexpected(error(CodecErrc::checksum_mismatch, text));
   }
   try {
     auto body = bytes.substr(header_size, body_size);
@@ -103,7 +103,7 @@ CodecResult<Snapshot> decode_snapshot(std::string_view bytes) {
     const msgpack::object& o = handle.get();
     if (used != body.size() || o.type != msgpack::type::ARRAY || o.via.array.size != 3 ||
         o.via.array.ptr[2].type != msgpack::type::BIN) {
-      return failure(error(CodecErrc::malformed, "the body is not [schema, revision, payload]"));
+      return unexpected(error(CodecErrc::malformed, "the body is not [schema, revision, payload]"));
     }
     Snapshot s;
     o.via.array.ptr[0].convert(s.schema_version);
@@ -112,16 +112,16 @@ CodecResult<Snapshot> decode_snapshot(std::string_view bytes) {
     s.payload.assign(bin.ptr, bin.size);
     return s;
   } catch (const std::exception& e) {
-    return failure(
+    return unexpected(
         error(CodecErrc::malformed, std::string("the body does not parse: ") + e.what()));
   }
 }
 
 CodecResult<void> check_schema(const Snapshot& snapshot, std::uint32_t current_schema_version) {
   if (snapshot.schema_version <= current_schema_version) return {};
-  return failure(error(CodecErrc::future_schema,
-                       "written with schema version " + std::to_string(snapshot.schema_version) +
-                           ", this code knows up to " + std::to_string(current_schema_version)));
+  return unexpected(error(CodecErrc::future_schema,
+                          "written with schema version " + std::to_string(snapshot.schema_version) +
+                              ", this code knows up to " + std::to_string(current_schema_version)));
 }
 
 namespace detail {

@@ -21,8 +21,8 @@
 #include <string>
 #include <string_view>
 
-#include "persist/outcome.hpp"
 #include "persist/store.hpp"
+#include "runtime/result.hpp"
 
 namespace troupe {
 
@@ -45,7 +45,7 @@ struct CodecError {
 };
 
 template <class T>
-using CodecResult = Outcome<T, CodecError>;
+using CodecResult = Result<T, CodecError>;
 
 inline constexpr std::uint16_t snapshot_format_version = 1;
 
@@ -82,12 +82,13 @@ CodecResult<T> decode(std::string_view bytes, std::string_view type_name = "the 
   try {
     std::size_t used = 0;
     msgpack::object_handle handle = msgpack::unpack(bytes.data(), bytes.size(), used);
-    if (used != bytes.size()) return failure(detail::trailing_bytes(type_name, used, bytes.size()));
+    if (used != bytes.size())
+      return unexpected(detail::trailing_bytes(type_name, used, bytes.size()));
     T state{};
     handle.get().convert(state);
     return state;
   } catch (const std::exception& e) {
-    return failure(detail::type_mismatch(type_name, e));
+    return unexpected(detail::type_mismatch(type_name, e));
   }
 }
 

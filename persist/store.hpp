@@ -31,7 +31,7 @@
 #include <string_view>
 #include <vector>
 
-#include "persist/outcome.hpp"
+#include "runtime/result.hpp"
 
 namespace troupe {
 
@@ -56,7 +56,7 @@ struct StoreError {
 };
 
 template <class T>
-using StoreResult = Outcome<T, StoreError>;
+using StoreResult = Result<T, StoreError>;
 
 template <class T>
 using StoreCallback = std::function<void(StoreResult<T>)>;

@@ -1,5 +1,5 @@
 #pragma once
-// Outcome of Process::call.
+// Result of Process::call.
 
 #include <string>
 

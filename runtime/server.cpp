@@ -63,37 +63,37 @@ Task<ExitReason> await_end(Process& parent, Pid child, Ref monitor) {
 Task<StartResult> await_start(Process& parent, Pid child, StartOptions options) {
   if (!child) co_return unexpected(StartError{StartError::Kind::failed, troupe::shutdown, {}});
   Ref monitor = parent.monitor(child);
-  enum class Outcome { ok, ignore, taken, ended, timeout };
+  enum class Result { ok, ignore, taken, ended, timeout };
   Pid holder;
   ExitReason reason;
-  Outcome outcome = co_await parent.receive(
+  Result outcome = co_await parent.receive(
       when([child](const InitAckMsg& a) { return a.child == child; },
            [&](InitAckMsg& a) {
              holder = a.holder;
-             if (a.status == InitAckMsg::Status::ok) return Outcome::ok;
-             return a.status == InitAckMsg::Status::ignore ? Outcome::ignore : Outcome::taken;
+             if (a.status == InitAckMsg::Status::ok) return Result::ok;
+             return a.status == InitAckMsg::Status::ignore ? Result::ignore : Result::taken;
            }),
       when([monitor](const Down& d) { return d.ref == monitor; },
            [&](Down& d) {
              reason = std::move(d.reason);
-             return Outcome::ended;
+             return Result::ended;
            }),
-      after(options.timeout, [] { return Outcome::timeout; }));
+      after(options.timeout, [] { return Result::timeout; }));
 
   switch (outcome) {
-    case Outcome::ok:
+    case Result::ok:
       parent.demonitor(monitor);
       co_return child;
-    case Outcome::ignore:
+    case Result::ignore:
       co_await await_end(parent, child, monitor);
       co_return Pid{};
-    case Outcome::taken:
+    case Result::taken:
       co_await await_end(parent, child, monitor);
       co_return unexpected(StartError{StartError::Kind::already_started, {}, holder});
-    case Outcome::ended:
+    case Result::ended:
       co_await drop_exit(parent, child);
       co_return unexpected(StartError{StartError::Kind::failed, std::move(reason), {}});
-    case Outcome::timeout:
+    case Result::timeout:
       if (options.link) parent.unlink(child);
       parent.exit(child, troupe::kill);
       co_await await_end(parent, child, monitor);

@@ -52,32 +52,11 @@
 #include <type_traits>
 #include <utility>
 
+#include "runtime/behaviour.hpp"
 #include "runtime/process.hpp"
 #include "runtime/runtime.hpp"
 
-// clang 14 cannot emit a non-member coroutine with vague linkage (inline or
-// template) under -fsanitize=function ("Cannot represent a difference across
-// sections"); such coroutines in headers opt out of that one UBSan check.
-#if defined(__clang__) && __clang_major__ < 15
-#define TROUPE_HEADER_COROUTINE [[clang::no_sanitize("function")]]
-#else
-#define TROUPE_HEADER_COROUTINE
-#endif
-
 namespace troupe {
-
-// A list of message types, for a server's `calls`, `casts` and `infos`.
-template <class... Ts>
-struct types {};
-
-// Who is waiting for a call's answer; keep it to reply later (deferred reply).
-using From = ReplyTo;
-
-// A cast as the server receives it (OTP's {'$gen_cast', Msg}).
-template <class T>
-struct Cast {
-  T value;
-};
 
 // Why a synchronous start (start_link, start_server) did not give a process.
 struct StartError {
@@ -166,163 +145,6 @@ class Server;
 
 namespace detail {
 
-template <class T>
-struct is_task : std::false_type {};
-template <class T>
-struct is_task<Task<T>> : std::true_type {};
-
-template <class S>
-auto calls_of() {
-  if constexpr (requires { typename S::calls; })
-    return typename S::calls{};
-  else
-    return types<>{};
-}
-template <class S>
-auto casts_of() {
-  if constexpr (requires { typename S::casts; })
-    return typename S::casts{};
-  else
-    return types<>{};
-}
-template <class S>
-auto infos_of() {
-  if constexpr (requires { typename S::infos; })
-    return typename S::infos{};
-  else
-    return types<>{};
-}
-
-// What a clause hands back to the loop: work still to await, if any.
-using Pending = std::optional<Task<>>;
-
-template <class Req, class S>
-decltype(auto) invoke_call(S& s, Req& req, const From& from) {
-  if constexpr (requires { s.handle_call(req, from); })
-    return s.handle_call(req, from);
-  else
-    return s.handle_call(req);
-}
-
-template <class Req, class Ret>
-constexpr void check_reply_type() {
-  if constexpr (requires { typename Req::reply; }) {
-    using R = typename Req::reply;
-    static_assert(std::is_void_v<Ret> || std::is_convertible_v<Ret, R> ||
-                      std::is_same_v<Ret, Task<R>> || std::is_same_v<Ret, Task<>>,
-                  "handle_call must return Req::reply (or Task of it, or void)");
-  }
-}
-
-template <class S>
-class ServerLoop {
- public:
-  ServerLoop(Process& self, S& s) : self_(self), s_(s) {}
-
-  // Receives one message and runs its callback (awaiting it if it is a coroutine).
-  Task<> step() {
-    Pending pending = co_await receive(calls_of<S>(), casts_of<S>(), infos_of<S>());
-    if (pending) co_await *pending;
-  }
-
- private:
-  template <class... Cs, class... Ks, class... Is>
-  auto receive(types<Cs...>, types<Ks...>, types<Is...>) {
-    return self_.receive(parent_clause(), call_clause<Cs>()..., cast_clause<Ks>()...,
-                         info_clause<Is>()..., unexpected_clause());
-  }
-
-  auto parent_clause() {
-    // Started from outside any process, the parent is the application: its
-    // Runtime::exit signals come from the null Pid.
-    Pid parent = s_.parent_;
-    return when([parent](const Exit& e) { return e.from == parent; },
-                [this](Exit& e) -> Pending {
-                  s_.stop(e.reason);
-                  return std::nullopt;
-                });
-  }
-
-  template <class Req>
-  auto call_clause() {
-    return [this](Request<Req>& r) -> Pending {
-      using Ret = decltype(invoke_call(s_, r.value, r.reply_to));
-      check_reply_type<Req, Ret>();
-      if constexpr (is_task<Ret>::value) {
-        return call_async<Req>(std::move(r.value), r.reply_to);
-      } else if constexpr (std::is_void_v<Ret>) {
-        invoke_call(s_, r.value, r.reply_to);
-        return std::nullopt;
-      } else {
-        self_.reply(r.reply_to, invoke_call(s_, r.value, r.reply_to));
-        return std::nullopt;
-      }
-    };
-  }
-
-  // The request moves into this frame: the message it came in is gone by now.
-  template <class Req>
-  Task<> call_async(Req req, From from) {
-    using Ret = decltype(invoke_call(s_, req, from));
-    if constexpr (std::is_same_v<Ret, Task<>>)
-      co_await invoke_call(s_, req, from);
-    else
-      self_.reply(from, co_await invoke_call(s_, req, from));
-  }
-
-  template <class Msg>
-  auto cast_clause() {
-    return [this](Cast<Msg>& c) -> Pending {
-      if constexpr (is_task<decltype(s_.handle_cast(c.value))>::value)
-        return cast_async<Msg>(std::move(c.value));
-      else
-        s_.handle_cast(c.value);
-      return std::nullopt;
-    };
-  }
-  template <class Msg>
-  Task<> cast_async(Msg msg) {
-    co_await s_.handle_cast(msg);
-  }
-
-  template <class Msg>
-  auto info_clause() {
-    return [this](Msg& m) -> Pending {
-      if constexpr (is_task<decltype(s_.handle_info(m))>::value)
-        return info_async<Msg>(std::move(m));
-      else
-        s_.handle_info(m);
-      return std::nullopt;
-    };
-  }
-  template <class Msg>
-  Task<> info_async(Msg msg) {
-    co_await s_.handle_info(msg);
-  }
-
-  auto unexpected_clause() {
-    return [s = &s_](AnyMessage& m) -> Pending {
-      if constexpr (requires { s->handle_unexpected(m); })
-        s->handle_unexpected(m);
-      else
-        (void)s;
-      return std::nullopt;
-    };
-  }
-
-  Process& self_;
-  S& s_;
-};
-
-// Runs `f()` and awaits it if it is a coroutine.
-template <class F>
-TROUPE_HEADER_COROUTINE Task<> run_callback(F f) {
-  if constexpr (is_task<std::invoke_result_t<F&>>::value)
-    co_await f();
-  else
-    f();
-}
-
 // The body of a server process: construct, register, init, acknowledge, serve.
 template <class S, class Args>
 TROUPE_HEADER_COROUTINE Task<> serve(Process& self, InitAck ack, Args& args) {
@@ -339,11 +161,21 @@ TROUPE_HEADER_COROUTINE Task<> serve(Process& self, InitAck ack, Args& args) {
   if (base.stop_reason_) self.exit(*base.stop_reason_);
   ack.ok(self);
 
-  ServerLoop<S> loop(self, *s);
+  BehaviourLoop<S> loop(self, *s);
+  // Started from outside any process, the parent is the application: its
+  // Runtime::exit signals come from the null Pid.
+  const Pid parent = base.parent_;
+  auto parent_exit = [&] {
+    return when([parent](const Exit& e) { return e.from == parent; },
+                [&base](Exit& e) -> Pending {
+                  base.stop(e.reason);
+                  return std::nullopt;
+                });
+  };
   for (;;) {
     std::optional<ExitReason> reason;
     try {
-      co_await loop.step();
+      co_await loop.step(parent_exit());
       reason = std::exchange(base.stop_reason_, std::nullopt);
     } catch (const ExitRequest& e) {
       reason = e.reason;
@@ -388,7 +220,6 @@ class Server {
  private:
   template <class T, class A>
   friend Task<> detail::serve(Process&, InitAck, A&);
-  friend class detail::ServerLoop<S>;
 
   Process* self_ = nullptr;
   Pid parent_;

@@ -14,8 +14,7 @@
 #include <vector>
 
 #include "json.hpp"
-#include "net/session.hpp"
-#include "persist/actor_state.hpp"
+#include "net/gateway/persistent_session.hpp"
 #include "protocol.hpp"
 #include "text.hpp"
 
@@ -43,28 +42,26 @@ struct ChatLimits {
   std::size_t max_history_bytes = 256 << 10;
 };
 
-class ChatRoom : public troupe::Session {
+class ChatRoom : public troupe::PersistentSession<ChatRoom, ChatHistory> {
  public:
-  ChatRoom(troupe::ActorStore* store, bool demo_faults, ChatLimits limits = {})
-      : store_(store), demo_faults_(demo_faults), limits_(limits) {}
+  explicit ChatRoom(bool demo_faults, ChatLimits limits = {})
+      : demo_faults_(demo_faults), limits_(limits) {}
 
-  troupe::Task<> on_start() override {
-    state_.emplace(*store_, "chat/" + name());
-    co_await state_->load(self());  // exits, naming the cause, if it cannot
+  void on_start() {
     // Histories written before the room checked its input may hold invalid
     // UTF-8 (and be too big): repaired before anyone hears of them, and
     // written back with the next write.
-    ChatHistory loaded = state_->get();
+    ChatHistory loaded = state();
     bool repaired = false;
     for (auto& m : loaded.messages) {
       repaired = repair_utf8(m.from) || repaired;
       repaired = repair_utf8(m.text) || repaired;
     }
     repaired = trim(loaded) || repaired;
-    if (repaired) state_->mutate() = std::move(loaded);
+    if (repaired) mutate() = std::move(loaded);
   }
 
-  troupe::Task<> on_connect(troupe::Connection& c, const troupe::ConnectInfo& info) override {
+  troupe::Task<> on_connect(troupe::Connection& c, const troupe::ConnectInfo& info) {
     std::string nick(info.request.query_param("name").value_or("anonymous"));
     if (auto why = nick_problem(nick)) {
       c.state["refused"] = "1";
@@ -73,13 +70,12 @@ class ChatRoom : public troupe::Session {
     }
     c.state["name"] = nick;
     Json messages = Json::array();
-    for (const auto& m : state_->get().messages) messages.push_back(message_json(m, false));
+    for (const auto& m : state().messages) messages.push_back(message_json(m, false));
     c.send(to_text(Json{{"type", "history"}, {"messages", std::move(messages)}}));
     if (!info.resumed) broadcast(to_text(Json{{"type", "join"}, {"name", nick}}), c.id());
   }
 
-  troupe::Task<> on_message(troupe::Connection& c, std::string_view text,
-                            troupe::MessageKind) override {
+  troupe::Task<> on_message(troupe::Connection& c, std::string_view text, troupe::MessageKind) {
     if (c.state.count("refused")) co_return;  // closing
     std::string why;
     auto request = parse_request(text, why);
@@ -103,18 +99,18 @@ class ChatRoom : public troupe::Session {
     const std::string& nick = c.state["name"];
     std::optional<std::string> key;  // ids are the client's: one nick's never meet another's
     if (id) key = nick + "\n" + *id;
-    if (!key || !state_->get().applied.contains(*key)) {
+    if (!key || !state().applied.contains(*key)) {
       ChatMessage m{nick, std::move(*said),
                     std::chrono::duration_cast<std::chrono::milliseconds>(
                         std::chrono::system_clock::now().time_since_epoch())
                         .count()};
-      ChatHistory next = state_->get();
+      ChatHistory next = state();
       next.messages.push_back(m);
       if (key) next.applied.add(*key);
       trim(next);
-      ChatHistory before = std::exchange(state_->mutate(), std::move(next));
-      if (auto saved = co_await state_->commit(self()); !saved) {
-        state_->mutate() = std::move(before);  // not stored: the client may retry
+      ChatHistory before = std::exchange(mutate(), std::move(next));
+      if (auto saved = co_await commit(); !saved) {
+        mutate() = std::move(before);  // not stored: the client may retry
         c.send(not_saved_frame(saved.error().to_string(), id));
         co_return;
       }
@@ -123,11 +119,7 @@ class ChatRoom : public troupe::Session {
     if (id) c.send(ack_frame(*id));
   }
 
-  // The state's own messages (write completions, timers).
-  void on_info(troupe::AnyMessage& m) override { state_->handle(m); }
-  troupe::Task<> on_stop() override { (void)co_await state_->flush(self()); }
-
-  troupe::Task<> on_close(troupe::Connection& c, std::uint16_t, std::string_view) override {
+  troupe::Task<> on_close(troupe::Connection& c, std::uint16_t, std::string_view) {
     if (!c.state.count("refused"))
       broadcast(to_text(Json{{"type", "leave"}, {"name", c.state["name"]}}));
     co_return;
@@ -155,10 +147,8 @@ class ChatRoom : public troupe::Session {
     return true;
   }
 
-  troupe::ActorStore* store_;
   bool demo_faults_;
   ChatLimits limits_;
-  std::optional<troupe::ActorState<ChatHistory>> state_;
 };
 
 }  // namespace examples

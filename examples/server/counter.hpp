@@ -15,8 +15,7 @@
 #include <utility>
 
 #include "json.hpp"
-#include "net/session.hpp"
-#include "persist/actor_state.hpp"
+#include "net/gateway/persistent_session.hpp"
 #include "protocol.hpp"
 
 namespace examples {
@@ -28,25 +27,11 @@ struct CounterState {
   MSGPACK_DEFINE(value, applied);
 };
 
-class Counter : public troupe::Session {
+class Counter : public troupe::PersistentSession<Counter, CounterState> {
  public:
-  explicit Counter(troupe::ActorStore* store) : store_(store) {}
+  void on_connect(troupe::Connection& c, const troupe::ConnectInfo&) { c.send(value_json()); }
 
-  troupe::Task<> on_start() override {
-    state_.emplace(*store_, "counter/" + name());
-    co_await state_->load(self());
-  }
-
-  void on_info(troupe::AnyMessage& m) override { state_->handle(m); }
-  troupe::Task<> on_stop() override { (void)co_await state_->flush(self()); }
-
-  troupe::Task<> on_connect(troupe::Connection& c, const troupe::ConnectInfo&) override {
-    c.send(value_json());
-    co_return;
-  }
-
-  troupe::Task<> on_message(troupe::Connection& c, std::string_view text,
-                            troupe::MessageKind) override {
+  troupe::Task<> on_message(troupe::Connection& c, std::string_view text, troupe::MessageKind) {
     std::string why;
     auto request = parse_request(text, why);
     if (!request || request->type != "incr") {
@@ -55,17 +40,17 @@ class Counter : public troupe::Session {
       co_return;
     }
     const auto& id = request->id;
-    if (!id || !state_->get().applied.contains(*id)) {
-      CounterState next = state_->get();
+    if (!id || !state().applied.contains(*id)) {
+      CounterState next = state();
       auto by = int64_at(request->body, "by", 1);
       if (!by || __builtin_add_overflow(next.value, *by, &next.value)) {
         c.send(error_frame(by ? "the counter would overflow" : "by must be a 64-bit integer", id));
         co_return;
       }
       if (id) next.applied.add(*id);
-      CounterState before = std::exchange(state_->mutate(), std::move(next));
-      if (auto saved = co_await state_->commit(self()); !saved) {
-        state_->mutate() = std::move(before);  // not applied: the client may retry
+      CounterState before = std::exchange(mutate(), std::move(next));
+      if (auto saved = co_await commit(); !saved) {
+        mutate() = std::move(before);  // not applied: the client may retry
         c.send(not_saved_frame(saved.error().to_string(), id));
         co_return;
       }
@@ -76,11 +61,8 @@ class Counter : public troupe::Session {
 
  private:
   std::string value_json() const {
-    return to_text(Json{{"type", "value"}, {"value", state_->get().value}});
+    return to_text(Json{{"type", "value"}, {"value", state().value}});
   }
-
-  troupe::ActorStore* store_;
-  std::optional<troupe::ActorState<CounterState>> state_;
 };
 // [/tutorial:session]
 

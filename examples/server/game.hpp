@@ -22,8 +22,7 @@
 #include <utility>
 
 #include "json.hpp"
-#include "net/session.hpp"
-#include "persist/actor_state.hpp"
+#include "net/gateway/persistent_session.hpp"
 #include "protocol.hpp"
 #include "text.hpp"
 
@@ -89,30 +88,24 @@ inline bool same_token(std::string_view presented, std::string_view seat) {
   return diff == 0;
 }
 
-class TicTacToe : public troupe::Session {
+class TicTacToe : public troupe::PersistentSession<TicTacToe, GameState> {
  public:
-  explicit TicTacToe(troupe::ActorStore* store,
-                     std::chrono::milliseconds turn_time = std::chrono::seconds(30))
-      : store_(store), turn_time_(turn_time) {}
+  explicit TicTacToe(std::chrono::milliseconds turn_time = std::chrono::seconds(30))
+      : turn_time_(turn_time) {}
 
-  troupe::Task<> on_start() override {
-    state_.emplace(*store_, "game/" + name());
-    co_await state_->load(self());
+  troupe::Task<> on_start() {
     // Nicks stored before they were checked may be invalid UTF-8: repaired
     // before anyone hears of them, and written back with the next write.
-    GameState loaded = state_->get();
+    GameState loaded = state();
     bool repaired = repair_utf8(loaded.x);
     repaired = repair_utf8(loaded.o) || repaired;
-    if (repaired) state_->mutate() = std::move(loaded);
+    if (repaired) mutate() = std::move(loaded);
     // A crash between committing a move and setting its alarm, or a store
     // error in set_alarm, leaves the clock without its alarm: set it again.
     if (clock_running() && alarm() != deadline_time()) (void)co_await set_alarm(deadline_time());
   }
 
-  void on_info(troupe::AnyMessage& m) override { state_->handle(m); }
-  troupe::Task<> on_stop() override { (void)co_await state_->flush(self()); }
-
-  troupe::Task<> on_connect(troupe::Connection& c, const troupe::ConnectInfo& info) override {
+  troupe::Task<> on_connect(troupe::Connection& c, const troupe::ConnectInfo& info) {
     std::string nick(info.request.query_param("name").value_or(""));
     if (nick.empty()) nick = "guest-" + std::to_string(c.id().value);  // can't reclaim a seat
     if (auto why = nick_problem(nick)) {
@@ -122,7 +115,7 @@ class TicTacToe : public troupe::Session {
     }
     c.state["name"] = nick;
     std::string token(info.request.query_param("token").value_or(""));
-    const GameState& g = state_->get();
+    const GameState& g = state();
     std::string seat;
     bool held_by_nick = false;
     for (const char* s : {"x", "o"}) {
@@ -140,13 +133,13 @@ class TicTacToe : public troupe::Session {
       // Taking a free seat (or one from before tokens): durable before it is
       // anyone's, its token sent to this client alone.
       new_token = random_token();
-      GameState before = state_->get();
-      GameState& m = state_->mutate();
+      GameState before = state();
+      GameState& m = mutate();
       m.nick_of(seat) = nick;
       m.token_of(seat) = new_token;
       m.holder_of(seat) = holder_name(c.id());
-      if (auto saved = co_await state_->commit(self()); !saved) {
-        state_->mutate() = std::move(before);
+      if (auto saved = co_await commit(); !saved) {
+        mutate() = std::move(before);
         c.send(error_json("your seat could not be saved, watching instead (reconnect to retry): " +
                           saved.error().to_string()));
         seat.clear();
@@ -169,8 +162,7 @@ class TicTacToe : public troupe::Session {
     broadcast_state();
   }
 
-  troupe::Task<> on_message(troupe::Connection& c, std::string_view text,
-                            troupe::MessageKind) override {
+  troupe::Task<> on_message(troupe::Connection& c, std::string_view text, troupe::MessageKind) {
     if (c.state.count("refused")) co_return;  // closing
     std::string why;
     auto request = parse_request(text, why);
@@ -187,17 +179,17 @@ class TicTacToe : public troupe::Session {
 
   // The player to move ran out of time, unless the alarm is stale (the game
   // ended, was reset, or has a later deadline since).
-  troupe::Task<> on_alarm() override {
+  troupe::Task<> on_alarm() {
     if (!clock_running()) co_return;
-    if (now_ms() < state_->get().deadline) {
+    if (now_ms() < state().deadline) {
       (void)co_await set_alarm(deadline_time());
       co_return;
     }
-    std::string loser = state_->get().turn;
-    finish(state_->mutate(), other(loser), "timeout");
+    std::string loser = state().turn;
+    finish(mutate(), other(loser), "timeout");
     // No client waits on this: if the store fails, the restarted session
     // rings the alarm again.
-    co_await state_->commit_or_exit(self());
+    co_await commit_or_exit();
     broadcast_state();  // the alarm is cleared when this returns
   }
 
@@ -209,8 +201,8 @@ class TicTacToe : public troupe::Session {
       c.send(error_json(*why, request.id));
       co_return;
     }
-    GameState before = state_->get();
-    GameState& g = state_->mutate();
+    GameState before = state();
+    GameState& g = mutate();
     g.board[static_cast<std::size_t>(*cell)] = role[0];
     if (has_line(g.board, role[0])) {
       finish(g, role, "line");
@@ -231,11 +223,11 @@ class TicTacToe : public troupe::Session {
       c.send(error_json("only players can reset the game", request.id));
       co_return;
     }
-    GameState before = state_->get();
+    GameState before = state();
     // A new game, the same seats: the board and the clock as new (the clock
     // starts with the first move).
     const GameState fresh;
-    GameState& g = state_->mutate();
+    GameState& g = mutate();
     g.board = fresh.board;
     g.turn = fresh.turn;
     g.winner = fresh.winner;
@@ -251,16 +243,16 @@ class TicTacToe : public troupe::Session {
   // `before` back and tells the client, naming its request.
   troupe::Task<bool> commit_or_answer(troupe::Connection& c, GameState before,
                                       const std::optional<std::string>& id) {
-    auto saved = co_await state_->commit(self());
+    auto saved = co_await commit();
     if (saved) co_return true;
-    state_->mutate() = std::move(before);
+    mutate() = std::move(before);
     c.send(not_saved_frame(saved.error().to_string(), id));
     co_return false;
   }
 
   // Why `role` may not play `cell` now, if it may not.
   std::optional<std::string> refusal(const std::string& role, std::optional<int> cell) const {
-    const GameState& g = state_->get();
+    const GameState& g = state();
     if (!cell) return R"(expected {"type":"move","cell":0..8})";
     if (role == "spectator") return "spectators cannot move";
     if (!g.winner.empty()) return "the game is over";
@@ -291,7 +283,7 @@ class TicTacToe : public troupe::Session {
 
   // The state as a client sees it: never the tokens.
   std::string state_json(const std::string& role) const {
-    const GameState& g = state_->get();
+    const GameState& g = state();
     auto text_or_null = [](const std::string& s) {
       return s.empty() ? Json(nullptr) : Json(s);
     };
@@ -352,14 +344,10 @@ class TicTacToe : public troupe::Session {
         .count();
   }
 
-  bool clock_running() const { return state_->get().winner.empty() && state_->get().deadline != 0; }
-  AlarmTime deadline_time() const {
-    return AlarmTime(std::chrono::milliseconds(state_->get().deadline));
-  }
+  bool clock_running() const { return state().winner.empty() && state().deadline != 0; }
+  AlarmTime deadline_time() const { return AlarmTime(std::chrono::milliseconds(state().deadline)); }
 
-  troupe::ActorStore* store_;
   std::chrono::milliseconds turn_time_;
-  std::optional<troupe::ActorState<GameState>> state_;
 };
 
 }  // namespace examples

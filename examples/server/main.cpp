@@ -21,10 +21,10 @@
 #include "chat.hpp"
 #include "counter.hpp"
 #include "game.hpp"
-#include "net/gateway.hpp"
-#include "net/websocket_server.hpp"
-#include "persist/actor_store.hpp"
+#include "net/gateway/gateway.hpp"
+#include "net/ws/server.hpp"
 #include "persist/file_store.hpp"
+#include "persist/persistence.hpp"
 #include "persist/redis_store.hpp"
 #include "supervisors/events.hpp"
 #include "troupe.hpp"
@@ -132,7 +132,7 @@ std::unique_ptr<troupe::Store> open_store(troupe::Runtime& rt, const Config& c,
       store = std::move(files);
     } else {
       auto redis = troupe::RedisStore::create(rt.loop(0), {.url = c.redis_url});
-      if (!redis) return done(troupe::failure(redis.error()));
+      if (!redis) return done(troupe::unexpected(redis.error()));
       redis.value()->connect(done);
       store = std::move(redis.value());
     }
@@ -172,31 +172,30 @@ int main(int argc, char** argv) {
     return 1;
   }
   // [tutorial:gateway]
-  troupe::StoreClient client(rt, 0, *store);
-  troupe::ActorStore actors(client);
+  troupe::AwaitableStore client(rt, 0, *store);
+  troupe::Persistence actors(client);
 
-  troupe::ServerOptions server;
+  troupe::ws::Options server;
   server.address = config.bind;
   server.port = static_cast<std::uint16_t>(config.port);
   server.static_dir = config.www;
   troupe::Gateway gateway(rt,
                           {.server = server,
-                           .store = &client,
-                           .actors = &actors,
+                           .persistence = &actors,
                            .retention = std::chrono::seconds(std::max(0L, config.retention_s))});
-  troupe::KindOptions kind{.idle_timeout = std::chrono::seconds(config.idle_timeout_s)};
+  troupe::RouteOptions kind{.idle_timeout = std::chrono::seconds(config.idle_timeout_s)};
   bool faults = config.demo_faults;
   gateway.route(
-      "/chat", [&actors, faults] { return std::make_unique<examples::ChatRoom>(&actors, faults); },
+      "/chat", [faults] { return std::make_unique<examples::ChatRoom>(faults); },
       kind);
   gateway.route(
-      "/counter", [&actors] { return std::make_unique<examples::Counter>(&actors); }, kind);
+      "/counter", [] { return std::make_unique<examples::Counter>(); }, kind);
   // [/tutorial:gateway]
   // The games' turn timers are session alarms, kept in the store like their state.
   gateway.route(
       "/game",
-      [&actors, turn = std::chrono::seconds(config.turn_seconds)] {
-        return std::make_unique<examples::TicTacToe>(&actors, turn);
+      [turn = std::chrono::seconds(config.turn_seconds)] {
+        return std::make_unique<examples::TicTacToe>(turn);
       },
       kind);
   std::string page = read_file(config.www + "/index.html");

@@ -21,7 +21,7 @@ StoreResult<BatchPlan> plan_batch(const std::vector<WriteOp>& ops,
     }
     plan.push_back(rev);
   }
-  if (!conflicts.empty()) return failure(batch_conflict(conflicts));
+  if (!conflicts.empty()) return unexpected(batch_conflict(conflicts));
   return plan;
 }
 

@@ -131,15 +131,15 @@ StoreResult<std::unique_ptr<FileDir>> FileDir::open(const std::string& path, boo
   auto fail = [&](std::string what) {
     const int err = errno;
     if (out_of_descriptors(err)) {
-      return failure(StoreError{StoreErrc::unavailable,
-                                "FileStore " + path + ": " + what + ": " + std::strerror(err) +
-                                    " (the process is out of file descriptors; retry later)"});
+      return unexpected(StoreError{StoreErrc::unavailable,
+                                   "FileStore " + path + ": " + what + ": " + std::strerror(err) +
+                                       " (the process is out of file descriptors; retry later)"});
     }
-    return failure(StoreError{StoreErrc::io_error,
-                              "FileStore " + path + ": " + what + ": " + std::strerror(err)});
+    return unexpected(StoreError{StoreErrc::io_error,
+                                 "FileStore " + path + ": " + what + ": " + std::strerror(err)});
   };
   if (path.empty()) {
-    return failure(StoreError{StoreErrc::invalid_argument, "FileStore needs a directory path"});
+    return unexpected(StoreError{StoreErrc::invalid_argument, "FileStore needs a directory path"});
   }
   if (!make_dirs(path)) return fail("cannot create the directory");
   int dir_fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -155,15 +155,16 @@ StoreResult<std::unique_ptr<FileDir>> FileDir::open(const std::string& path, boo
     ::close(lock_fd);
     ::close(dir_fd);
     if (err == EWOULDBLOCK) {
-      return failure(StoreError{StoreErrc::unavailable, "FileStore " + path +
-                                                            ": the directory is in use by another "
-                                                            "FileStore (its .lock is held)"});
+      return unexpected(
+          StoreError{StoreErrc::unavailable, "FileStore " + path +
+                                                 ": the directory is in use by another "
+                                                 "FileStore (its .lock is held)"});
     }
     errno = err;
     return fail("cannot lock .lock");
   }
   std::unique_ptr<FileDir> dir(new FileDir(path, dir_fd, lock_fd, fsync));
-  if (auto r = dir->recover(); !r) return failure(r.error());
+  if (auto r = dir->recover(); !r) return unexpected(r.error());
   return dir;
 }
 
@@ -186,17 +187,17 @@ std::string FileDir::next_temp_name() const {
 StoreResult<std::optional<Entry>> FileDir::read(const std::string& key) const {
   int fd = ::openat(dir_fd_, key_to_file_name(key).c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0 && errno == ENOENT) return std::optional<Entry>();
-  if (fd < 0) return failure(io_error("open for reading", key, errno));
+  if (fd < 0) return unexpected(io_error("open for reading", key, errno));
   std::string bytes;
   bool ok = read_all(fd, bytes);
   int err = errno;
   ::close(fd);
-  if (!ok) return failure(io_error("read", key, err));
+  if (!ok) return unexpected(io_error("read", key, err));
   if (bytes.size() < entry_header || std::string_view(bytes).substr(0, 4) != entry_magic) {
-    return failure(StoreError{StoreErrc::corrupt, "FileStore " + path_ + ": the file of key '" +
-                                                      printable_key(key) +
-                                                      "' is not a FileStore entry (" +
-                                                      std::to_string(bytes.size()) + " bytes)"});
+    return unexpected(StoreError{StoreErrc::corrupt, "FileStore " + path_ + ": the file of key '" +
+                                                         printable_key(key) +
+                                                         "' is not a FileStore entry (" +
+                                                         std::to_string(bytes.size()) + " bytes)"});
   }
   return std::optional<Entry>(Entry{bytes.substr(entry_header), get_be(bytes, 4, 8)});
 }
@@ -204,19 +205,19 @@ StoreResult<std::optional<Entry>> FileDir::read(const std::string& key) const {
 StoreResult<Revision> FileDir::read_revision(const std::string& key) const {
   int fd = ::openat(dir_fd_, key_to_file_name(key).c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0 && errno == ENOENT) return Revision{0};
-  if (fd < 0) return failure(io_error("open for reading", key, errno));
+  if (fd < 0) return unexpected(io_error("open for reading", key, errno));
   char header[entry_header];
   ssize_t n;
   do n = ::pread(fd, header, sizeof header, 0);
   while (n < 0 && errno == EINTR);
   int err = errno;
   ::close(fd);
-  if (n < 0) return failure(io_error("read", key, err));
+  if (n < 0) return unexpected(io_error("read", key, err));
   std::string_view h(header, static_cast<std::size_t>(n));
   if (h.size() < entry_header || h.substr(0, 4) != entry_magic) {
-    return failure(StoreError{StoreErrc::corrupt, "FileStore " + path_ + ": the file of key '" +
-                                                      printable_key(key) +
-                                                      "' is not a FileStore entry"});
+    return unexpected(StoreError{StoreErrc::corrupt, "FileStore " + path_ + ": the file of key '" +
+                                                         printable_key(key) +
+                                                         "' is not a FileStore entry"});
   }
   return get_be(h, 4, 8);
 }
@@ -227,7 +228,7 @@ StoreResult<void> FileDir::write(const std::string& key, std::string_view value,
   put_be(header, revision, 8);
   std::string temp = next_temp_name();
   int fd = ::openat(dir_fd_, temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-  if (fd < 0) return failure(io_error("create a temporary file for the write", key, errno));
+  if (fd < 0) return unexpected(io_error("create a temporary file for the write", key, errno));
   iovec iov[2] = {{header.data(), header.size()}, {const_cast<char*>(value.data()), value.size()}};
   const char* step = nullptr;
   if (!write_all(fd, iov, 2)) {
@@ -246,7 +247,7 @@ StoreResult<void> FileDir::write(const std::string& key, std::string_view value,
   }
   if (step) {
     ::unlinkat(dir_fd_, temp.c_str(), 0);
-    return failure(io_error(step, key, err));
+    return unexpected(io_error(step, key, err));
   }
   return {};
 }
@@ -254,11 +255,12 @@ StoreResult<void> FileDir::write(const std::string& key, std::string_view value,
 StoreResult<bool> FileDir::remove(const std::string& key) const {
   if (::unlinkat(dir_fd_, key_to_file_name(key).c_str(), 0) == 0) return true;
   if (errno == ENOENT) return false;
-  return failure(io_error("unlink", key, errno));
+  return unexpected(io_error("unlink", key, errno));
 }
 
 StoreResult<void> FileDir::sync() const {
-  if (fsync_ && ::fsync(dir_fd_) != 0) return failure(io_error("fsync the directory", {}, errno));
+  if (fsync_ && ::fsync(dir_fd_) != 0)
+    return unexpected(io_error("fsync the directory", {}, errno));
   return {};
 }
 
@@ -266,12 +268,12 @@ StoreResult<std::vector<std::string>> FileDir::keys() const {
   // A fresh open file description per listing: a dup'ed fd would share its
   // read position with concurrent listings on other pool threads.
   int fd = ::openat(dir_fd_, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return failure(io_error("open the directory for listing", {}, errno));
+  if (fd < 0) return unexpected(io_error("open the directory for listing", {}, errno));
   DIR* d = ::fdopendir(fd);
   if (!d) {
     int err = errno;
     ::close(fd);
-    return failure(io_error("list the directory", {}, err));
+    return unexpected(io_error("list the directory", {}, err));
   }
   std::vector<std::string> keys;
   errno = 0;
@@ -281,7 +283,7 @@ StoreResult<std::vector<std::string>> FileDir::keys() const {
   }
   int err = errno;
   ::closedir(d);
-  if (err != 0) return failure(io_error("list the directory", {}, err));
+  if (err != 0) return unexpected(io_error("list the directory", {}, err));
   std::sort(keys.begin(), keys.end());
   return keys;
 }
@@ -289,7 +291,7 @@ StoreResult<std::vector<std::string>> FileDir::keys() const {
 StoreResult<void> FileDir::apply(const std::vector<WriteOp>& ops, const BatchPlan& plan) const {
   for (std::size_t i = 0; i < ops.size(); ++i) {
     if (ops[i].kind == WriteOp::Kind::del) {
-      if (auto r = remove(ops[i].key); !r) return failure(r.error());
+      if (auto r = remove(ops[i].key); !r) return unexpected(r.error());
     } else if (auto r = write(ops[i].key, ops[i].value, plan[i]); !r) {
       return r;
     }
@@ -305,7 +307,7 @@ StoreResult<void> FileDir::apply_batch(const std::vector<WriteOp>& ops,
   std::string temp = next_temp_name();
   std::string bytes = encode_journal(ops, plan);
   int fd = ::openat(dir_fd_, temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-  if (fd < 0) return failure(io_error("create the batch journal", {}, errno));
+  if (fd < 0) return unexpected(io_error("create the batch journal", {}, errno));
   iovec iov{bytes.data(), bytes.size()};
   bool ok = write_all(fd, &iov, 1) && (!fsync_ || ::fdatasync(fd) == 0);
   int err = errno;
@@ -316,7 +318,7 @@ StoreResult<void> FileDir::apply_batch(const std::vector<WriteOp>& ops,
   }
   if (!ok) {
     ::unlinkat(dir_fd_, temp.c_str(), 0);
-    return failure(io_error("write the batch journal", {}, err));
+    return unexpected(io_error("write the batch journal", {}, err));
   }
   auto applied = sync();
   if (applied) applied = apply(ops, plan);
@@ -324,46 +326,46 @@ StoreResult<void> FileDir::apply_batch(const std::vector<WriteOp>& ops,
     auto e = applied.error();
     e.message += " (the batch is committed in " + journal +
                  " and will be completed when the store is next opened)";
-    return failure(std::move(e));
+    return unexpected(std::move(e));
   }
   // Durably gone before the batch is acknowledged, so that a later crash can
   // never replay it over newer writes.
   if (::unlinkat(dir_fd_, journal.c_str(), 0) != 0) {
-    return failure(io_error("remove the batch journal", {}, errno));
+    return unexpected(io_error("remove the batch journal", {}, errno));
   }
   return sync();
 }
 
 StoreResult<void> FileDir::replay_journal(const std::string& name) const {
   int fd = ::openat(dir_fd_, name.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return failure(io_error("open journal " + name, {}, errno));
+  if (fd < 0) return unexpected(io_error("open journal " + name, {}, errno));
   std::string bytes;
   bool ok = read_all(fd, bytes);
   int err = errno;
   ::close(fd);
-  if (!ok) return failure(io_error("read journal " + name, {}, err));
+  if (!ok) return unexpected(io_error("read journal " + name, {}, err));
   std::vector<WriteOp> ops;
   BatchPlan plan;
   if (!decode_journal(bytes, ops, plan)) {
-    return failure(StoreError{StoreErrc::corrupt,
-                              "FileStore " + path_ + ": journal " + name +
-                                  " is damaged, so the batch it holds may be partly applied; "
-                                  "inspect or remove it to open the store"});
+    return unexpected(StoreError{StoreErrc::corrupt,
+                                 "FileStore " + path_ + ": journal " + name +
+                                     " is damaged, so the batch it holds may be partly applied; "
+                                     "inspect or remove it to open the store"});
   }
   if (auto r = apply(ops, plan); !r) return r;
   if (::unlinkat(dir_fd_, name.c_str(), 0) != 0) {
-    return failure(io_error("remove journal " + name, {}, errno));
+    return unexpected(io_error("remove journal " + name, {}, errno));
   }
   return sync();
 }
 
 StoreResult<void> FileDir::recover() const {
   int fd = ::openat(dir_fd_, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return failure(io_error("open the directory", {}, errno));
+  if (fd < 0) return unexpected(io_error("open the directory", {}, errno));
   DIR* d = ::fdopendir(fd);
   if (!d) {
     ::close(fd);
-    return failure(io_error("list the directory", {}, errno));
+    return unexpected(io_error("list the directory", {}, errno));
   }
   std::vector<std::string> temps, journals;
   while (dirent* e = ::readdir(d)) {
@@ -374,7 +376,7 @@ StoreResult<void> FileDir::recover() const {
   ::closedir(d);
   for (const auto& t : temps) {
     if (::unlinkat(dir_fd_, t.c_str(), 0) != 0 && errno != ENOENT) {
-      return failure(io_error("remove leftover " + t, {}, errno));
+      return unexpected(io_error("remove leftover " + t, {}, errno));
     }
   }
   // Journals replay in commit order: a later batch may overwrite an earlier.

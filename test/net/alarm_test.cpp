@@ -11,7 +11,7 @@
 #include <mutex>
 #include <stdexcept>
 
-#include "net/gateway.hpp"
+#include "net/gateway/gateway.hpp"
 #include "test/net/harness.hpp"
 #include "test/net/stored_gateway.hpp"
 #include "test/net/ws_client.hpp"
@@ -60,11 +60,11 @@ struct Rings {
 // "alarm:<ms>" sets the alarm that far ahead and answers "set" (or the
 // store's error); "cancel" cancels it; "when" answers "none" or "pending".
 // Sessions named crashy-* throw from their first on_alarm.
-struct Clock : Session {
+struct Clock : Session<Clock> {
   explicit Clock(Rings* rings) : rings(rings) {}
   Rings* rings;
 
-  Task<> on_message(Connection& c, std::string_view text, MessageKind) override {
+  Task<> on_message(Connection& c, std::string_view text, MessageKind) {
     if (text.starts_with("alarm:")) {
       int ms = 0;
       std::from_chars(text.data() + 6, text.data() + text.size(), ms);
@@ -77,13 +77,13 @@ struct Clock : Session {
       c.send(alarm() ? "pending" : "none");
     }
   }
-  Task<> on_alarm() override {
+  Task<> on_alarm() {
     std::size_t rung = rings->add({name(), connection_count()});
     broadcast("ring");
     if (name().starts_with("crashy") && rung == 1) throw std::runtime_error("on_alarm fails once");
     co_return;
   }
-  Task<> on_stop() override {
+  Task<> on_stop() {
     rings->stopped();
     co_return;
   }
@@ -92,7 +92,7 @@ struct Clock : Session {
 struct AlarmServer {
   Rings rings;
   Duration idle;
-  StoredGateway stored{[this](Gateway& g, ActorStore&) {
+  StoredGateway stored{[this](Gateway& g, Persistence&) {
     g.route("/clock", [this] { return std::make_unique<Clock>(&rings); }, {.idle_timeout = idle});
   }};
 

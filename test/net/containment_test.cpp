@@ -12,8 +12,8 @@
 #include <stdexcept>
 #include <thread>
 
-#include "net/gateway.hpp"
-#include "persist/actor_store.hpp"
+#include "net/gateway/gateway.hpp"
+#include "persist/persistence.hpp"
 #include "test/net/harness.hpp"
 #include "test/net/raw_client.hpp"
 #include "test/net/temp_file_store.hpp"
@@ -26,12 +26,12 @@ namespace {
 
 // Echoes; a session whose name starts with "bad" fails at every start, as
 // one whose snapshot cannot be read or whose store is down would.
-struct Fragile : Session {
-  Task<> on_start() override {
+struct Fragile : Session<Fragile> {
+  Task<> on_start() {
     if (name().starts_with("bad")) throw std::runtime_error("cannot start " + name());
     co_return;
   }
-  Task<> on_message(Connection& c, std::string_view text, MessageKind) override {
+  Task<> on_message(Connection& c, std::string_view text, MessageKind) {
     c.send(text);
     co_return;
   }
@@ -156,14 +156,14 @@ TEST(Containment, ACrashLoopingNameCostsNoOtherNameItsRouteOrTheRoot) {
 TEST(Containment, ARefusedNameIsTriedAgainAfterItsRefusal) {
   Runtime rt({.schedulers = 2});
   std::atomic<bool> broken{true};
-  struct Flaky : Session {
+  struct Flaky : Session<Flaky> {
     explicit Flaky(std::atomic<bool>* broken) : broken(broken) {}
     std::atomic<bool>* broken;
-    Task<> on_start() override {
+    Task<> on_start() {
       if (*broken) throw std::runtime_error("store down");
       co_return;
     }
-    Task<> on_message(Connection& c, std::string_view text, MessageKind) override {
+    Task<> on_message(Connection& c, std::string_view text, MessageKind) {
       c.send(text);
       co_return;
     }
@@ -205,9 +205,9 @@ TEST(Containment, ARefusedNameIsTriedAgainAfterItsRefusal) {
 TEST(Containment, NamesTheStoreCannotHoldAreRefusedBeforeTheUpgrade) {
   Runtime rt({.schedulers = 2});
   TempFileStore files(rt);
-  ActorStore actors(files.client());
+  Persistence actors(files.client());
   {
-    Gateway gateway(rt, {.server = quick_options(), .store = &files.client(), .actors = &actors});
+    Gateway gateway(rt, {.server = quick_options(), .persistence = &actors});
     gateway.route("/a", [] { return std::make_unique<Fragile>(); });
     CHECK_FALSE(gateway.start());
     auto status_of_name = [&](const std::string& name) {

@@ -15,9 +15,9 @@
 #include "examples/server/counter.hpp"
 #include "examples/server/game.hpp"
 #include "examples/server/text.hpp"
-#include "net/gateway.hpp"
-#include "persist/actor_state.hpp"
-#include "persist/actor_store.hpp"
+#include "net/gateway/gateway.hpp"
+#include "persist/persistence.hpp"
+#include "persist/persistent_state.hpp"
 #include "test/net/harness.hpp"
 #include "test/net/stored_gateway.hpp"
 #include "test/net/ws_client.hpp"
@@ -45,17 +45,17 @@ struct OldGameState {
 // holding bytes that are not UTF-8 (a "\uD83D" the old decoder turned into
 // ED A0 BD, and a %ff nick), under the keys of the chat room and the game
 // of its own name; then says "poisoned".
-struct Poisoner : Session {
-  explicit Poisoner(ActorStore* store) : store(store) {}
-  ActorStore* store;
+struct Poisoner : Session<Poisoner> {
+  explicit Poisoner(Persistence* store) : store(store) {}
+  Persistence* store;
 
-  Task<> on_connect(Connection& c, const ConnectInfo&) override {
-    ActorState<OldChatHistory> chat(*store, "chat/" + name());
+  Task<> on_connect(Connection& c, const ConnectInfo&) {
+    PersistentState<OldChatHistory> chat(*store, "chat/" + name());
     co_await chat.load(self());
     chat.mutate().messages.push_back({"ann\xff", "lone \xed\xa0\xbd surrogate", 1});
     chat.mutate().messages.push_back({"bob", "fine", 2});
     co_await chat.commit_or_exit(self());
-    ActorState<OldGameState> game(*store, "game/" + name());
+    PersistentState<OldGameState> game(*store, "game/" + name());
     co_await game.load(self());
     game.mutate().x = "ann\xff";
     game.mutate().o = "bob";
@@ -64,14 +64,14 @@ struct Poisoner : Session {
     co_await game.commit_or_exit(self());
     c.send("poisoned");
   }
-  Task<> on_message(Connection&, std::string_view, MessageKind) override { co_return; }
+  Task<> on_message(Connection&, std::string_view, MessageKind) { co_return; }
 };
 
 struct ExampleServer {
-  StoredGateway stored{[](Gateway& g, ActorStore& actors) {
-    g.route("/chat", [a = &actors] { return std::make_unique<examples::ChatRoom>(a, false); });
-    g.route("/counter", [a = &actors] { return std::make_unique<examples::Counter>(a); });
-    g.route("/game", [a = &actors] { return std::make_unique<examples::TicTacToe>(a); });
+  StoredGateway stored{[](Gateway& g, Persistence& actors) {
+    g.route("/chat", [] { return std::make_unique<examples::ChatRoom>(false); });
+    g.route("/counter", [] { return std::make_unique<examples::Counter>(); });
+    g.route("/game", [] { return std::make_unique<examples::TicTacToe>(); });
     g.route("/poison", [a = &actors] { return std::make_unique<Poisoner>(a); });
   }};
   std::uint16_t port() const { return stored.port(); }

@@ -11,9 +11,9 @@
 #include "examples/server/chat.hpp"
 #include "examples/server/counter.hpp"
 #include "examples/server/game.hpp"
-#include "net/gateway.hpp"
-#include "persist/actor_store.hpp"
-#include "persist/store_client.hpp"
+#include "net/gateway/gateway.hpp"
+#include "persist/awaitable_store.hpp"
+#include "persist/persistence.hpp"
 #include "test/net/harness.hpp"
 #include "test/net/temp_file_store.hpp"
 #include "test/net/ws_client.hpp"
@@ -64,7 +64,7 @@ class BreakableStore final : public Store {
   template <class T>
   void refuse(StoreCallback<T> done) {
     inner_.get("breakable", [done = std::move(done)](auto) {
-      done(failure(StoreError{StoreErrc::unavailable, "the test broke the store"}));
+      done(unexpected(StoreError{StoreErrc::unavailable, "the test broke the store"}));
     });
   }
   Store& inner_;
@@ -74,17 +74,16 @@ struct BreakableServer {
   Runtime rt{{.schedulers = 2}};
   TempFileStore files{rt};
   BreakableStore store{files.client().store()};
-  StoreClient client{rt, 0, store};
-  ActorStore actors{client};
+  AwaitableStore client{rt, 0, store};
+  Persistence actors{client};
   std::unique_ptr<Gateway> gateway;
 
   BreakableServer() {
     gateway = std::make_unique<Gateway>(
-        rt, GatewayOptions{.server = quick_options(), .store = &client, .actors = &actors});
-    gateway->route("/chat",
-                   [a = &actors] { return std::make_unique<examples::ChatRoom>(a, false); });
-    gateway->route("/counter", [a = &actors] { return std::make_unique<examples::Counter>(a); });
-    gateway->route("/game", [a = &actors] { return std::make_unique<examples::TicTacToe>(a); });
+        rt, GatewayOptions{.server = quick_options(), .persistence = &actors});
+    gateway->route("/chat", [] { return std::make_unique<examples::ChatRoom>(false); });
+    gateway->route("/counter", [] { return std::make_unique<examples::Counter>(); });
+    gateway->route("/game", [] { return std::make_unique<examples::TicTacToe>(); });
     CHECK_FALSE(gateway->start());
   }
   ~BreakableServer() {

@@ -11,9 +11,9 @@
 
 #include "examples/server/chat.hpp"
 #include "examples/server/counter.hpp"
-#include "net/gateway.hpp"
-#include "persist/actor_store.hpp"
+#include "net/gateway/gateway.hpp"
 #include "persist/file_store.hpp"
+#include "persist/persistence.hpp"
 #include "test/net/harness.hpp"
 #include "test/net/raw_client.hpp"
 #include "test/net/stored_gateway.hpp"
@@ -25,9 +25,9 @@ using namespace troupe::test;
 namespace {
 
 struct ExampleServer {
-  StoredGateway stored{[](Gateway& g, ActorStore& actors) {
-    g.route("/chat", [a = &actors] { return std::make_unique<examples::ChatRoom>(a, true); });
-    g.route("/counter", [a = &actors] { return std::make_unique<examples::Counter>(a); });
+  StoredGateway stored{[](Gateway& g, Persistence&) {
+    g.route("/chat", [] { return std::make_unique<examples::ChatRoom>(true); });
+    g.route("/counter", [] { return std::make_unique<examples::Counter>(); });
   }};
   void start_gateway() { stored.start(); }
   void stop_gateway() { stored.stop(); }

@@ -15,8 +15,8 @@
 #include <stdexcept>
 #include <string>
 
-#include "net/gateway.hpp"
-#include "persist/actor_store.hpp"
+#include "net/gateway/gateway.hpp"
+#include "persist/persistence.hpp"
 #include "test/net/harness.hpp"
 #include "test/net/stored_gateway.hpp"
 #include "test/net/ws_client.hpp"
@@ -57,21 +57,17 @@ struct Lifecycle {
 
 // The example's game, observed.
 struct ObservedGame : examples::TicTacToe {
-  ObservedGame(ActorStore* store, milliseconds turn_time, Lifecycle* life)
-      : TicTacToe(store, turn_time), life(life) {}
+  ObservedGame(milliseconds turn_time, Lifecycle* life) : TicTacToe(turn_time), life(life) {}
   Lifecycle* life;
 
-  Task<> on_stop() override {
-    co_await TicTacToe::on_stop();
-    life->stopped();
-  }
-  Task<> on_alarm() override {
+  void on_stop() { life->stopped(); }
+  Task<> on_alarm() {
     co_await TicTacToe::on_alarm();
     life->rang(connection_count());
   }
   // "crash" crashes the game, as a bug would: the gateway restarts it,
   // which gets the connections back (resumed).
-  Task<> on_message(Connection& c, std::string_view text, MessageKind kind) override {
+  Task<> on_message(Connection& c, std::string_view text, MessageKind kind) {
     if (text == "crash") throw std::runtime_error("crash requested by the test");
     co_await TicTacToe::on_message(c, text, kind);
   }
@@ -80,14 +76,13 @@ struct ObservedGame : examples::TicTacToe {
 struct GameServer {
   Lifecycle life;
   milliseconds turn_time;
-  KindOptions kind;
-  StoredGateway stored{[this](Gateway& g, ActorStore& actors) {
+  RouteOptions kind;
+  StoredGateway stored{[this](Gateway& g, Persistence&) {
     g.route(
-        "/game",
-        [this, a = &actors] { return std::make_unique<ObservedGame>(a, turn_time, &life); }, kind);
+        "/game", [this] { return std::make_unique<ObservedGame>(turn_time, &life); }, kind);
   }};
 
-  explicit GameServer(milliseconds turn_time = 30s, KindOptions kind = {})
+  explicit GameServer(milliseconds turn_time = 30s, RouteOptions kind = {})
       : turn_time(turn_time), kind(std::move(kind)) {}
   void start_gateway() { stored.start(); }
   void stop_gateway() { stored.stop(); }

@@ -16,7 +16,7 @@ void RecordingHandler::on_open(ConnectionId id, const HttpRequest& request) {
 }
 
 void RecordingHandler::on_message(ConnectionId id, std::string_view data, MessageKind kind) {
-  if (WebSocketServer* server = echo_to.load()) server->send(id, data, kind);
+  if (ws::Server* server = echo_to.load()) server->send(id, data, kind);
   Event event{Event::Kind::message, id, std::string(data), kind};
   record(std::move(event));
 }
@@ -78,14 +78,14 @@ Watchdog::~Watchdog() {
   thread_.join();
 }
 
-TestServer::TestServer(ServerOptions options, std::size_t loops,
-                       std::function<void(WebSocketServer&)> configure) {
-  std::vector<EventLoop> event_loops;
+TestServer::TestServer(ws::Options options, std::size_t loops,
+                       std::function<void(ws::Server&)> configure) {
+  std::vector<ws::EventLoop> event_loops;
   for (std::size_t i = 0; i < loops; ++i) {
     threads_.push_back(std::make_unique<LoopThread>());
     event_loops.push_back(threads_.back()->event_loop());
   }
-  server_ = std::make_unique<WebSocketServer>(std::move(event_loops), std::move(options));
+  server_ = std::make_unique<ws::Server>(std::move(event_loops), std::move(options));
   if (configure) {
     configure(*server_);
   } else {
@@ -111,8 +111,8 @@ bool TestServer::stop() {
   return clean;
 }
 
-ServerOptions quick_options() {
-  ServerOptions options;
+ws::Options quick_options() {
+  ws::Options options;
   options.shutdown_timeout = 500ms;
   options.close_timeout = 1s;
   options.handshake_timeout = 2s;

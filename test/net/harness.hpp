@@ -13,7 +13,7 @@
 #include <thread>
 #include <vector>
 
-#include "net/websocket_server.hpp"
+#include "net/ws/server.hpp"
 #include "test/net/loop_thread.hpp"
 
 namespace troupe::test {
@@ -31,11 +31,11 @@ struct Event {
   std::thread::id thread;
 };
 
-class RecordingHandler : public RouteHandler {
+class RecordingHandler : public ws::Handler {
  public:
   // When echo is on, every message is sent back through `server`.
   std::function<Admission(const HttpRequest&)> authorizer;
-  std::atomic<WebSocketServer*> echo_to{nullptr};
+  std::atomic<ws::Server*> echo_to{nullptr};
 
   Admission authorize(const HttpRequest& request) override;
   void on_open(ConnectionId id, const HttpRequest& request) override;
@@ -72,11 +72,11 @@ class TestServer {
  public:
   // `configure` runs before start() to add routes and handlers; by default a
   // RecordingHandler that echoes is served at "/echo".
-  explicit TestServer(ServerOptions options = {}, std::size_t loops = 1,
-                      std::function<void(WebSocketServer&)> configure = {});
+  explicit TestServer(ws::Options options = {}, std::size_t loops = 1,
+                      std::function<void(ws::Server&)> configure = {});
   ~TestServer();
 
-  WebSocketServer& server() { return *server_; }
+  ws::Server& server() { return *server_; }
   RecordingHandler& handler() { return *handler_; }
   std::uint16_t port() const { return server_->port(); }
   LoopThread& loop(std::size_t i) { return *threads_[i]; }
@@ -86,10 +86,10 @@ class TestServer {
  private:
   std::vector<std::unique_ptr<LoopThread>> threads_;
   std::shared_ptr<RecordingHandler> handler_ = std::make_shared<RecordingHandler>();
-  std::unique_ptr<WebSocketServer> server_;
+  std::unique_ptr<ws::Server> server_;
   bool stopped_ = false;
 };
 
-ServerOptions quick_options();  // small timeouts for tests
+ws::Options quick_options();  // small timeouts for tests
 
 }  // namespace troupe::test

@@ -11,8 +11,8 @@ using namespace troupe::test;
 
 namespace {
 
-ServerOptions fast_heartbeat() {
-  ServerOptions options = quick_options();
+ws::Options fast_heartbeat() {
+  ws::Options options = quick_options();
   options.heartbeat_interval = 1s;
   options.heartbeat_timeout = 2s;
   return options;

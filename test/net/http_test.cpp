@@ -46,7 +46,7 @@ TEST_GROUP(Http) {
 
 TEST(Http, HandlersAnswerByExactPathBesideWebSockets) {
   auto handler = std::make_shared<RecordingHandler>();
-  TestServer server(quick_options(), 1, [&](WebSocketServer& s) {
+  TestServer server(quick_options(), 1, [&](ws::Server& s) {
     s.add_route("/echo", handler);
     s.add_http_handler("/healthz", [](const HttpRequest&) {
       return HttpResponse{200, "text/plain", "ok\n"};
@@ -82,7 +82,7 @@ TEST(Http, HandlersAnswerByExactPathBesideWebSockets) {
 }
 
 TEST(Http, KeepAliveConnectionServesSeveralRequests) {
-  TestServer server(quick_options(), 1, [](WebSocketServer& s) {
+  TestServer server(quick_options(), 1, [](ws::Server& s) {
     s.add_http_handler("/n", [](const HttpRequest&) {
       return HttpResponse{200, "text/plain", "n"};
     });
@@ -104,7 +104,7 @@ TEST(Http, StaticFilesIncludingUnknownSuffixes) {
   dir.write("app.css", "body{}");
   const std::string blob(300000, '\x07');
   dir.write("data.weird", blob);
-  ServerOptions options = quick_options();
+  ws::Options options = quick_options();
   options.static_dir = dir.path;
   options.static_mount = "/static";
   TestServer server(options);
@@ -137,7 +137,7 @@ TEST(Http, StaticFilesNeverLeaveTheDirectory) {
   std::filesystem::create_directory_symlink(outside.path, dir.path + "/out");
   std::filesystem::create_symlink(dir.path + "/real.txt", dir.path + "/alias.txt");
   std::filesystem::create_symlink("../real.txt", dir.path + "/sub/up.txt");
-  ServerOptions options = quick_options();
+  ws::Options options = quick_options();
   options.static_dir = dir.path;
   TestServer server(options);
 

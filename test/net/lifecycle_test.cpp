@@ -19,7 +19,7 @@ TEST_GROUP(Lifecycle) {
 
 TEST(Lifecycle, SendAndCloseFromAForeignThreadArriveInOrder) {
   auto handler = std::make_shared<RecordingHandler>();  // no echo
-  TestServer server(quick_options(), 1, [&](WebSocketServer& s) { s.add_route("/push", handler); });
+  TestServer server(quick_options(), 1, [&](ws::Server& s) { s.add_route("/push", handler); });
   WsTestClient client;
   auto connection = client.connect(server.port(), "/push/feed");
   CHECK_TRUE(connection->wait_open(3s));
@@ -125,7 +125,7 @@ TEST(Lifecycle, EmbedsInASingleLoopRunByTheCaller) {
   uv_loop_init(&loop);
   auto handler = std::make_shared<RecordingHandler>();
   auto server =
-      std::make_unique<WebSocketServer>(std::vector<EventLoop>{{&loop, {}}}, quick_options());
+      std::make_unique<ws::Server>(std::vector<ws::EventLoop>{{&loop, {}}}, quick_options());
   handler->echo_to = server.get();
   server->add_route("/echo", handler);
   CHECK_FALSE(server->start());  // inline: the loop is not running yet
@@ -151,9 +151,9 @@ TEST(Lifecycle, StartReportsAPortInUse) {
   TestServer first(quick_options());
   LoopThread loop;
   {
-    ServerOptions options = quick_options();
+    ws::Options options = quick_options();
     options.port = first.port();
-    WebSocketServer second({loop.event_loop()}, options);
+    ws::Server second({loop.event_loop()}, options);
     second.add_route("/echo", std::make_shared<RecordingHandler>());
     const auto error = second.start();
     CHECK_TRUE(static_cast<bool>(error));
@@ -165,7 +165,7 @@ TEST(Lifecycle, StartReportsAPortInUse) {
 }
 
 TEST(Lifecycle, ServesOnIpv6Loopback) {
-  ServerOptions options = quick_options();
+  ws::Options options = quick_options();
   options.address = "::1";
   TestServer server(options);
   RawClient raw;
@@ -184,7 +184,7 @@ TEST(Lifecycle, HandlerExceptionClosesThatConnectionWith1011) {
     }
   };
   auto handler = std::make_shared<Throwing>();
-  TestServer server(quick_options(), 1, [&](WebSocketServer& s) { s.add_route("/t", handler); });
+  TestServer server(quick_options(), 1, [&](ws::Server& s) { s.add_route("/t", handler); });
   WsTestClient client;
   auto connection = client.connect(server.port(), "/t/x");
   CHECK_TRUE(connection->wait_open(3s));

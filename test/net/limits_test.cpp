@@ -30,7 +30,7 @@ TEST_GROUP(Limits) {
 };
 
 TEST(Limits, OversizeFrameClosesWith1009AtItsFirstChunk) {
-  ServerOptions options = quick_options();
+  ws::Options options = quick_options();
   options.max_message_bytes = 1024;
   TestServer server(options);
   WsTestClient client;
@@ -53,7 +53,7 @@ TEST(Limits, OversizeFrameClosesWith1009AtItsFirstChunk) {
 }
 
 TEST(Limits, OversizeFragmentedMessageClosesWith1009) {
-  ServerOptions options = quick_options();
+  ws::Options options = quick_options();
   options.max_message_bytes = 1000;
   TestServer server(options);
   RawClient raw;
@@ -127,7 +127,7 @@ TEST(Limits, ReservedBitsWithoutAnExtensionAreAProtocolError) {
 }
 
 TEST(Limits, SlowReaderIsClosedWith1008AndItsQueueStaysBounded) {
-  ServerOptions options = quick_options();
+  ws::Options options = quick_options();
   options.max_outbound_bytes = 256 * 1024;
   TestServer server(options);
   WsTestClient client;
@@ -161,9 +161,9 @@ TEST(Limits, SlowReaderIsClosedWith1008AndItsQueueStaysBounded) {
 }
 
 TEST(Limits, DropOldestKeepsTheNewestMessagesAndTheConnection) {
-  ServerOptions options = quick_options();
+  ws::Options options = quick_options();
   options.max_outbound_bytes = 64 * 1024;
-  options.overflow = OverflowPolicy::drop_oldest;
+  options.overflow = ws::OverflowPolicy::drop_oldest;
   TestServer server(options);
   WsTestClient client;
   auto connection = client.connect(server.port(), "/echo/lossy");
@@ -201,7 +201,7 @@ TEST(Limits, DropOldestKeepsTheNewestMessagesAndTheConnection) {
 }
 
 TEST(Limits, SilentAndSlowHandshakesTimeOut) {
-  ServerOptions options = quick_options();
+  ws::Options options = quick_options();
   options.handshake_timeout = 1s;
   TestServer server(options);
   const auto started = std::chrono::steady_clock::now();

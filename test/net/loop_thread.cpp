@@ -20,10 +20,10 @@ void LoopThread::post(std::function<void()> fn) {
   uv_async_send(&async_);
 }
 
-EventLoop LoopThread::event_loop() {
-  return EventLoop{&loop_, [this](std::function<void()> fn) {
-                     post(std::move(fn));
-                   }};
+ws::EventLoop LoopThread::event_loop() {
+  return ws::EventLoop{&loop_, [this](std::function<void()> fn) {
+                         post(std::move(fn));
+                       }};
 }
 
 void LoopThread::on_async(uv_async_t* handle) {

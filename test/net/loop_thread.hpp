@@ -1,6 +1,6 @@
 #pragma once
 // Test support: a libuv loop run by its own thread, standing in for one of the
-// runtime's scheduler loops, with the post() hook WebSocketServer expects.
+// runtime's scheduler loops, with the post() hook ws::Server expects.
 
 #include <uv.h>
 
@@ -9,7 +9,7 @@
 #include <mutex>
 #include <thread>
 
-#include "net/websocket_server.hpp"
+#include "net/ws/server.hpp"
 
 namespace troupe::test {
 
@@ -21,7 +21,7 @@ class LoopThread {
   uv_loop_t* loop() { return &loop_; }
   // Any thread: runs fn on the loop thread.
   void post(std::function<void()> fn);
-  EventLoop event_loop();
+  ws::EventLoop event_loop();
   // Closes the post handle and waits for uv_run to return, i.e. for every
   // other handle to be closed too; returns uv_loop_close()'s result.
   int join();

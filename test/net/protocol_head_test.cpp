@@ -4,7 +4,7 @@
 
 #include <string>
 
-#include "net/detail/head_reader.hpp"
+#include "net/ws/detail/head_reader.hpp"
 
 using troupe::detail::HeadLimits;
 using troupe::detail::judge_head;

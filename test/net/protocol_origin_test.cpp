@@ -3,7 +3,7 @@
 
 #include <CppUTest/TestHarness.h>
 
-#include "net/detail/request_checks.hpp"
+#include "net/ws/detail/request_checks.hpp"
 #include "test/net/harness.hpp"
 #include "test/net/raw_client.hpp"
 
@@ -26,8 +26,8 @@ std::pair<int, std::string> get_with(std::uint16_t port, std::string_view path,
 }
 
 // The /echo route (recording into `handler`) and a /metrics handler.
-std::function<void(WebSocketServer&)> echo_and_metrics(std::shared_ptr<RecordingHandler> handler) {
-  return [handler](WebSocketServer& s) {
+std::function<void(ws::Server&)> echo_and_metrics(std::shared_ptr<RecordingHandler> handler) {
+  return [handler](ws::Server& s) {
     s.add_route("/echo", handler);
     s.add_http_handler("/metrics", [](const HttpRequest&) {
       return HttpResponse{200, "text/plain", "secret 1\n"};
@@ -64,7 +64,7 @@ TEST(ProtocolOrigin, CrossSiteOriginIsRefusedByDefault) {
 }
 
 TEST(ProtocolOrigin, AllowedOriginsAddOriginsAndStarAllowsAny) {
-  ServerOptions options = quick_options();
+  ws::Options options = quick_options();
   options.allowed_origins = {"https://app.example", "null"};
   TestServer listed(options);
   CHECK_EQUAL(101, upgrade_with(listed.port(), "127.0.0.1", "Origin: https://app.example\r\n"));
@@ -97,7 +97,7 @@ TEST(ProtocolOrigin, RebindingHostIsRefusedOnALoopbackServer) {
 }
 
 TEST(ProtocolOrigin, AllowedHostsNameTheServerAndStarAllowsAny) {
-  ServerOptions options = quick_options();
+  ws::Options options = quick_options();
   options.allowed_hosts = {"app.example", "other.example:8080"};
   TestServer named(options);
   CHECK_EQUAL(101, upgrade_with(named.port(), "app.example:1234"));
@@ -113,7 +113,7 @@ TEST(ProtocolOrigin, AllowedHostsNameTheServerAndStarAllowsAny) {
 }
 
 TEST(ProtocolOrigin, OnANonLoopbackAddressAnyHostIsServedByDefault) {
-  ServerOptions options;
+  ws::Options options;
   options.address = "0.0.0.0";  // not bound: the rule alone
   CHECK_FALSE(check_host(options, std::string_view("anything.example")));
   options.address = "::1";
@@ -125,7 +125,7 @@ TEST(ProtocolOrigin, OnANonLoopbackAddressAnyHostIsServedByDefault) {
 }
 
 TEST(ProtocolOrigin, SameOriginComparesHostAndPortWithDefaults) {
-  ServerOptions options;
+  ws::Options options;
   using sv = std::string_view;
   CHECK_FALSE(check_origin(options, sv("https://app.example"), sv("app.example")));
   CHECK_FALSE(check_origin(options, sv("https://app.example"), sv("APP.example:443")));

@@ -4,7 +4,7 @@
 
 #include <CppUTest/TestHarness.h>
 
-#include "net/utf8.hpp"
+#include "net/ws/utf8.hpp"
 #include "test/net/harness.hpp"
 #include "test/net/raw_client.hpp"
 
@@ -80,7 +80,7 @@ TEST(ProtocolUtf8, InvalidIncomingTextClosesWith1007) {
 
 TEST(ProtocolUtf8, InvalidQueryParameterOrNameIs400BeforeTheUpgrade) {
   auto handler = std::make_shared<RecordingHandler>();
-  TestServer server(quick_options(), 1, [handler](WebSocketServer& s) {
+  TestServer server(quick_options(), 1, [handler](ws::Server& s) {
     s.add_route("/echo", handler);
     s.add_http_handler("/q", [](const HttpRequest& request) {
       return HttpResponse{200, "text/plain", std::string(request.query_param("x").value_or(""))};

@@ -31,7 +31,7 @@ namespace {
 // stops when the parent closes its end of the control pipe (or after 30 s).
 class ChildServer {
  public:
-  ChildServer(rlim_t nofile, ServerOptions options) {
+  ChildServer(rlim_t nofile, ws::Options options) {
     int ready[2], control[2];
     if (::pipe2(ready, O_CLOEXEC) != 0 || ::pipe2(control, O_CLOEXEC) != 0) return;
     pid_ = ::fork();
@@ -129,7 +129,7 @@ TEST_GROUP(ResourceFd) {
 // Before: EMFILE on accept was ignored and the level-triggered listening
 // socket woke the loop again at once: 100% CPU, and new clients got nothing.
 TEST(ResourceFd, OutOfDescriptorsTheServerNeitherSpinsNorLeavesClientsWaiting) {
-  ServerOptions options = quick_options();
+  ws::Options options = quick_options();
   options.handshake_timeout = 20s;  // the idle connections hold their descriptors
   ChildServer child(64, options);
   CHECK_TRUE(child.port() != 0);

@@ -18,7 +18,7 @@ using namespace troupe::test;
 namespace {
 
 // The gauge has no event of its own: polled, with a generous bound.
-bool outbound_drains_to_zero(WebSocketServer& server) {
+bool outbound_drains_to_zero(ws::Server& server) {
   const auto until = std::chrono::steady_clock::now() + 5s;
   while (std::chrono::steady_clock::now() < until) {
     if (server.counters().outbound_bytes == 0) return true;
@@ -36,7 +36,7 @@ TEST_GROUP(ResourceOutbound) {
 // Before: an idle connection wrote a message of any size at once, uncounted
 // (a 104 MB history frame passed the 8 MiB limit).
 TEST(ResourceOutbound, MessageLargerThanTheLimitIsRefusedAndClosesWith1008) {
-  ServerOptions options = quick_options();
+  ws::Options options = quick_options();
   options.max_outbound_bytes = 64 * 1024;
   TestServer server(options);
   WsTestClient client;
@@ -58,9 +58,9 @@ TEST(ResourceOutbound, MessageLargerThanTheLimitIsRefusedAndClosesWith1008) {
 }
 
 TEST(ResourceOutbound, WithDropOldestAnOversizeMessageIsDroppedAndTheConnectionStays) {
-  ServerOptions options = quick_options();
+  ws::Options options = quick_options();
   options.max_outbound_bytes = 64 * 1024;
-  options.overflow = OverflowPolicy::drop_oldest;
+  options.overflow = ws::OverflowPolicy::drop_oldest;
   TestServer server(options);
   WsTestClient client;
   auto connection = client.connect(server.port(), "/echo/big-drop");
@@ -81,7 +81,7 @@ TEST(ResourceOutbound, WithDropOldestAnOversizeMessageIsDroppedAndTheConnectionS
 // Before: no server-wide cap; each of these readers could pin its own limit
 // (ten joiners that never read took a server from 184 MB to 1.2 GB).
 TEST(ResourceOutbound, ServerWideCapClosesTheConnectionWhoseMessageWouldPassIt) {
-  ServerOptions options = quick_options();
+  ws::Options options = quick_options();
   options.max_outbound_bytes = 64 << 20;
   options.max_total_outbound_bytes = 2 << 20;
   TestServer server(options);

@@ -1,4 +1,4 @@
-// Fairness: per-connection rate limits (RouteOptions::rate_limit). A client
+// Fairness: per-connection rate limits (ws::RouteLimits::rate_limit). A client
 // over its rate is slowed (its socket is not read) so that the messages of
 // others sharing its session are not queued behind its flood; one that stays
 // over its rate is closed with 1008.
@@ -12,7 +12,7 @@
 #include <string>
 #include <thread>
 
-#include "net/detail/rate_limit.hpp"
+#include "net/ws/detail/rate_limit.hpp"
 #include "test/net/harness.hpp"
 #include "test/net/raw_client.hpp"
 
@@ -24,7 +24,7 @@ namespace {
 // Stands in for a session actor: every message of every connection goes
 // through one FIFO worker that spends some work on each and then answers
 // the sender, so a flood read into it delays everyone behind it.
-class RoomHandler : public RouteHandler {
+class RoomHandler : public ws::Handler {
  public:
   explicit RoomHandler(std::chrono::microseconds work) : work_(work) {
     worker_ = std::thread([this] { run(); });
@@ -38,7 +38,7 @@ class RoomHandler : public RouteHandler {
     worker_.join();
   }
 
-  std::atomic<WebSocketServer*> server{nullptr};
+  std::atomic<ws::Server*> server{nullptr};
   std::atomic<int> flood_processed{0};
 
   void on_open(ConnectionId, const HttpRequest&) override {}
@@ -62,7 +62,7 @@ class RoomHandler : public RouteHandler {
       lock.unlock();
       std::this_thread::sleep_for(work_);  // the session's work on the message
       if (data.starts_with("flood")) ++flood_processed;
-      if (WebSocketServer* s = server.load()) s->send(id, data);
+      if (ws::Server* s = server.load()) s->send(id, data);
       lock.lock();
     }
   }
@@ -94,7 +94,7 @@ TEST(ResourceRate, TokenBucketAllowsItsBurstThenItsRate) {
 }
 
 TEST(ResourceRate, LimiterClosesOnlyAClientThatStaysOverItsRate) {
-  RateLimit limit{100, 10, 0, 0, std::chrono::milliseconds(500)};
+  ws::RateLimit limit{100, 10, 0, 0, std::chrono::milliseconds(500)};
   detail::RateLimiter limiter(limit, 1);
   using Verdict = detail::RateLimiter::Verdict;
   std::uint64_t now = 1;
@@ -115,7 +115,7 @@ TEST(ResourceRate, LimiterClosesOnlyAClientThatStaysOverItsRate) {
   for (int i = 0; i < 11; ++i) paced.on_message(10, 1);
   CHECK_TRUE(paced.on_message(10, 2000) == Verdict::within);
   CHECK_TRUE(paced.on_message(10, 2600) == Verdict::within);
-  CHECK_FALSE(detail::RateLimiter(RateLimit::unlimited(), 1).enabled());
+  CHECK_FALSE(detail::RateLimiter(ws::RateLimit::unlimited(), 1).enabled());
 }
 
 // Before: a client keeping 1,000 messages in flight moved the others' ack
@@ -123,9 +123,9 @@ TEST(ResourceRate, LimiterClosesOnlyAClientThatStaysOverItsRate) {
 // ahead of them.
 TEST(ResourceRate, PacedClientIsAnsweredWhileAnotherFloodsTheSameRoom) {
   auto room = std::make_shared<RoomHandler>(std::chrono::microseconds(200));
-  RouteOptions route;
+  ws::RouteLimits route;
   route.rate_limit = {200, 20, 0, 0, std::chrono::milliseconds(0)};  // slow, never close
-  TestServer server(quick_options(), 1, [&](WebSocketServer& s) {
+  TestServer server(quick_options(), 1, [&](ws::Server& s) {
     s.add_route("/room", room, route);
     room->server = &s;
   });
@@ -160,11 +160,11 @@ TEST(ResourceRate, PacedClientIsAnsweredWhileAnotherFloodsTheSameRoom) {
 
 // Before: no rate limit, so nothing ever closed a flooder.
 TEST(ResourceRate, ClientThatStaysOverItsRateIsClosedWith1008) {
-  RouteOptions route;
+  ws::RouteLimits route;
   route.rate_limit = {100, 10, 0, 0, std::chrono::milliseconds(300)};
   auto handler = std::make_shared<RecordingHandler>();
   TestServer server(quick_options(), 1,
-                    [&](WebSocketServer& s) { s.add_route("/strict", handler, route); });
+                    [&](ws::Server& s) { s.add_route("/strict", handler, route); });
 
   RawClient flooder;
   CHECK_TRUE(flooder.connect(server.port()));

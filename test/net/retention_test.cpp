@@ -15,9 +15,10 @@
 #include <mutex>
 #include <thread>
 
-#include "net/gateway.hpp"
-#include "persist/actor_state.hpp"
-#include "persist/actor_store.hpp"
+#include "net/gateway/gateway.hpp"
+#include "net/gateway/persistent_session.hpp"
+#include "persist/persistence.hpp"
+#include "persist/persistent_state.hpp"
 #include "test/net/harness.hpp"
 #include "test/net/raw_client.hpp"
 #include "test/net/temp_file_store.hpp"
@@ -49,36 +50,23 @@ struct Stops {
 };
 
 // Sends its count on connect; "+" adds one and acknowledges it once written.
-// Its actor is named after its registry name ("count/<name>").
-struct Counter : Session {
-  Counter(ActorStore* store, Stops* stops) : store(store), stops(stops) {}
-  ActorStore* store;
+// Its state is named after its registry name ("count/<name>").
+struct Counter : PersistentSession<Counter, Tally> {
+  explicit Counter(Stops* stops) : stops(stops) {}
   Stops* stops;
-  std::optional<ActorState<Tally>> state;
 
-  Task<> on_start() override {
-    state.emplace(*store, "count/" + name());
-    co_await state->load(self());
-  }
-  Task<> on_connect(Connection& c, const ConnectInfo&) override {
-    c.send(std::to_string(state->get().n));
-    co_return;
-  }
-  Task<> on_message(Connection& c, std::string_view text, MessageKind) override {
+  void on_connect(Connection& c, const ConnectInfo&) { c.send(std::to_string(state().n)); }
+  Task<> on_message(Connection& c, std::string_view text, MessageKind) {
     if (text == "alarm") {
       auto set = co_await set_alarm(std::chrono::system_clock::now() + std::chrono::hours(1));
       c.send(set ? "set" : "error");
       co_return;
     }
-    state->mutate().n += 1;
-    co_await state->commit_or_exit(self());
-    c.send("ack " + std::to_string(state->get().n));
+    mutate().n += 1;
+    co_await commit_or_exit();
+    c.send("ack " + std::to_string(state().n));
   }
-  void on_info(AnyMessage& m) override { state->handle(m); }
-  Task<> on_stop() override {
-    (void)co_await state->flush(self());
-    stops->stopped();
-  }
+  void on_stop() { stops->stopped(); }
 };
 
 std::string next_text(ClientConnection& c) {
@@ -106,17 +94,16 @@ bool eventually(F done, milliseconds limit = 10s) {
 struct Fixture {
   Runtime rt{{.schedulers = 2}};
   TempFileStore files{rt};
-  ActorStore actors{files.client()};
+  Persistence actors{files.client()};
   Stops stops;
   std::unique_ptr<Gateway> gateway;
 
   void start(Duration retention, Duration sweep = 20ms, Duration idle = 30ms) {
     gateway = std::make_unique<Gateway>(rt, GatewayOptions{.server = quick_options(),
-                                                           .store = &files.client(),
-                                                           .actors = &actors,
+                                                           .persistence = &actors,
                                                            .retention = retention,
                                                            .retention_sweep = sweep});
-    gateway->route("/count", [this] { return std::make_unique<Counter>(&actors, &stops); },
+    gateway->route("/count", [this] { return std::make_unique<Counter>(&stops); },
                    {.idle_timeout = idle});
     CHECK_FALSE(gateway->start());
   }

@@ -1,10 +1,10 @@
 // The safe character set of route names, and cookie parsing: pure functions.
 
-#include "net/route_name.hpp"
+#include "net/ws/route_name.hpp"
 
 #include <CppUTest/TestHarness.h>
 
-#include "net/detail/request_reader.hpp"
+#include "net/ws/detail/request_reader.hpp"
 
 using troupe::is_valid_route_name;
 

@@ -3,7 +3,7 @@
 
 #include <CppUTest/TestHarness.h>
 
-#include "net/route_name.hpp"
+#include "net/ws/route_name.hpp"
 #include "test/net/harness.hpp"
 #include "test/net/raw_client.hpp"
 
@@ -58,7 +58,7 @@ TEST(Routing, BadNamesAre400) {
 }
 
 TEST(Routing, NameIsPercentDecodedAndRequestCarriesQueryHeadersCookies) {
-  ServerOptions options = quick_options();
+  ws::Options options = quick_options();
   options.captured_headers = {"x-api-key"};
   TestServer server(options);
   CHECK_EQUAL(101, upgrade_status(server.port(), "/echo/caf%C3%A9:1?token=abc&msg=two%20words",
@@ -86,8 +86,7 @@ TEST(Routing, AuthorizeRejectsWith401Or403BeforeTheUpgrade) {
     if (*token != "good" || request.cookie("sid") != "s1") return Admission::reject(403);
     return Admission::admit();
   };
-  TestServer server(quick_options(), 1,
-                    [&](WebSocketServer& s) { s.add_route("/private", handler); });
+  TestServer server(quick_options(), 1, [&](ws::Server& s) { s.add_route("/private", handler); });
   CHECK_EQUAL(401, upgrade_status(server.port(), "/private/a"));
   CHECK_EQUAL(403, upgrade_status(server.port(), "/private/a?token=bad", "Cookie: sid=s1\r\n"));
   CHECK_EQUAL(403, upgrade_status(server.port(), "/private/a?token=good", "Cookie: sid=s2\r\n"));
@@ -100,7 +99,7 @@ TEST(Routing, AuthorizeRejectsWith401Or403BeforeTheUpgrade) {
 TEST(Routing, LongestPrefixWins) {
   auto rooms = std::make_shared<RecordingHandler>();
   auto vip = std::make_shared<RecordingHandler>();
-  TestServer server(quick_options(), 1, [&](WebSocketServer& s) {
+  TestServer server(quick_options(), 1, [&](ws::Server& s) {
     s.add_route("/rooms", rooms);
     s.add_route("/rooms/vip", vip);
   });
@@ -117,7 +116,7 @@ TEST(Routing, LongestPrefixWins) {
 TEST(Routing, MalformedPrefixesAreRefusedAtRegistration) {
   LoopThread loop;
   {
-    WebSocketServer server({loop.event_loop()});
+    ws::Server server({loop.event_loop()});
     auto handler = std::make_shared<RecordingHandler>();
     CHECK_THROWS(std::invalid_argument, server.add_route("rooms", handler));
     CHECK_THROWS(std::invalid_argument, server.add_route("/rooms/", handler));
@@ -129,7 +128,7 @@ TEST(Routing, MalformedPrefixesAreRefusedAtRegistration) {
 }
 
 TEST(Routing, OriginOutsideTheAllowlistIs403) {
-  ServerOptions options = quick_options();
+  ws::Options options = quick_options();
   options.allowed_origins = {"https://app.example"};
   TestServer server(options);
   CHECK_EQUAL(403, upgrade_status(server.port(), "/echo/o", "Origin: https://evil.example\r\n"));
@@ -142,11 +141,11 @@ TEST(Routing, OriginOutsideTheAllowlistIs403) {
 }
 
 TEST(Routing, ConnectionLimitsPerNameAndTotalAre503) {
-  ServerOptions options = quick_options();
+  ws::Options options = quick_options();
   options.max_connections = 3;
   auto handler = std::make_shared<RecordingHandler>();
-  TestServer server(options, 1, [&](WebSocketServer& s) {
-    s.add_route("/r", handler, RouteOptions{.max_connections_per_name = 2});
+  TestServer server(options, 1, [&](ws::Server& s) {
+    s.add_route("/r", handler, ws::RouteLimits{.max_connections_per_name = 2});
   });
   std::vector<RawClient> clients(4);
   CHECK_TRUE(clients[0].connect(server.port()));

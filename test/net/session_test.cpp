@@ -12,10 +12,11 @@
 #include <mutex>
 #include <stdexcept>
 
-#include "net/gateway.hpp"
-#include "persist/actor_state.hpp"
-#include "persist/actor_store.hpp"
+#include "net/gateway/gateway.hpp"
+#include "net/gateway/persistent_session.hpp"
 #include "persist/file_store.hpp"
+#include "persist/persistence.hpp"
+#include "persist/persistent_state.hpp"
 #include "test/net/harness.hpp"
 #include "test/net/raw_client.hpp"
 #include "test/net/temp_file_store.hpp"
@@ -52,20 +53,20 @@ const std::vector<std::size_t> burst_sizes{0, 1, 125, 126, 127, 65535, 65536, 70
 
 // Greets, echoes, broadcasts "bcast:<text>" to the others, tags "tag:<t>"
 // and reports "who:<t>", and crashes on "crash".
-struct Room : Session {
+struct Room : Session<Room> {
   explicit Room(Lifecycle* life) : life(life) {}
   Lifecycle* life;
 
-  Task<> on_start() override {
+  Task<> on_start() {
     ++life->starts;
     co_return;
   }
-  Task<> on_connect(Connection& c, const ConnectInfo& info) override {
+  Task<> on_connect(Connection& c, const ConnectInfo& info) {
     c.send("hello " + name() + (info.resumed ? " resumed" : "") +
            (info.interrupted ? " after " + *info.interrupted : ""));
     co_return;
   }
-  Task<> on_message(Connection& c, std::string_view text, MessageKind) override {
+  Task<> on_message(Connection& c, std::string_view text, MessageKind) {
     if (text == "crash") throw std::runtime_error("asked to crash");
     if (text == "hold") {  // a slow session: takes nothing more until released
       co_await self().receive([](const Release&) {});
@@ -96,10 +97,10 @@ struct Room : Session {
     co_return;
   }
   // The application pushes to a room from outside: rt.send("rooms/<name>", text).
-  void on_info(AnyMessage& m) override {
+  void handle_unexpected(AnyMessage& m) {
     if (m.is<std::string>()) broadcast(m.get<std::string>());
   }
-  Task<> on_stop() override {
+  Task<> on_stop() {
     life->stopped();
     co_return;
   }
@@ -110,7 +111,7 @@ struct Fixture {
   Lifecycle life;
   Gateway gateway{rt, {.server = quick_options()}};
 
-  explicit Fixture(KindOptions options = {}) {
+  explicit Fixture(RouteOptions options = {}) {
     gateway.route(
         "/rooms", [this] { return std::make_unique<Room>(&life); }, options);
     CHECK_FALSE(gateway.start());
@@ -305,7 +306,7 @@ TEST(Session, AuthorizeRejectsBeforeAnySessionStarts) {
 }
 
 TEST(Session, ConnectionsPerSessionAreLimitedWith503) {
-  Fixture f({.route = {.max_connections_per_name = 2}});
+  Fixture f({.limits = {.max_connections_per_name = 2}});
   WsTestClient client;
   auto a = client.connect(f.gateway.port(), "/rooms/small");
   auto b = client.connect(f.gateway.port(), "/rooms/small");
@@ -379,38 +380,24 @@ struct Tally {
 
 // Counts "+" frames; acknowledges each once it is committed (lazy: at once,
 // the state written only when the session stops); crashes on "crash".
-struct Counter : Session {
-  Counter(ActorStore* store, Lifecycle* life, bool lazy = false)
-      : store(store), life(life), lazy(lazy) {}
-  ActorStore* store;
+struct Counter : PersistentSession<Counter, Tally> {
+  Counter(Lifecycle* life, bool lazy = false) : life(life), lazy(lazy) {}
   Lifecycle* life;
   bool lazy;
-  std::optional<ActorState<Tally>> state;
 
-  Task<> on_start() override {
-    ++life->starts;
-    state.emplace(*store, "counters/" + name());
-    co_await state->load(self());
-  }
-  Task<> on_connect(Connection& c, const ConnectInfo&) override {
-    c.send(std::to_string(state->get().n));
-    co_return;
-  }
-  Task<> on_message(Connection& c, std::string_view text, MessageKind) override {
+  void on_start() { ++life->starts; }
+  void on_connect(Connection& c, const ConnectInfo&) { c.send(std::to_string(state().n)); }
+  Task<> on_message(Connection& c, std::string_view text, MessageKind) {
     if (text == "crash") throw std::runtime_error("asked to crash");
     if (lazy) {
-      state->mutate(Durability::on_stop()).n += 1;
+      mutate(Durability::on_stop()).n += 1;
     } else {
-      state->mutate().n += 1;
-      co_await state->commit_or_exit(self());
+      mutate().n += 1;
+      co_await commit_or_exit();
     }
-    c.send("ack " + std::to_string(state->get().n));
+    c.send("ack " + std::to_string(state().n));
   }
-  void on_info(AnyMessage& m) override { state->handle(m); }
-  Task<> on_stop() override {
-    (void)co_await state->flush(self());
-    life->stopped();
-  }
+  void on_stop() { life->stopped(); }
 };
 
 }  // namespace
@@ -418,11 +405,11 @@ struct Counter : Session {
 TEST(Session, StateSurvivesACrashAndAnIdleStop) {
   Runtime rt({.schedulers = 2});
   TempFileStore files(rt);
-  ActorStore store(files.client());
+  Persistence store(files.client());
   Lifecycle life;
   {
-    Gateway gateway(rt, {.server = quick_options()});
-    gateway.route("/count", [&] { return std::make_unique<Counter>(&store, &life); },
+    Gateway gateway(rt, {.server = quick_options(), .persistence = &store});
+    gateway.route("/count", [&] { return std::make_unique<Counter>(&life); },
                   {.idle_timeout = 50ms, .hand_over_interrupted = true});
     CHECK_FALSE(gateway.start());
     WsTestClient client;
@@ -453,14 +440,14 @@ TEST(Session, StateSurvivesACrashAndAnIdleStop) {
 TEST(Session, StoppingTheGatewayRunsOnStopSoStateWrittenOnlyThenIsKept) {
   Runtime rt({.schedulers = 2});
   TempFileStore files(rt);
-  ActorStore store(files.client());
+  Persistence store(files.client());
   Lifecycle life;
   auto serve = [&](Gateway& gateway) {
-    gateway.route("/lazy", [&] { return std::make_unique<Counter>(&store, &life, true); });
+    gateway.route("/lazy", [&] { return std::make_unique<Counter>(&life, true); });
     CHECK_FALSE(gateway.start());
   };
   {
-    Gateway gateway(rt, {.server = quick_options()});
+    Gateway gateway(rt, {.server = quick_options(), .persistence = &store});
     serve(gateway);
     WsTestClient client;
     auto a = client.connect(gateway.port(), "/lazy/votes");
@@ -477,7 +464,7 @@ TEST(Session, StoppingTheGatewayRunsOnStopSoStateWrittenOnlyThenIsKept) {
     LONGS_EQUAL(close_code::going_away, closed->code);
   }
   CHECK_TRUE(rt.run_for(10s));
-  Gateway again(rt, {.server = quick_options()});
+  Gateway again(rt, {.server = quick_options(), .persistence = &store});
   serve(again);
   WsTestClient client;
   auto b = client.connect(again.port(), "/lazy/votes");

@@ -17,10 +17,9 @@ StoredGateway::~StoredGateway() {
 
 void StoredGateway::start() {
   if (!files.is_open()) files.open();
-  actors = std::make_unique<ActorStore>(files.client());
+  actors = std::make_unique<Persistence>(files.client());
   gateway = std::make_unique<Gateway>(
-      rt,
-      GatewayOptions{.server = quick_options(), .store = &files.client(), .actors = actors.get()});
+      rt, GatewayOptions{.server = quick_options(), .persistence = actors.get()});
   configure_(*gateway, *actors);
   CHECK_FALSE(gateway->start());
 }

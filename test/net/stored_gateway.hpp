@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "net/gateway.hpp"
-#include "persist/actor_store.hpp"
+#include "net/gateway/gateway.hpp"
+#include "persist/persistence.hpp"
 #include "test/net/temp_file_store.hpp"
 
 namespace troupe::test {
@@ -17,7 +17,7 @@ namespace troupe::test {
 class StoredGateway {
  public:
   // Adds the routes: runs before every start, with the store of that start.
-  using Configure = std::function<void(Gateway&, ActorStore&)>;
+  using Configure = std::function<void(Gateway&, Persistence&)>;
 
   explicit StoredGateway(Configure configure);  // and starts
   ~StoredGateway();
@@ -34,7 +34,7 @@ class StoredGateway {
 
   Runtime rt{{.schedulers = 2}};
   TempFileStore files{rt};
-  std::unique_ptr<ActorStore> actors;
+  std::unique_ptr<Persistence> actors;
   std::unique_ptr<Gateway> gateway;
 
  private:

@@ -26,7 +26,7 @@ void TempFileStore::open() {
     files_->open([&](StoreResult<void> r) { opened.set_value(r.ok()); });
   });
   CHECK_TRUE(opened.get_future().get());
-  client_ = std::make_unique<StoreClient>(rt_, 0, *files_);
+  client_ = std::make_unique<AwaitableStore>(rt_, 0, *files_);
 }
 
 void TempFileStore::close() {

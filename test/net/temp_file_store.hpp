@@ -1,13 +1,13 @@
 #pragma once
 // A FileStore in a fresh temporary directory, open on scheduler 0 of a
-// runtime, with a StoreClient for processes. close() and open() again on the
+// runtime, with an AwaitableStore for processes. close() and open() again on the
 // same directory stand for a restart of the server process.
 
 #include <memory>
 #include <string>
 
+#include "persist/awaitable_store.hpp"
 #include "persist/file_store.hpp"
-#include "persist/store_client.hpp"
 #include "runtime/runtime.hpp"
 
 namespace troupe::test {
@@ -23,14 +23,14 @@ class TempFileStore {
   void close();  // waits until the store has closed
   bool is_open() const { return files_ != nullptr; }
 
-  StoreClient& client() { return *client_; }
+  AwaitableStore& client() { return *client_; }
   const std::string& directory() const { return dir_; }
 
  private:
   Runtime& rt_;
   std::string dir_;
   std::unique_ptr<FileStore> files_;
-  std::unique_ptr<StoreClient> client_;
+  std::unique_ptr<AwaitableStore> client_;
 };
 
 }  // namespace troupe::test

@@ -18,7 +18,7 @@
 #include <thread>
 #include <vector>
 
-#include "net/connection.hpp"
+#include "net/ws/types.hpp"
 
 namespace troupe::test {
 

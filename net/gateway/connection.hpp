@@ -1,0 +1,65 @@
+#pragma once
+// Connection: one client connection as its session sees it (session.hpp).
+// The gateway owns the socket; a session sends, closes, and keeps tags and a
+// small state per connection.
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "net/ws/types.hpp"
+
+namespace troupe {
+
+namespace ws {
+class Server;
+}
+namespace detail {
+struct SessionAccess;
+// How far a session got with one connection's frames (sequence numbers),
+// shared with the gateway's relay: the frame it last took up, and the last
+// one whose on_message returned. taken > handled after a crash: that frame
+// was being handled.
+struct FrameProgress {
+  std::atomic<std::uint64_t> taken{0};
+  std::atomic<std::uint64_t> handled{0};
+};
+}  // namespace detail
+
+// One client connection as its session sees it. The gateway owns the socket;
+// send and close may be called from the session (and are safe from any
+// thread). Tags and `state` belong to the session.
+class Connection {
+ public:
+  Connection(ConnectionId id, ws::Server* server) : id_(id), server_(server) {}
+
+  ConnectionId id() const { return id_; }
+  // Queues a frame; false if the connection is already gone, or if a text
+  // frame is not valid UTF-8 (refused, nothing sent, the connection stays
+  // open; ws::Server::send).
+  bool send(std::string_view data, MessageKind kind = MessageKind::text) const;
+  // Closes after the queued frames are flushed.
+  void close(std::uint16_t code = close_code::normal, std::string_view reason = {}) const;
+
+  void tag(std::string t) { tags_.push_back(std::move(t)); }
+  bool has_tag(std::string_view t) const;
+  const std::vector<std::string>& tags() const { return tags_; }
+  // A small per-connection key/value state (a nickname, a role).
+  std::map<std::string, std::string, std::less<>> state;
+
+ private:
+  friend struct detail::SessionAccess;
+  ConnectionId id_;
+  ws::Server* server_;
+  std::vector<std::string> tags_;
+  // How far the session got with this connection's frames, shared with the
+  // gateway's relay, and the relay's count of frames not taken up yet.
+  std::shared_ptr<detail::FrameProgress> progress_;
+  std::atomic<std::int64_t>* pending_ = nullptr;
+};
+
+}  // namespace troupe

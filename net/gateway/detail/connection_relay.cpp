@@ -1,0 +1,306 @@
+// A route's connections on one loop and the sessions they talk to: each
+// connection's frames go straight from the loop to its session; one watcher
+// process per session name and loop finds or starts the session, monitors
+// it, and when it crashes hands the loop's connections to the next
+// incarnation (on_connect with resumed = true) with the frames it had not
+// taken up yet, in order. See route_state.hpp for who touches what.
+
+#include <algorithm>
+#include <cstdio>
+
+#include "net/gateway/detail/route_state.hpp"
+#include "net/ws/server.hpp"
+#include "supervisors/supervisor.hpp"
+
+namespace troupe {
+
+using detail::RelayedConnection;
+using detail::SessionGroup;
+
+Gateway::Route::HelperScope::HelperScope(Route& r) : route(r) {
+  std::lock_guard lock(route.helpers_mutex);
+  ++route.helpers;
+}
+
+Gateway::Route::HelperScope::~HelperScope() {
+  std::lock_guard lock(route.helpers_mutex);
+  if (--route.helpers == 0) route.helpers_cv.notify_all();
+}
+
+bool Gateway::Route::wait_helpers_gone(Duration limit) {
+  std::unique_lock lock(helpers_mutex);
+  return helpers_cv.wait_for(lock, limit, [&] { return helpers == 0; });
+}
+
+void detail::RelayedConnection::drop_handled() {
+  // Kept until handled, not just taken: a frame being handled when its
+  // session crashes is still here to be named (hand_over_interrupted).
+  const std::uint64_t handled = progress->handled.load(std::memory_order_acquire);
+  while (first < frames.size() && frames[first].seq <= handled) ++first;
+  if (first == frames.size()) {
+    frames.clear();
+    first = 0;
+  } else if (first >= 32 && first * 2 >= frames.size()) {
+    // A session that stays behind: drop the taken half, amortised O(1).
+    frames.erase(frames.begin(), frames.begin() + static_cast<std::ptrdiff_t>(first));
+    first = 0;
+  }
+}
+
+Task<Registry::Lookup> Gateway::Route::find_session(Process& self, const std::string& name) {
+  co_return co_await self.runtime().registry().lookup_or_start(
+      self, name,
+      [this, name](Process& starter) -> Task<Registry::Lookup> {
+        // Only here, the one starter of the name, does the name's crash
+        // record decide: start now, after a backoff, or not for a while.
+        auto decision = health->before_start(name, detail::Clock::now());
+        if (decision.refused)
+          co_return unexpected(
+              ExitReason::error(std::string(refused_reason) + " (" + decision.last_error + ")"));
+        auto sup = co_await starter.runtime().registry().wait_for(starter, supervisor,
+                                                                  std::chrono::seconds(5));
+        if (!sup.ok()) co_return unexpected(sup.error());
+        Route* route = this;
+        std::string short_name = name.substr(names.size());
+        Duration delay = decision.delay;
+        // Temporary: the gateway, not the supervisor, starts it again after
+        // a crash, so that no crash counts against the route's intensity.
+        ChildSpec spec{.id = name,
+                       .start = process_child([route, short_name, delay](Process& p) -> Proc {
+                         return SessionRunner::run(p, route, short_name, delay);
+                       }),
+                       .restart = temporary,
+                       .name = name};
+        auto started = co_await start_child(starter, sup.value(), std::move(spec));
+        if (started.ok()) co_return started.value();
+        co_return unexpected(
+            ExitReason::error("cannot start " + name + ": " + to_string(started.error())));
+      },
+      options.restart_wait);
+}
+
+namespace {
+
+// Starts a session whose alarm is due (it fires the alarm itself). A name
+// refused for crashing is tried again when its refusal ends, while the
+// alarm is still set and the gateway runs.
+Proc wake_for_alarm(Process& self, Gateway::Route* route, std::string name) {
+  Gateway::Route::HelperScope scope(*route);
+  const std::string short_name = name.substr(route->names.size());
+  for (;;) {
+    auto found = co_await route->find_session(self, name);
+    if (found.ok() || route->gateway_stopping() || !route->alarms->get(short_name)) co_return;
+    std::fprintf(stderr, "troupe: cannot start %s for its alarm: %s\n", name.c_str(),
+                 found.error().to_string().c_str());
+    auto retry = route->health->refused(name, detail::Clock::now());
+    if (!retry) co_return;
+    // Wakes at least every second to notice the gateway stopping.
+    auto until = detail::Clock::now() + *retry;
+    while (detail::Clock::now() < until && !route->gateway_stopping())
+      co_await self.sleep_for(std::min<Duration>(until - detail::Clock::now(), 1s));
+  }
+}
+
+}  // namespace
+
+detail::AlarmKeeperHooks Gateway::Route::alarm_hooks() {
+  detail::AlarmKeeperHooks hooks;
+  Runtime* rt = &gateway->runtime();
+  hooks.poke = [this, rt](const std::string& name) {
+    return rt->send(names + name, detail::AlarmsChanged{}) == SendResult::ok;
+  };
+  hooks.start = [this](const std::string& name) {
+    restart_later(names + name);
+  };
+  return hooks;
+}
+
+void Gateway::Route::restart_later(const std::string& name) {
+  gateway->runtime().spawn(
+      [this, name](Process& self) { return wake_for_alarm(self, this, name); });
+}
+
+namespace {
+
+// Hands every connection of `group` to `session`: on_connect, then the
+// frames it has not taken up yet, in order.
+void attach(Runtime& rt, detail::Relay& relay, SessionGroup& group, Pid session) {
+  group.session = session;
+  for (ConnectionId id : group.members) {
+    RelayedConnection& c = relay.connections.at(id);
+    c.drop_handled();
+    rt.send(session, detail::SessionConnect{id, c.request, c.resumed, std::move(c.interrupted),
+                                            c.progress, &relay.pending});
+    c.interrupted.reset();
+    const std::uint64_t taken = c.progress->taken.load(std::memory_order_acquire);
+    for (std::size_t i = c.first; i < c.frames.size(); ++i)
+      if (c.frames[i].seq > taken) rt.send(session, detail::SessionFrame(c.frames[i]));
+  }
+}
+
+// Closes every connection of the group and forgets the group: new
+// connections to the name start a new one.
+void close_group(Gateway::Route& route, detail::Relay& relay, const std::string& name,
+                 std::uint16_t code, std::string_view reason) {
+  auto it = relay.groups.find(name);
+  std::vector<ConnectionId> members = std::move(it->second.members);
+  relay.groups.erase(it);
+  for (ConnectionId id : members) relay.connections.at(id).closing = true;
+  // close() may call on_close right here, which erases the connection.
+  for (ConnectionId id : members) route.gateway->server().close(id, code, reason);
+}
+
+// The connections whose frame the session was handling when it ended: each
+// is closed with 1011 so that its client hears of it (or, with
+// hand_over_interrupted, handed over with that frame as `interrupted`).
+void close_interrupted(Gateway::Route& route, detail::Relay& relay, SessionGroup& group) {
+  std::vector<ConnectionId> interrupted;
+  for (ConnectionId id : group.members) {
+    RelayedConnection& c = relay.connections.at(id);
+    const std::uint64_t taken = c.progress->taken.load(std::memory_order_acquire);
+    if (taken == c.progress->handled.load(std::memory_order_acquire)) continue;
+    if (route.options.hand_over_interrupted) {
+      auto frame = std::find_if(c.frames.begin(), c.frames.end(),
+                                [&](const detail::SessionFrame& f) { return f.seq == taken; });
+      if (frame != c.frames.end()) c.interrupted = *frame->data;
+      continue;
+    }
+    interrupted.push_back(id);
+  }
+  for (ConnectionId id : interrupted) {
+    relay.connections.at(id).closing = true;
+    std::erase(group.members, id);
+  }
+  for (ConnectionId id : interrupted)
+    route.gateway->server().close(id, close_code::internal_error,
+                                 "session failed while handling your message");
+}
+
+Proc session_watcher(Process& self, Gateway::Route* route, unsigned loop, std::string name) {
+  Gateway::Route::HelperScope scope(*route);
+  detail::Relay& relay = *route->relays[loop];
+  Runtime& rt = self.runtime();
+  int died_at_once = 0;
+  for (;;) {
+    auto found = co_await route->find_session(self, name);
+    // Only this process erases its group, so it is still there.
+    SessionGroup& group = relay.groups.at(name);
+    if (group.members.empty()) {
+      relay.groups.erase(name);
+      co_return;
+    }
+    // Started, and dead before it could be found: it crashed at once, and
+    // its crash record paces the next start (or refuses it).
+    if (!found.ok() && found.error().kind() == ExitReason::Kind::noproc && ++died_at_once < 100)
+      continue;
+    if (!found.ok() || !found.value()) {
+      // Refused for crashing: its clients may come back later (1013).
+      const bool refused = !found.ok() && found.error().detail().starts_with(refused_reason);
+      close_group(*route, relay, name,
+                  refused ? close_code::try_again_later : close_code::internal_error,
+                  refused ? "session unavailable, try again later" : "session unavailable");
+      co_return;
+    }
+    died_at_once = 0;
+    Pid session = found.value();
+    Ref watch = self.monitor(session);
+    attach(rt, relay, group, session);
+    bool lost = false;
+    while (!lost) {
+      co_await self.receive(
+          [](const detail::GroupEmptied&) {},
+          when([watch](const Down& d) { return d.ref == watch; }, [&](Down&) { lost = true; }));
+      if (!lost && group.members.empty()) {
+        self.demonitor(watch);
+        relay.groups.erase(name);
+        co_return;
+      }
+    }
+    // The session ended under its connections; frames wait meanwhile.
+    group.session = Pid{};
+    for (const auto& d : group.closed_in_doubt)
+      relay.pending -= static_cast<std::int64_t>(
+          d.last_seq - std::min(d.last_seq, d.progress->taken.load(std::memory_order_acquire)));
+    group.closed_in_doubt.clear();
+    if (route->options.close_on_crash) {
+      close_group(*route, relay, name, close_code::service_restart, "session restarting");
+      co_return;
+    }
+    close_interrupted(*route, relay, group);
+    if (group.members.empty()) {
+      relay.groups.erase(name);
+      co_return;
+    }
+    for (ConnectionId id : group.members) relay.connections.at(id).resumed = true;
+  }
+}
+
+}  // namespace
+
+// --- the loop's callbacks -------------------------------------------------------------------
+
+void Gateway::Route::on_open(ConnectionId conn, const HttpRequest& request) {
+  Runtime& rt = gateway->runtime();
+  const unsigned loop = conn.loop();
+  detail::Relay& relay = *relays[loop];
+  std::string name = names + request.name;
+  RelayedConnection& c = relay.connections[conn];
+  c.request = request;
+  auto [it, fresh] = relay.groups.try_emplace(name);
+  SessionGroup& group = it->second;
+  c.group = &group;
+  group.members.push_back(conn);
+  if (fresh) {
+    group.watcher = rt.spawn(
+        [this, loop, name](Process& self) { return session_watcher(self, this, loop, name); },
+        SpawnOptions{.scheduler = static_cast<int>(loop)});
+  } else if (group.session) {
+    rt.send(group.session,
+            detail::SessionConnect{conn, c.request, false, {}, c.progress, &relay.pending});
+  }
+}
+
+void Gateway::Route::on_message(ConnectionId conn, std::string_view data, MessageKind kind) {
+  detail::Relay& relay = *relays[conn.loop()];
+  auto it = relay.connections.find(conn);
+  if (it == relay.connections.end() || it->second.closing) return;
+  RelayedConnection& c = it->second;
+  c.drop_handled();
+  if (c.waiting() >= options.max_pending_frames) {
+    gateway->server().close(conn, close_code::policy_violation, "too many frames queued");
+    return;  // `c` may be gone: close() can run on_close at once
+  }
+  detail::SessionFrame frame{conn, std::make_shared<const std::string>(data), kind, c.next_seq++};
+  c.frames.push_back(frame);
+  ++relay.pending;
+  const Pid session = c.group->session;
+  if (session) gateway->runtime().send(session, std::move(frame));
+}
+
+void Gateway::Route::on_close(ConnectionId conn, std::uint16_t code, std::string_view reason) {
+  detail::Relay& relay = *relays[conn.loop()];
+  auto it = relay.connections.find(conn);
+  if (it == relay.connections.end()) return;
+  RelayedConnection& c = it->second;
+  if (c.closing) {  // its group is already gone, and no session will take its frames
+    relay.pending -= static_cast<std::int64_t>(c.untaken());
+    relay.connections.erase(it);
+    return;
+  }
+  SessionGroup& group = *c.group;
+  if (!group.session) {
+    relay.pending -= static_cast<std::int64_t>(c.untaken());
+  } else if (c.untaken() > 0) {
+    std::erase_if(group.closed_in_doubt, [](const SessionGroup::Closed& d) {
+      return d.progress->taken.load(std::memory_order_acquire) >= d.last_seq;
+    });
+    group.closed_in_doubt.push_back({c.progress, c.next_seq - 1});
+  }
+  relay.connections.erase(it);
+  std::erase(group.members, conn);
+  Runtime& rt = gateway->runtime();
+  if (group.session) rt.send(group.session, detail::SessionClose{conn, code, std::string(reason)});
+  if (group.members.empty()) rt.send(group.watcher, detail::GroupEmptied{});
+}
+
+}  // namespace troupe
