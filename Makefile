@@ -68,7 +68,11 @@ LIB_A    := $(BUILD)/libtroupe.a
 LIB_SO   := $(BUILD)/libtroupe.so
 
 SUITES      := $(notdir $(patsubst %/,%,$(dir $(wildcard test/*/*.cpp))))
-SUITES      := $(sort $(SUITES))
+SUITES      := $(sort $(filter-out support,$(SUITES)))
+# test/support: the fixtures shared by every suite and benchmark (the Redis
+# launcher, temporary directories, ...), one library linked into each.
+SUPPORT_OBJ := $(patsubst %.cpp,$(BUILD)/obj/%.o,$(wildcard test/support/*.cpp))
+SUPPORT_A   := $(BUILD)/libtroupe_test_support.a
 TEST_MAIN   := $(BUILD)/obj/test/main.o
 TEST_BINS   := $(SUITES:%=$(BUILD)/test/%_tests)
 TEST_LIBS   := $(shell pkg-config --libs cpputest 2>/dev/null || echo -lCppUTest -lCppUTestExt)
@@ -114,19 +118,23 @@ $(LIB_SO): $(LIB_OBJ) Makefile
 	@mkdir -p $(@D)
 	$(CXX) -shared -Wl,-soname,libtroupe.so $(LDFLAGS) -o $@ $(LIB_OBJ) $(LDLIBS)
 
+$(SUPPORT_A): $(SUPPORT_OBJ)
+	@mkdir -p $(@D)
+	rm -f $@ && ar rcs $@ $^
+
 # Objects named only through the secondary expansion below would count as
 # intermediate files, deleted after every build and so rebuilt by the next.
 .SECONDARY:
 
 # One binary per subsystem, so a crash in one suite cannot hide another's results.
 .SECONDEXPANSION:
-$(BUILD)/test/%_tests: $$(subst .cpp,.o,$$(addprefix $(BUILD)/obj/,$$(wildcard test/$$*/*.cpp))) $(TEST_MAIN) $(LIB_A)
+$(BUILD)/test/%_tests: $$(subst .cpp,.o,$$(addprefix $(BUILD)/obj/,$$(wildcard test/$$*/*.cpp))) $(TEST_MAIN) $(SUPPORT_A) $(LIB_A)
 	@mkdir -p $(@D)
-	$(CXX) $(LDFLAGS) -o $@ $(filter %.o,$^) $(LIB_A) $(TEST_LIBS) $(LDLIBS)
+	$(CXX) $(LDFLAGS) -o $@ $(filter %.o,$^) $(SUPPORT_A) $(LIB_A) $(TEST_LIBS) $(LDLIBS)
 
-$(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(LIB_A)
+$(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(SUPPORT_A) $(LIB_A)
 	@mkdir -p $(@D)
-	$(CXX) $(LDFLAGS) -o $@ $< $(LIB_A) $(LDLIBS)
+	$(CXX) $(LDFLAGS) -o $@ $< $(SUPPORT_A) $(LIB_A) $(LDLIBS)
 
 $(BUILD)/examples/%: $$(subst .cpp,.o,$$(addprefix $(BUILD)/obj/,$$(wildcard examples/$$*/*.cpp))) $(LIB_A)
 	@mkdir -p $(@D)

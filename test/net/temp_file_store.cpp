@@ -1,28 +1,23 @@
 #include "test/net/temp_file_store.hpp"
 
 #include <CppUTest/TestHarness.h>
-#include <stdlib.h>
 
-#include <filesystem>
 #include <future>
 
 namespace troupe::test {
 
 TempFileStore::TempFileStore(Runtime& rt) : rt_(rt) {
-  char tmpl[] = "/tmp/troupe-store-XXXXXX";
-  dir_ = mkdtemp(tmpl);
   open();
 }
 
 TempFileStore::~TempFileStore() {
   if (is_open()) close();
-  std::filesystem::remove_all(dir_);
 }
 
 void TempFileStore::open() {
   std::promise<bool> opened;
   rt_.post(0, [&] {
-    files_ = std::make_unique<FileStore>(rt_.loop(0), FileStoreOptions{.directory = dir_});
+    files_ = std::make_unique<FileStore>(rt_.loop(0), FileStoreOptions{.directory = dir_.path()});
     files_->open([&](StoreResult<void> r) { opened.set_value(r.ok()); });
   });
   CHECK_TRUE(opened.get_future().get());

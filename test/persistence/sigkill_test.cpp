@@ -14,7 +14,8 @@
 #include <cstdlib>
 #include <map>
 
-#include "test/persist/test_loop.hpp"
+#include "test/support/temp_dir.hpp"
+#include "test/support/test_loop.hpp"
 #include "test/persistence/support.hpp"
 
 using namespace troupe;
