@@ -4,7 +4,8 @@ the layers before it in LAYERS. Prints file:line and the offending include
 for each include from a lower layer to a higher one, and exits non-zero.
 
 Files outside the layers (troupe.hpp, examples/, test/, bench/) may include
-everything. `--self-test` proves the check fails on bad trees.
+every layer; but a suite (test/<suite>/) includes no other suite's files,
+only its own and test/support/ (the fixtures shared with bench/). `--self-test` proves the check fails on bad trees.
 
 Usage: check_layers.py [--root DIR] [--layers L1 L2 ...] | --self-test
 """
@@ -37,7 +38,7 @@ def resolve(root, including, kind, target):
     first (quotes only, as the compiler does), else relative to root (-I.)."""
     if kind == '"':
         local = os.path.normpath(os.path.join(os.path.dirname(including), target))
-        if os.path.isfile(os.path.join(root, local)):
+        if target.startswith(".") or os.path.isfile(os.path.join(root, local)):
             return local.replace(os.sep, "/")
     return os.path.normpath(target).replace(os.sep, "/")
 
@@ -67,13 +68,37 @@ def violations(root, layers):
     return found
 
 
+def suite_violations(root):
+    """Includes of another suite's files from test/<suite>/ or bench/."""
+    found = []
+    for top in ("test", "bench"):
+        for dirpath, _, files in os.walk(os.path.join(root, top)):
+            for name in sorted(files):
+                if not name.endswith(SOURCES):
+                    continue
+                rel = os.path.relpath(os.path.join(dirpath, name), root).replace(os.sep, "/")
+                parts = rel.split("/")
+                own = "/".join(parts[:2]) + "/" if top == "test" and len(parts) > 2 else None
+                with open(os.path.join(root, rel), encoding="utf-8", errors="replace") as f:
+                    for lineno, line in enumerate(f, 1):
+                        m = INCLUDE.match(line)
+                        if not m:
+                            continue
+                        target = resolve(root, rel, m.group(1), m.group(2))
+                        if (target.startswith("test/") and not target.startswith("test/support/")
+                                and not (own and target.startswith(own))):
+                            found.append(f"{rel}:{lineno}: {line.strip()}  "
+                                         "(another suite's file: share it through test/support/)")
+    return found
+
+
 def check(root, layers):
-    found = violations(root, layers)
+    found = violations(root, layers) + suite_violations(root)
     for v in found:
         print(v, file=sys.stderr)
     if found:
-        print(f"layering: {len(found)} include(s) from a lower layer to a higher one "
-              f"(order: {' < '.join(layers)})", file=sys.stderr)
+        print(f"layering: {len(found)} include(s) across layers or suites the wrong way "
+              f"(order: {' < '.join(layers)}; suites share only test/support/)", file=sys.stderr)
         return 1
     return 0
 
@@ -88,7 +113,10 @@ def self_test():
         "net/ws/d.hpp": '#include "persist/c.hpp"\n',
         "net/gateway/e.hpp": '#include "net/ws/d.hpp"\n#include "runtime/a.hpp"\n',
         "troupe.hpp": '#include "net/gateway/e.hpp"\n',
-        "test/t.cpp": '#include "net/gateway/e.hpp"\n',
+        "test/s/t.cpp": '#include "net/gateway/e.hpp"\n#include "test/support/f.hpp"\n#include "test/s/u.hpp"\n',
+        "test/s/u.hpp": '#pragma once\n',
+        "test/support/f.hpp": '#include "persist/c.hpp"\n',
+        "bench/b.cpp": '#include "test/support/f.hpp"\n',
     }
     bad_cases = [
         (LAYERS, "runtime/bad.hpp", '#include "supervisors/s.hpp"\n', "runtime/bad.hpp:2:"),
@@ -97,6 +125,8 @@ def self_test():
         (LAYERS, "runtime/detail/bad.cpp", '#include "../../persist/c.hpp"\n', "runtime/detail/bad.cpp:2:"),
         (LAYERS, "net/ws/bad.cpp", '#include "net/gateway/e.hpp"\n', "net/ws/bad.cpp:2:"),
         (LAYERS, "net/ws/detail/bad.hpp", '#include <net/gateway/e.hpp>\n', "net/ws/detail/bad.hpp:2:"),
+        (LAYERS, "test/other/bad.cpp", '#include "test/s/t.cpp"\n', "test/other/bad.cpp:2:"),
+        (LAYERS, "bench/bad.cpp", '#include "../test/s/u.hpp"\n', "bench/bad.cpp:2:"),
     ]
     failures = []
 
