@@ -2,6 +2,11 @@
 #include <CppUTest/CommandLineTestRunner.h>
 #include <CppUTest/MemoryLeakWarningPlugin.h>
 
+#include <cstdio>
+#include <cstdlib>
+
+#include "test/support/child_entry.hpp"
+
 namespace {
 
 // Coroutine frames, pools and scheduler threads allocate outside any one
@@ -17,5 +22,12 @@ __attribute__((init_priority(101))) LeakCountingOff leak_counting_off;
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (const char* name = std::getenv(troupe::test::child_entry_variable)) {
+    auto& entries = troupe::test::child_entries();
+    auto it = entries.find(name);
+    if (it != entries.end()) return it->second();
+    std::fprintf(stderr, "no child entry named '%s' in this suite\n", name);
+    return 127;
+  }
   return CommandLineTestRunner::RunAllTests(argc, argv);
 }

@@ -200,13 +200,39 @@ TEST(FileStore, ForeignFilesAreNotListed) {
 
 TEST(FileStore, OperationsIssuedBeforeOpenCompletesWaitForIt) {
   close_store();
-  CHECK_TRUE(true);
   FileStore store(loop->get(), {dir->path(), true});
+  std::vector<std::string> events;
   std::optional<StoreResult<Revision>> put;
-  store.open([](StoreResult<void>) {});
-  store.put("early", "v", [&](StoreResult<Revision> r) { put.emplace(std::move(r)); });
+  store.open([&](StoreResult<void> r) { events.push_back(r.ok() ? "opened" : "open failed"); });
+  store.put("early", "v", [&](StoreResult<Revision> r) {
+    events.push_back("put");
+    put.emplace(std::move(r));
+  });
   CHECK_TRUE(loop->run_until([&] { return put.has_value(); }));
-  CHECK_TRUE(put->ok());
+  if (!put->ok()) FAIL(put->error().to_string().c_str());
+  // The put ran on the opened directory, after open() had completed.
+  CHECK_EQUAL(2, events.size());
+  STRCMP_EQUAL("opened", events[0].c_str());
+  STRCMP_EQUAL("put", events[1].c_str());
+  auto entry = test::SyncStore(store, *loop).get("early");
+  CHECK_TRUE(entry.ok() && entry.value().has_value());
+  STRCMP_EQUAL("v", entry.value()->value.c_str());
+  LONGS_EQUAL(put->value(), entry.value()->revision);
+  loop->close(store);
+}
+
+TEST(FileStore, OperationsIssuedBeforeAFailedOpenFailWithItsError) {
+  close_store();
+  write_file(dir->path() + "/plain-file", "x");
+  FileStore store(loop->get(), {dir->path() + "/plain-file/sub", true});
+  std::optional<StoreResult<void>> opened;
+  std::optional<StoreResult<Revision>> put;
+  store.open([&](StoreResult<void> r) { opened.emplace(std::move(r)); });
+  store.put("early", "v", [&](StoreResult<Revision> r) { put.emplace(std::move(r)); });
+  CHECK_TRUE(loop->run_until([&] { return opened.has_value() && put.has_value(); }));
+  CHECK_FALSE(opened->ok());
+  CHECK_FALSE(put->ok());
+  STRCMP_EQUAL(opened->error().to_string().c_str(), put->error().to_string().c_str());
   loop->close(store);
 }
 

@@ -37,19 +37,22 @@ class NoFreeDescriptors {
 }  // namespace
 
 // The sanitizers' own checks (UBSan's vptr check probes memory through a
-// pipe) need descriptors too, and report false errors under this pressure.
+// pipe) need descriptors too, and report false errors under this pressure:
+// there the test is reported as ignored rather than passed without running.
 #if defined(__has_feature)
 #if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
 #define TROUPE_SANITIZED 1
 #endif
 #endif
+#ifdef TROUPE_SANITIZED
+#define FD_PRESSURE_TEST IGNORE_TEST
+#else
+#define FD_PRESSURE_TEST TEST
+#endif
 
 TEST_GROUP(FdPressure){};
 
-TEST(FdPressure, FileStoreOutOfDescriptorsIsUnavailableNotCorruptAndRecovers) {
-#ifdef TROUPE_SANITIZED
-  return;
-#endif
+FD_PRESSURE_TEST(FdPressure, FileStoreOutOfDescriptorsIsUnavailableNotCorruptAndRecovers) {
   TempDir dir;
   auto env = StoreEnv::file(dir.path());
   CHECK_TRUE(env->batch({WriteOp::put("room", "state")}).ok());

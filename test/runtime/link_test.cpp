@@ -18,6 +18,17 @@ Task<> crash_with(Process& self, std::string why) {
   co_return;
 }
 
+struct Marker {};
+
+// Sends this process a marker and receives it. On a one-scheduler runtime a
+// process that has exited delivered its exit signals and Downs before anyone
+// else ran, so once the marker is back every one of them has been handled:
+// an exit signal that was going to end this process has ended it by then.
+Task<> handle_everything_delivered(Process& self) {
+  self.send(self.self(), Marker{});
+  co_await self.receive([](const Marker&) {});
+}
+
 }  // namespace
 
 TEST_GROUP(Links){};
@@ -51,7 +62,7 @@ TEST(Links, NormalExitDoesNotPropagate) {
     Pid child = self.spawn_link([](Process&) -> Proc { co_return; });
     self.monitor(child);
     co_await self.receive<Down>();
-    co_await self.sleep_for(1ms);  // an exit signal, had one come, is processed here
+    co_await handle_everything_delivered(self);
     survived = true;
   });
   CHECK(rt.run_for(run_limit));
@@ -157,7 +168,7 @@ TEST(Links, UnlinkStopsPropagation) {
     self.monitor(child);
     self.send(child, Go{});
     co_await self.receive<Down>();
-    co_await self.sleep_for(1ms);
+    co_await handle_everything_delivered(self);
     survived = true;
   });
   CHECK(rt.run_for(run_limit));
