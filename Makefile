@@ -96,9 +96,13 @@ $(DEPS_OK): tools/deps.sh
 	@bash tools/deps.sh
 	@mkdir -p $(@D) && touch $@
 
+# The library exports only what runtime/export.hpp's TROUPE_EXPORT marks.
+LIB_VISIBILITY := -fvisibility=hidden -fvisibility-inlines-hidden
+$(LIB_OBJ): CXXFLAGS += $(LIB_VISIBILITY)
+
 # Objects are rebuilt when the compiler or its flags change.
 FLAGS_FILE := $(BUILD)/.flags
-$(shell mkdir -p $(BUILD) && echo '$(CXX) $(CXXFLAGS)' | cmp -s - $(FLAGS_FILE) || echo '$(CXX) $(CXXFLAGS)' > $(FLAGS_FILE))
+$(shell mkdir -p $(BUILD) && echo '$(CXX) $(CXXFLAGS) $(LIB_VISIBILITY)' | cmp -s - $(FLAGS_FILE) || echo '$(CXX) $(CXXFLAGS) $(LIB_VISIBILITY)' > $(FLAGS_FILE))
 
 # Before compiling: the packages are there (installed first by the goals
 # that install), or the build stops naming what is missing.

@@ -12,10 +12,11 @@
 #include <string_view>
 
 #include "persist/store.hpp"
+#include "runtime/export.hpp"
 
 namespace troupe {
 
-struct RedisEndpoint {
+struct TROUPE_EXPORT RedisEndpoint {
   enum class Transport { tcp, unix_socket };
   Transport transport = Transport::tcp;
   std::string host;  // tcp

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "persist/persistence.hpp"
+#include "runtime/export.hpp"
 
 namespace troupe {
 
@@ -34,14 +35,14 @@ Task<StoreResult<std::size_t>> erase_actor(Process& self, const Persistence& act
                                            std::string_view actor, std::size_t page_size = 100);
 
 // Keys and bytes (key plus value) under a Persistence's key_prefix.
-struct StoredTotals {
+struct TROUPE_EXPORT StoredTotals {
   std::uint64_t keys = 0;
   std::uint64_t bytes = 0;
 };
 
 // A census of a Persistence's keys, one page per step, for a caller that
 // looks at each key as it goes (the gateway's sweeper finds heads in it).
-class ActorCensus {
+class TROUPE_EXPORT ActorCensus {
  public:
   explicit ActorCensus(const Persistence& actors, std::size_t page_size = 100);
 

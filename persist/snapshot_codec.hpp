@@ -22,6 +22,7 @@
 #include <string_view>
 
 #include "persist/store.hpp"
+#include "runtime/export.hpp"
 #include "runtime/result.hpp"
 
 namespace troupe {
@@ -36,9 +37,9 @@ enum class CodecErrc {
   future_schema,      // the actor's schema version is newer than the code reading it
 };
 
-const char* to_string(CodecErrc code);
+TROUPE_EXPORT const char* to_string(CodecErrc code);
 
-struct CodecError {
+struct TROUPE_EXPORT CodecError {
   CodecErrc code = CodecErrc::malformed;
   std::string message;  // the cause; callers add the key it was read from
   std::string to_string() const;
@@ -49,7 +50,7 @@ using CodecResult = Result<T, CodecError>;
 
 inline constexpr std::uint16_t snapshot_format_version = 1;
 
-struct Snapshot {
+struct TROUPE_EXPORT Snapshot {
   std::uint32_t schema_version = 0;
   Revision revision = 0;
   std::string payload;
@@ -71,8 +72,9 @@ std::string encode(const T& state) {
 }
 
 namespace detail {
-CodecError type_mismatch(std::string_view type_name, const std::exception& cause);
-CodecError trailing_bytes(std::string_view type_name, std::size_t used, std::size_t size);
+TROUPE_EXPORT CodecError type_mismatch(std::string_view type_name, const std::exception& cause);
+TROUPE_EXPORT CodecError trailing_bytes(std::string_view type_name, std::size_t used,
+                                        std::size_t size);
 }  // namespace detail
 
 // Decodes bytes written by encode<T>; type_mismatch (naming the cause) when

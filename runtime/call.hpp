@@ -4,11 +4,12 @@
 #include <string>
 
 #include "runtime/exit_reason.hpp"
+#include "runtime/export.hpp"
 #include "runtime/result.hpp"
 
 namespace troupe {
 
-struct CallError {
+struct TROUPE_EXPORT CallError {
   enum class Kind {
     timeout,       // no reply within the timeout; a late reply is discarded
     noproc,        // the callee was not alive (or no process has that name)
@@ -21,7 +22,7 @@ struct CallError {
   std::string detail;  // for bad_reply: the type it got
 };
 
-std::string to_string(const CallError& e);
+TROUPE_EXPORT std::string to_string(const CallError& e);
 
 template <class R>
 using CallResult = Result<R, CallError>;

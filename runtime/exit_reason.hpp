@@ -6,9 +6,11 @@
 #include <memory>
 #include <string>
 
+#include "runtime/export.hpp"
+
 namespace troupe {
 
-class ExitReason {
+class TROUPE_EXPORT ExitReason {
  public:
   enum class Kind : std::uint8_t {
     normal,    // the body returned, or exit(normal)
@@ -35,7 +37,7 @@ class ExitReason {
   bool is_normal_exit() const { return kind_ == Kind::normal || kind_ == Kind::shutdown; }
 
   std::string to_string() const;
-  friend bool operator==(const ExitReason& a, const ExitReason& b);
+  friend TROUPE_EXPORT bool operator==(const ExitReason& a, const ExitReason& b);
 
  private:
   Kind kind_ = Kind::normal;

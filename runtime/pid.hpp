@@ -7,13 +7,15 @@
 #include <iosfwd>
 #include <string>
 
+#include "runtime/export.hpp"
+
 namespace troupe {
 
 // Identifies one incarnation of a process. Copyable, comparable, hashable and
 // printable ("<0.slot.generation>"). A process slot is reused after its
 // process exits, but with a new generation, so a stale Pid never reaches a
 // newer process. The default Pid is null: it names no process.
-class Pid {
+class TROUPE_EXPORT Pid {
  public:
   constexpr Pid() = default;
   constexpr Pid(std::uint32_t slot, std::uint32_t generation) : slot_(slot), gen_(generation) {}
@@ -38,7 +40,7 @@ class Pid {
 std::ostream& operator<<(std::ostream& os, const Pid& pid);
 
 // A reference unique within a Runtime: names a monitor, a call or a timer.
-struct Ref {
+struct TROUPE_EXPORT Ref {
   std::uint64_t id = 0;
   constexpr bool valid() const { return id != 0; }
   friend constexpr auto operator<=>(const Ref&, const Ref&) = default;

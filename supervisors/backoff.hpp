@@ -13,11 +13,12 @@
 #include <chrono>
 #include <string>
 
+#include "runtime/export.hpp"
 #include "runtime/receive.hpp"
 
 namespace troupe {
 
-struct Backoff {
+struct TROUPE_EXPORT Backoff {
   Duration base{};  // zero: no backoff (restart at once, as OTP does)
   Duration cap = std::chrono::seconds(30);
   double jitter = 0.2;  // fraction in [0, 1]
@@ -30,6 +31,6 @@ struct Backoff {
 // The delay before restart number `n` (0-based) with random draw `u` in [0, 1).
 Duration backoff_delay(const Backoff& b, unsigned n, double u);
 
-std::string to_string(const Backoff& b);
+TROUPE_EXPORT std::string to_string(const Backoff& b);
 
 }  // namespace troupe

@@ -30,6 +30,7 @@
 #include <string_view>
 #include <vector>
 
+#include "runtime/export.hpp"
 #include "runtime/server.hpp"
 #include "supervisors/events.hpp"
 #include "supervisors/spec.hpp"
@@ -46,7 +47,7 @@ Task<StartResult> start_dynamic_supervisor(Process& self, DynamicSupervisorSpec 
 // Starts a static supervisor from outside any process (no parent, unlinked)
 // and returns at once; it starts its children on its own. If one fails, the
 // supervisor exits (see above) after reporting start_failed. Any thread.
-Pid start_root(Runtime& rt, const SupervisorSpec& spec, std::string name = {});
+TROUPE_EXPORT Pid start_root(Runtime& rt, const SupervisorSpec& spec, std::string name = {});
 
 // --- child starts for specs --------------------------------------------------------
 
@@ -84,7 +85,7 @@ ChildStart dynamic_supervisor(DynamicSupervisorSpec spec = {});
 
 // --- managing children -------------------------------------------------------------
 
-struct ChildError {
+struct TROUPE_EXPORT ChildError {
   enum class Kind {
     start_failed,     // the child's start failed; `reason` says why
     already_present,  // a static child with that id exists (not running)
@@ -101,9 +102,9 @@ struct ChildError {
   Pid pid;
   std::string detail;
 };
-std::string to_string(const ChildError& e);
+TROUPE_EXPORT std::string to_string(const ChildError& e);
 
-struct ChildInfo {
+struct TROUPE_EXPORT ChildInfo {
   std::string id;
   Pid pid;  // null when not running
   ChildType type = worker;
@@ -111,7 +112,7 @@ struct ChildInfo {
 };
 
 // OTP's count_children.
-struct ChildCounts {
+struct TROUPE_EXPORT ChildCounts {
   std::size_t specs = 0, active = 0, supervisors = 0, workers = 0;
 };
 
