@@ -1,12 +1,18 @@
 # Troupe — build, test, benchmark and install with GNU make alone.
 #
-#   make            build libtroupe.a / libtroupe.so
-#   make test       install missing Debian packages, build and run every suite
+#   make            build libtroupe.a / libtroupe.so, tests, examples, benchmarks
+#   make lib        the libraries only
+#   make deps       install missing Debian packages (sudo when not root)
+#   make test       make deps, then build and run every suite
 #   make asan/tsan  the same suites under ASan+UBSan / ThreadSanitizer
 #   make bench      the actor benchmarks (bench/README.md)
 #   make chaos      long fault runs: a 30 s Redis outage under 100 clients
-#   make run        serve the examples (until they exist: a demo of processes)
-#   make install    headers, libraries and troupe.pc under PREFIX
+#   make run        make deps, then serve the examples
+#   make install    headers, libraries, troupe.pc and TroupeConfig.cmake under PREFIX
+#
+# Only deps, test/check, asan, tsan, bench, bench-ws, chaos and run install
+# packages; every other target builds with what is installed, and stops
+# with the names of the pkg-config modules it cannot find.
 
 # clang, not g++ 12: g++ 12 destroys some temporaries of co_await
 # expressions twice (aggregates and lambdas passed to an awaitable's
@@ -22,9 +28,13 @@ ifneq ($(findstring clang,$(CXX)),)
   CORO_FLAGS := -mllvm -simplifycfg-hoist-common=false
 endif
 PREFIX   ?= /usr/local
+VERSION  := 0.1.0
 SAN      ?=
 BUILD    ?= build$(if $(SAN),-$(SAN))
 DEPS_OK  := $(BUILD)/.deps-ok
+# The goals that install missing packages before compiling anything.
+INSTALLING_GOALS := deps test check asan tsan bench bench-ws chaos run
+DEPS_FIRST := $(if $(filter $(INSTALLING_GOALS),$(MAKECMDGOALS)),$(DEPS_OK))
 
 PKGS     := libuv libwebsockets hiredis
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
@@ -58,7 +68,11 @@ LIB_A    := $(BUILD)/libtroupe.a
 LIB_SO   := $(BUILD)/libtroupe.so
 
 SUITES      := $(notdir $(patsubst %/,%,$(dir $(wildcard test/*/*.cpp))))
-SUITES      := $(sort $(SUITES))
+SUITES      := $(sort $(filter-out support,$(SUITES)))
+# test/support: the fixtures shared by every suite and benchmark (the Redis
+# launcher, temporary directories, ...), one library linked into each.
+SUPPORT_OBJ := $(patsubst %.cpp,$(BUILD)/obj/%.o,$(wildcard test/support/*.cpp))
+SUPPORT_A   := $(BUILD)/libtroupe_test_support.a
 TEST_MAIN   := $(BUILD)/obj/test/main.o
 TEST_BINS   := $(SUITES:%=$(BUILD)/test/%_tests)
 TEST_LIBS   := $(shell pkg-config --libs cpputest 2>/dev/null || echo -lCppUTest -lCppUTestExt)
@@ -69,7 +83,7 @@ BENCH_BINS  := $(BENCH_SRC:bench/%.cpp=$(BUILD)/bench/%)
 EXAMPLE_DIRS := $(patsubst %/,%,$(dir $(wildcard examples/*/main.cpp)))
 EXAMPLE_BINS := $(EXAMPLE_DIRS:examples/%=$(BUILD)/examples/%)
 
-.PHONY: all deps test check asan tsan bench chaos run install uninstall format clean lib tests examples
+.PHONY: all deps pkg-check test check asan tsan bench chaos run install uninstall format clean lib tests examples
 .DEFAULT_GOAL := all
 
 all: lib tests examples $(BENCH_BINS)
@@ -82,11 +96,20 @@ $(DEPS_OK): tools/deps.sh
 	@bash tools/deps.sh
 	@mkdir -p $(@D) && touch $@
 
+# The library exports only what runtime/export.hpp's TROUPE_EXPORT marks.
+LIB_VISIBILITY := -fvisibility=hidden -fvisibility-inlines-hidden
+$(LIB_OBJ): CXXFLAGS += $(LIB_VISIBILITY)
+
 # Objects are rebuilt when the compiler or its flags change.
 FLAGS_FILE := $(BUILD)/.flags
-$(shell mkdir -p $(BUILD) && echo '$(CXX) $(CXXFLAGS)' | cmp -s - $(FLAGS_FILE) || echo '$(CXX) $(CXXFLAGS)' > $(FLAGS_FILE))
+$(shell mkdir -p $(BUILD) && echo '$(CXX) $(CXXFLAGS) $(LIB_VISIBILITY)' | cmp -s - $(FLAGS_FILE) || echo '$(CXX) $(CXXFLAGS) $(LIB_VISIBILITY)' > $(FLAGS_FILE))
 
-$(BUILD)/obj/%.o: %.cpp $(FLAGS_FILE) | $(DEPS_OK)
+# Before compiling: the packages are there (installed first by the goals
+# that install), or the build stops naming what is missing.
+pkg-check: $(DEPS_FIRST)
+	@bash tools/check_pkgs.sh $(PKGS)
+
+$(BUILD)/obj/%.o: %.cpp $(FLAGS_FILE) | pkg-check
 	@mkdir -p $(@D)
 	$(CXX) $(CXXFLAGS) -c $< -o $@
 
@@ -94,9 +117,14 @@ $(LIB_A): $(LIB_OBJ)
 	@mkdir -p $(@D)
 	rm -f $@ && ar rcs $@ $^
 
-$(LIB_SO): $(LIB_OBJ)
+# Relinked when the Makefile changes (its link flags: the soname).
+$(LIB_SO): $(LIB_OBJ) Makefile
 	@mkdir -p $(@D)
-	$(CXX) -shared $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CXX) -shared -Wl,-soname,libtroupe.so $(LDFLAGS) -o $@ $(LIB_OBJ) $(LDLIBS)
+
+$(SUPPORT_A): $(SUPPORT_OBJ)
+	@mkdir -p $(@D)
+	rm -f $@ && ar rcs $@ $^
 
 # Objects named only through the secondary expansion below would count as
 # intermediate files, deleted after every build and so rebuilt by the next.
@@ -104,13 +132,13 @@ $(LIB_SO): $(LIB_OBJ)
 
 # One binary per subsystem, so a crash in one suite cannot hide another's results.
 .SECONDEXPANSION:
-$(BUILD)/test/%_tests: $$(subst .cpp,.o,$$(addprefix $(BUILD)/obj/,$$(wildcard test/$$*/*.cpp))) $(TEST_MAIN) $(LIB_A)
+$(BUILD)/test/%_tests: $$(subst .cpp,.o,$$(addprefix $(BUILD)/obj/,$$(wildcard test/$$*/*.cpp))) $(TEST_MAIN) $(SUPPORT_A) $(LIB_A)
 	@mkdir -p $(@D)
-	$(CXX) $(LDFLAGS) -o $@ $(filter %.o,$^) $(LIB_A) $(TEST_LIBS) $(LDLIBS)
+	$(CXX) $(LDFLAGS) -o $@ $(filter %.o,$^) $(SUPPORT_A) $(LIB_A) $(TEST_LIBS) $(LDLIBS)
 
-$(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(LIB_A)
+$(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(SUPPORT_A) $(LIB_A)
 	@mkdir -p $(@D)
-	$(CXX) $(LDFLAGS) -o $@ $< $(LIB_A) $(LDLIBS)
+	$(CXX) $(LDFLAGS) -o $@ $< $(SUPPORT_A) $(LIB_A) $(LDLIBS)
 
 $(BUILD)/examples/%: $$(subst .cpp,.o,$$(addprefix $(BUILD)/obj/,$$(wildcard examples/$$*/*.cpp))) $(LIB_A)
 	@mkdir -p $(@D)
@@ -120,7 +148,13 @@ $(BUILD)/examples/%: $$(subst .cpp,.o,$$(addprefix $(BUILD)/obj/,$$(wildcard exa
 # sanitizer builds run the suites). The example server is run by both.
 BROWSER_TEST := $(if $(SAN),,bash test/browser/run.sh $(BUILD))
 
-test check: deps tests $(BUILD)/examples/server
+# A layer includes only earlier ones (tools/check_layers.py); the self-test
+# proves the check rejects bad includes.
+.PHONY: layer-check
+layer-check:
+	@python3 tools/check_layers.py && python3 tools/check_layers.py --self-test
+
+test check: deps layer-check tests $(BUILD)/examples/server
 	@BUILD=$(BUILD) EXTRA_TEST='$(BROWSER_TEST)' bash tools/run_tests.sh $(TEST_BINS)
 
 asan:
@@ -143,15 +177,20 @@ run: deps lib examples
 	@bash tools/run.sh $(BUILD) $(ARGS)
 
 PUBLIC_HEADERS := troupe.hpp $(wildcard $(addsuffix /*.hpp,$(LAYERS)) $(addsuffix /detail/*.hpp,$(LAYERS)))
+CMAKE_DIR := $(DESTDIR)$(PREFIX)/lib/cmake/Troupe
 install: lib
-	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include/troupe
+	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include/troupe $(CMAKE_DIR)
 	for h in $(PUBLIC_HEADERS); do install -D -m 644 $$h $(DESTDIR)$(PREFIX)/include/troupe/$$h; done
 	install -m 644 $(LIB_A) $(DESTDIR)$(PREFIX)/lib/
 	install -m 755 $(LIB_SO) $(DESTDIR)$(PREFIX)/lib/
-	sed -e 's|@PREFIX@|$(PREFIX)|' tools/troupe.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/troupe.pc
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' tools/troupe.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/troupe.pc
+	sed -e 's|@VERSION@|$(VERSION)|' tools/cmake/TroupeConfig.cmake.in > $(CMAKE_DIR)/TroupeConfig.cmake
+	sed -e 's|@VERSION@|$(VERSION)|' -e "s|@SIZEOF_VOID_P@|$$(getconf LONG_BIT | awk '{print $$1/8}')|" \
+	  tools/cmake/TroupeConfigVersion.cmake.in > $(CMAKE_DIR)/TroupeConfigVersion.cmake
 
 uninstall:
-	rm -rf $(DESTDIR)$(PREFIX)/include/troupe $(DESTDIR)$(PREFIX)/lib/libtroupe.* $(DESTDIR)$(PREFIX)/lib/pkgconfig/troupe.pc
+	rm -rf $(DESTDIR)$(PREFIX)/include/troupe $(DESTDIR)$(PREFIX)/lib/libtroupe.* \
+	  $(DESTDIR)$(PREFIX)/lib/pkgconfig/troupe.pc $(CMAKE_DIR)
 
 format:
 	clang-format -i $(shell git ls-files '*.cpp' '*.hpp')

@@ -25,12 +25,13 @@
 #include <thread>
 
 #include "bench/bench_args.hpp"
-#include "bench/redis_child.hpp"
 #include "persist/file_store.hpp"
 #include "persist/persistent_server.hpp"
 #include "persist/redis_store.hpp"
 #include "supervisors/events.hpp"
 #include "supervisors/supervisor.hpp"
+#include "test/support/redis_server.hpp"
+#include "test/support/temp_dir.hpp"
 
 using namespace troupe;
 using namespace std::chrono_literals;
@@ -131,7 +132,8 @@ int main(int argc, char** argv) {
   if (!args.num("verbose", 0))
     set_supervisor_log(nullptr);  // a line per restart would be measured too
   {
-    bench::RedisChild redis;
+    test::RedisServer redis;
+    if (!redis.start()) die("redis-server did not answer PING in 10 s");
     run("redis", n, [&](Runtime& rt) {
       return rt.run_on_async<std::unique_ptr<Store>>(0, [&](auto done) {
         auto created = RedisStore::create(rt.loop(0), {.url = redis.url()});
@@ -144,17 +146,15 @@ int main(int argc, char** argv) {
       });
     });
   }
-  std::string dir = std::filesystem::temp_directory_path() / "troupe-resume-XXXXXX";
-  if (!::mkdtemp(dir.data())) die("mkdtemp failed");
+  test::TempDir dir("resume");
   run("file", n, [&](Runtime& rt) {
     return rt.run_on_async<std::unique_ptr<Store>>(0, [&](auto done) {
       auto fs = std::make_shared<std::unique_ptr<FileStore>>(
-          std::make_unique<FileStore>(rt.loop(0), FileStoreOptions{.directory = dir}));
+          std::make_unique<FileStore>(rt.loop(0), FileStoreOptions{.directory = dir.path()}));
       (*fs)->open([fs, done](StoreResult<void> r) mutable {
         if (!r) die(to_string(r.error()));
         done(std::move(*fs));
       });
     });
   });
-  std::filesystem::remove_all(dir);
 }

@@ -33,9 +33,10 @@
 #include <string>
 #include <vector>
 
-#include "bench/redis_child.hpp"
 #include "persist/file_store.hpp"
 #include "persist/redis_store.hpp"
+#include "test/support/redis_server.hpp"
+#include "test/support/temp_dir.hpp"
 
 using namespace troupe;
 using Clock = std::chrono::steady_clock;
@@ -158,7 +159,8 @@ long naive_round(uv_loop_t* loop, Store& store, const Config& cfg, Revision revi
 
 void bench_redis(const Config& cfg, const std::string& tmp) {
   (void)tmp;
-  bench::RedisChild server;
+  test::RedisServer server;
+  if (!server.start()) die("redis-server did not answer PING in 10 s");
   int port = server.port();
   std::string url = server.url();
 
@@ -259,11 +261,9 @@ int main(int argc, char** argv) {
     }
   }
   if (cfg.keys <= 0 || cfg.rounds <= 0 || cfg.batch == 0) die("sizes must be positive");
-  std::string tmp = std::filesystem::temp_directory_path() / "troupe-snapshot-bench-XXXXXX";
-  if (!::mkdtemp(tmp.data())) die("mkdtemp failed");
-  bench_redis(cfg, tmp);
-  bench_file(cfg, tmp, true);
-  bench_file(cfg, tmp, false);
-  std::filesystem::remove_all(tmp);
+  test::TempDir tmp("snapshot-bench");
+  bench_redis(cfg, tmp.path());
+  bench_file(cfg, tmp.path(), true);
+  bench_file(cfg, tmp.path(), false);
   return 0;
 }

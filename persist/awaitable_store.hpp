@@ -20,11 +20,12 @@
 #include <vector>
 
 #include "persist/store.hpp"
+#include "runtime/export.hpp"
 #include "runtime/runtime.hpp"
 
 namespace troupe {
 
-class AwaitableStore {
+class TROUPE_EXPORT AwaitableStore {
  public:
   AwaitableStore(Runtime& rt, unsigned scheduler, Store& store)
       : rt_(rt), scheduler_(scheduler), store_(store) {}

@@ -32,6 +32,7 @@
 
 #include "persist/detail/deferred.hpp"
 #include "persist/store.hpp"
+#include "runtime/export.hpp"
 
 namespace troupe {
 
@@ -39,14 +40,14 @@ namespace detail {
 class FileDir;
 }
 
-struct FileStoreOptions {
+struct TROUPE_EXPORT FileStoreOptions {
   std::string directory;
   // false skips every fsync: for benchmarks and throwaway data only, a power
   // loss may then lose or tear recent writes.
   bool fsync = true;
 };
 
-class FileStore final : public Store {
+class TROUPE_EXPORT FileStore final : public Store {
  public:
   FileStore(uv_loop_t* loop, FileStoreOptions options);
   ~FileStore() override;

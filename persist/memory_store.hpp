@@ -10,10 +10,11 @@
 
 #include "persist/detail/deferred.hpp"
 #include "persist/store.hpp"
+#include "runtime/export.hpp"
 
 namespace troupe {
 
-class MemoryStore final : public Store {
+class TROUPE_EXPORT MemoryStore final : public Store {
  public:
   explicit MemoryStore(uv_loop_t* loop);
 

@@ -35,10 +35,11 @@
 #include <vector>
 
 #include "persist/awaitable_store.hpp"
+#include "runtime/export.hpp"
 
 namespace troupe {
 
-struct PersistenceOptions {
+struct TROUPE_EXPORT PersistenceOptions {
   std::string key_prefix = "actor/";
   // Snapshots kept per actor: the newest and generations - 1 before it. At
   // least 1; with 1 there is nothing to fall back to from a poison snapshot.
@@ -73,7 +74,7 @@ struct PersistenceOptions {
 
 // What the actors of one Persistence have written, for monitoring
 // (Gateway's /metrics): totals since the Persistence was made.
-struct PersistenceStats {
+struct TROUPE_EXPORT PersistenceStats {
   std::uint64_t writes = 0;          // snapshot writes committed
   std::uint64_t write_failures = 0;  // writes that failed (each is retried)
   Duration write_time{};             // summed time from a write's start to its commit
@@ -82,12 +83,12 @@ struct PersistenceStats {
 };
 
 // An actor that stopped without saving its dirty state.
-struct UnsavedActor {
+struct TROUPE_EXPORT UnsavedActor {
   std::string actor;
   StoreError error;
 };
 
-class Persistence {
+class TROUPE_EXPORT Persistence {
  public:
   explicit Persistence(AwaitableStore& client, PersistenceOptions options = {});
 

@@ -22,11 +22,12 @@
 #include <vector>
 
 #include "persist/persistence.hpp"
+#include "runtime/export.hpp"
 
 namespace troupe {
 
 // One write of PersistentMap::batch.
-struct MapOp {
+struct TROUPE_EXPORT MapOp {
   enum class Kind { put, del };
   Kind kind = Kind::put;
   std::string key;
@@ -37,17 +38,17 @@ struct MapOp {
   static MapOp del(std::string key) { return {Kind::del, std::move(key), {}}; }
 };
 
-struct MapItem {
+struct TROUPE_EXPORT MapItem {
   std::string key;  // without the actor's namespace
   std::string value;
 };
 
-struct MapPage {
+struct TROUPE_EXPORT MapPage {
   std::vector<MapItem> items;
   std::string next_cursor;  // empty on the last page; else pass it as ListOptions::cursor
 };
 
-class PersistentMap {
+class TROUPE_EXPORT PersistentMap {
  public:
   PersistentMap(Persistence& store, std::string actor);
 

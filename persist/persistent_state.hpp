@@ -75,13 +75,14 @@
 
 #include "persist/persistence.hpp"
 #include "persist/snapshot_codec.hpp"
+#include "runtime/export.hpp"
 #include "runtime/process.hpp"
 #include "runtime/receive.hpp"
 
 namespace troupe {
 
 // When a change is written.
-struct Durability {
+struct TROUPE_EXPORT Durability {
   enum class Mode : std::uint8_t { write_through, debounce, on_stop };
   Mode mode = Mode::write_through;
   Duration wait{};
@@ -94,7 +95,7 @@ struct Durability {
   static Durability on_stop() { return {Mode::on_stop, {}, {}}; }
 };
 
-struct PersistentStateOptions {
+struct TROUPE_EXPORT PersistentStateOptions {
   // For changes made with mutate() without an explicit durability.
   Durability durability = Durability::write_through();
   // Write the dirty state in flush() after a crash too (see "stop" above).
@@ -104,7 +105,7 @@ struct PersistentStateOptions {
 };
 
 // How the state of one actor stands against the store; see stats().
-struct StateStats {
+struct TROUPE_EXPORT StateStats {
   Revision revision = 0;            // the newest revision this incarnation knows is stored
   bool dirty = false;               // changes not yet written
   Duration dirty_age{};             // since the oldest unwritten change
@@ -115,7 +116,7 @@ struct StateStats {
 };
 
 // The non-template part of PersistentState<S>: the protocol with the store.
-class PersistentStateBase {
+class TROUPE_EXPORT PersistentStateBase {
  public:
   PersistentStateBase(const PersistentStateBase&) = delete;
   PersistentStateBase& operator=(const PersistentStateBase&) = delete;

@@ -39,13 +39,14 @@
 #include "persist/redis_url.hpp"
 #include "persist/store.hpp"
 #include "runtime/backoff.hpp"
+#include "runtime/export.hpp"
 
 struct redisAsyncContext;
 struct redisReply;
 
 namespace troupe {
 
-struct RedisStoreOptions {
+struct TROUPE_EXPORT RedisStoreOptions {
   std::string url = "redis://127.0.0.1:6379/0";
   // Prepended to every Redis key, so that several stores (or applications)
   // can share a database.
@@ -58,9 +59,9 @@ struct RedisStoreOptions {
 };
 
 enum class RedisState { idle, connecting, ready, down, closed };
-const char* to_string(RedisState state);
+TROUPE_EXPORT const char* to_string(RedisState state);
 
-class RedisStore final : public Store {
+class TROUPE_EXPORT RedisStore final : public Store {
  public:
   // Fails with StoreErrc::invalid_argument when options.url does not parse.
   static StoreResult<std::unique_ptr<RedisStore>> create(uv_loop_t* loop,

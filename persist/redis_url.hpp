@@ -12,10 +12,11 @@
 #include <string_view>
 
 #include "persist/store.hpp"
+#include "runtime/export.hpp"
 
 namespace troupe {
 
-struct RedisEndpoint {
+struct TROUPE_EXPORT RedisEndpoint {
   enum class Transport { tcp, unix_socket };
   Transport transport = Transport::tcp;
   std::string host;  // tcp
@@ -31,6 +32,6 @@ struct RedisEndpoint {
 
 // Fails with StoreErrc::invalid_argument and a message that quotes the URL
 // (password masked) and says what is wrong with it.
-StoreResult<RedisEndpoint> parse_redis_url(std::string_view url);
+TROUPE_EXPORT StoreResult<RedisEndpoint> parse_redis_url(std::string_view url);
 
 }  // namespace troupe

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "persist/persistence.hpp"
+#include "runtime/export.hpp"
 
 namespace troupe {
 
@@ -30,18 +31,19 @@ namespace troupe {
 // deletes per page. Yields the number of keys deleted. The caller makes sure
 // no incarnation of `actor` runs meanwhile: one that does may write again
 // after the erase, or find its head gone (its next write is fenced).
-Task<StoreResult<std::size_t>> erase_actor(Process& self, const Persistence& actors,
-                                           std::string_view actor, std::size_t page_size = 100);
+TROUPE_EXPORT Task<StoreResult<std::size_t>> erase_actor(Process& self, const Persistence& actors,
+                                                         std::string_view actor,
+                                                         std::size_t page_size = 100);
 
 // Keys and bytes (key plus value) under a Persistence's key_prefix.
-struct StoredTotals {
+struct TROUPE_EXPORT StoredTotals {
   std::uint64_t keys = 0;
   std::uint64_t bytes = 0;
 };
 
 // A census of a Persistence's keys, one page per step, for a caller that
 // looks at each key as it goes (the gateway's sweeper finds heads in it).
-class ActorCensus {
+class TROUPE_EXPORT ActorCensus {
  public:
   explicit ActorCensus(const Persistence& actors, std::size_t page_size = 100);
 
@@ -61,11 +63,13 @@ class ActorCensus {
 };
 
 // The whole census at once.
-Task<StoreResult<StoredTotals>> count_stored(Process& self, const Persistence& actors);
+TROUPE_EXPORT Task<StoreResult<StoredTotals>> count_stored(Process& self,
+                                                           const Persistence& actors);
 
 // The actor whose head `key` is ("rooms/lobby" for "actor/rooms%2Flobby/head"
 // under key_prefix "actor/"), or nullopt if `key` is not a head key of this
 // Persistence's layout. Pure; any thread.
-std::optional<std::string> head_actor(const Persistence& actors, std::string_view key);
+TROUPE_EXPORT std::optional<std::string> head_actor(const Persistence& actors,
+                                                    std::string_view key);
 
 }  // namespace troupe

@@ -22,6 +22,7 @@
 #include <string_view>
 
 #include "persist/store.hpp"
+#include "runtime/export.hpp"
 #include "runtime/result.hpp"
 
 namespace troupe {
@@ -36,32 +37,33 @@ enum class CodecErrc {
   future_schema,      // the actor's schema version is newer than the code reading it
 };
 
-const char* to_string(CodecErrc code);
+TROUPE_EXPORT const char* to_string(CodecErrc code);
 
-struct CodecError {
+struct TROUPE_EXPORT CodecError {
   CodecErrc code = CodecErrc::malformed;
   std::string message;  // the cause; callers add the key it was read from
 };
 // "<code>: <message>".
-std::string to_string(const CodecError& error);
+TROUPE_EXPORT std::string to_string(const CodecError& error);
 
 template <class T>
 using CodecResult = Result<T, CodecError>;
 
 inline constexpr std::uint16_t snapshot_format_version = 1;
 
-struct Snapshot {
+struct TROUPE_EXPORT Snapshot {
   std::uint32_t schema_version = 0;
   Revision revision = 0;
   std::string payload;
 };
 
-std::string encode_snapshot(const Snapshot& snapshot);
-CodecResult<Snapshot> decode_snapshot(std::string_view bytes);
+TROUPE_EXPORT std::string encode_snapshot(const Snapshot& snapshot);
+TROUPE_EXPORT CodecResult<Snapshot> decode_snapshot(std::string_view bytes);
 
 // Fails with future_schema when the snapshot was written by a newer schema
 // than current_schema_version; older ones are the migration hook's to handle.
-CodecResult<void> check_schema(const Snapshot& snapshot, std::uint32_t current_schema_version);
+TROUPE_EXPORT CodecResult<void> check_schema(const Snapshot& snapshot,
+                                             std::uint32_t current_schema_version);
 
 // msgpack encoding of a state type with a msgpack adaptor (MSGPACK_DEFINE).
 template <class T>
@@ -72,8 +74,9 @@ std::string encode(const T& state) {
 }
 
 namespace detail {
-CodecError type_mismatch(std::string_view type_name, const std::exception& cause);
-CodecError trailing_bytes(std::string_view type_name, std::size_t used, std::size_t size);
+TROUPE_EXPORT CodecError type_mismatch(std::string_view type_name, const std::exception& cause);
+TROUPE_EXPORT CodecError trailing_bytes(std::string_view type_name, std::size_t used,
+                                        std::size_t size);
 }  // namespace detail
 
 // Decodes bytes written by encode<T>; type_mismatch (naming the cause) when

@@ -31,6 +31,7 @@
 #include <string_view>
 #include <vector>
 
+#include "runtime/export.hpp"
 #include "runtime/result.hpp"
 
 namespace troupe {
@@ -44,16 +45,16 @@ enum class StoreErrc {
   closed,            // the store was closed before the operation ran
 };
 
-const char* to_string(StoreErrc code);
+TROUPE_EXPORT const char* to_string(StoreErrc code);
 
-struct StoreError {
+struct TROUPE_EXPORT StoreError {
   StoreErrc code = StoreErrc::io_error;
   // Names the key or the backend's URL/path and the cause, ready for a log or
   // an exit reason.
   std::string message;
 };
 // "<code>: <message>".
-std::string to_string(const StoreError& error);
+TROUPE_EXPORT std::string to_string(const StoreError& error);
 
 template <class T>
 using StoreResult = Result<T, StoreError>;
@@ -63,18 +64,18 @@ using StoreCallback = std::function<void(StoreResult<T>)>;
 
 using Revision = std::uint64_t;
 
-struct Entry {
+struct TROUPE_EXPORT Entry {
   std::string value;
   Revision revision = 0;
 };
 
-struct Item {
+struct TROUPE_EXPORT Item {
   std::string key;
   std::string value;
   Revision revision = 0;
 };
 
-struct ListOptions {
+struct TROUPE_EXPORT ListOptions {
   // The next_cursor of the previous page; empty for the first page.
   std::string cursor;
   // Items per page, at least 1.
@@ -82,14 +83,14 @@ struct ListOptions {
 };
 
 // Keys in ascending byte order, starting after the cursor.
-struct Page {
+struct TROUPE_EXPORT Page {
   std::vector<Item> items;
   // Empty when this is the last page; otherwise pass it as ListOptions::cursor.
   std::string next_cursor;
 };
 
 // One write of an atomic batch.
-struct WriteOp {
+struct TROUPE_EXPORT WriteOp {
   enum class Kind { put, del };
   Kind kind = Kind::put;
   std::string key;
@@ -108,21 +109,21 @@ struct WriteOp {
 };
 
 // One independent write of compare_and_put_many.
-struct CasWrite {
+struct TROUPE_EXPORT CasWrite {
   std::string key;
   std::string value;
   Revision revision = 1;  // the revision to write; the stored one must be revision - 1
 };
 
 // What compare_and_put_many did with one CasWrite.
-struct CasOutcome {
+struct TROUPE_EXPORT CasOutcome {
   bool committed = false;
   // The key's revision after the step: the written one if committed, else the
   // stored one that made the write conflict.
   Revision revision = 0;
 };
 
-class Store {
+class TROUPE_EXPORT Store {
  public:
   virtual ~Store() = default;
 
@@ -171,6 +172,7 @@ class Store {
 
 // The message of a failed compare-and-put, shared by every store so that
 // logs read alike.
-std::string conflict_message(const std::string& key, Revision written, Revision stored);
+TROUPE_EXPORT std::string conflict_message(const std::string& key, Revision written,
+                                           Revision stored);
 
 }  // namespace troupe

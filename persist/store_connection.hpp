@@ -41,6 +41,7 @@
 #include "persist/persistence.hpp"
 #include "persist/redis_store.hpp"
 #include "persist/store.hpp"
+#include "runtime/export.hpp"
 #include "runtime/runtime.hpp"
 #include "supervisors/spec.hpp"
 
@@ -60,15 +61,15 @@ struct StoreOpener {
 };
 
 // A FileStore in options.directory (created if missing).
-StoreOpener open_file_store(FileStoreOptions options);
+TROUPE_EXPORT StoreOpener open_file_store(FileStoreOptions options);
 // A RedisStore connected to options.url.
-StoreOpener open_redis_store(RedisStoreOptions options);
+TROUPE_EXPORT StoreOpener open_redis_store(RedisStoreOptions options);
 
 namespace detail {
 class StoreSlot;
 }
 
-class StoreConnection {
+class TROUPE_EXPORT StoreConnection {
  public:
   StoreConnection(Runtime& rt, StoreOpener opener, unsigned scheduler = 0,
                   PersistenceOptions options = {});

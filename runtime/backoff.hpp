@@ -17,6 +17,7 @@
 #include <chrono>
 #include <string>
 
+#include "runtime/export.hpp"
 #include "runtime/receive.hpp"
 
 namespace troupe {
@@ -34,15 +35,15 @@ struct Backoff {
 };
 
 // The delay before retry number `n` (0-based) with random draw `u` in [0, 1).
-Duration backoff_delay(const Backoff& b, unsigned n, double u);
+TROUPE_EXPORT Duration backoff_delay(const Backoff& b, unsigned n, double u);
 // The same with `u` drawn from the calling thread's generator.
-Duration backoff_delay(const Backoff& b, unsigned n);
+TROUPE_EXPORT Duration backoff_delay(const Backoff& b, unsigned n);
 
-std::string to_string(const Backoff& b);
+TROUPE_EXPORT std::string to_string(const Backoff& b);
 
 // Failures in a row of one operation and the wait before its next attempt.
 // Not thread-safe: one owner.
-class BackoffCounter {
+class TROUPE_EXPORT BackoffCounter {
  public:
   explicit BackoffCounter(Backoff b) : backoff_(b) {}
   // Counts one more failure and returns the delay before the next attempt.

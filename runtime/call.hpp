@@ -4,11 +4,12 @@
 #include <string>
 
 #include "runtime/exit_reason.hpp"
+#include "runtime/export.hpp"
 #include "runtime/result.hpp"
 
 namespace troupe {
 
-struct CallError {
+struct TROUPE_EXPORT CallError {
   enum class Kind {
     timeout,       // no reply within the timeout; a late reply is discarded
     noproc,        // the callee was not alive (or no process has that name)
@@ -22,8 +23,8 @@ struct CallError {
 };
 
 // "timeout", "exit: <reason>", "bad_reply: <message>", ...
-std::string to_string(const CallError& e);
-const char* to_string(CallError::Kind kind);
+TROUPE_EXPORT std::string to_string(const CallError& e);
+TROUPE_EXPORT const char* to_string(CallError::Kind kind);
 
 template <class R>
 using CallResult = Result<R, CallError>;

@@ -5,12 +5,14 @@
 #include <memory>
 #include <string>
 
+#include "runtime/export.hpp"
+
 namespace troupe {
 
 class ExitReason;
-std::string to_string(const ExitReason& reason);
+TROUPE_EXPORT std::string to_string(const ExitReason& reason);
 
-class ExitReason {
+class TROUPE_EXPORT ExitReason {
  public:
   enum class Kind : std::uint8_t {
     normal,    // the body returned, or exit(normal)
@@ -36,7 +38,7 @@ class ExitReason {
   // normal, shutdown and {shutdown, _}: exits a supervisor does not treat as a crash.
   bool is_normal_exit() const { return kind_ == Kind::normal || kind_ == Kind::shutdown; }
 
-  friend bool operator==(const ExitReason& a, const ExitReason& b);
+  friend TROUPE_EXPORT bool operator==(const ExitReason& a, const ExitReason& b);
 
  private:
   Kind kind_ = Kind::normal;
@@ -44,7 +46,7 @@ class ExitReason {
 };
 
 // "normal", "shutdown", ...; with a detail "{error, what}".
-const char* to_string(ExitReason::Kind kind);
+TROUPE_EXPORT const char* to_string(ExitReason::Kind kind);
 
 inline const ExitReason normal{ExitReason::Kind::normal};
 inline const ExitReason shutdown{ExitReason::Kind::shutdown};

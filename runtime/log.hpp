@@ -31,6 +31,8 @@
 #include <string>
 #include <string_view>
 
+#include "runtime/export.hpp"
+
 namespace troupe {
 
 enum class LogLevel : int {
@@ -63,18 +65,18 @@ struct LogRecord {
 using LogSink = std::function<void(const LogRecord&)>;
 
 // Records below `level` are dropped before they reach the sink. Default info.
-void set_log_level(LogLevel level);
-LogLevel log_level();
+TROUPE_EXPORT void set_log_level(LogLevel level);
+TROUPE_EXPORT LogLevel log_level();
 
 // The format of the default sink. Default text.
-void set_log_format(LogFormat format);
+TROUPE_EXPORT void set_log_format(LogFormat format);
 
 // Installs the application's sink; nullptr restores the default (stderr)
 // sink. Records being logged at that moment may still reach the previous one.
-void set_log_sink(LogSink sink);
+TROUPE_EXPORT void set_log_sink(LogSink sink);
 
 namespace detail {
-extern std::atomic<int> log_threshold;
+TROUPE_EXPORT extern std::atomic<int> log_threshold;
 }  // namespace detail
 
 inline bool log_enabled(LogLevel level) {
@@ -82,8 +84,8 @@ inline bool log_enabled(LogLevel level) {
 }
 
 // Hands a record stamped with the current time to the sink, if `level` passes.
-void log(LogLevel level, std::string_view component, std::string_view message,
-         std::span<const LogField> fields = {});
+TROUPE_EXPORT void log(LogLevel level, std::string_view component, std::string_view message,
+                       std::span<const LogField> fields = {});
 inline void log(LogLevel level, std::string_view component, std::string_view message,
                 std::initializer_list<LogField> fields) {
   log(level, component, message, std::span<const LogField>(fields.begin(), fields.size()));
@@ -108,12 +110,12 @@ inline void log_error(std::string_view component, std::string_view message,
 
 // The default sink's two line formats, without the trailing newline; for a
 // sink of the application's that writes elsewhere in the same format.
-std::string format_log_text(const LogRecord& record);
-std::string format_log_json(const LogRecord& record);
+TROUPE_EXPORT std::string format_log_text(const LogRecord& record);
+TROUPE_EXPORT std::string format_log_json(const LogRecord& record);
 
-const char* to_string(LogLevel level);
+TROUPE_EXPORT const char* to_string(LogLevel level);
 // "debug", "info", "warning", "error", "off"; "text", "json". nullopt otherwise.
-std::optional<LogLevel> parse_log_level(std::string_view text);
-std::optional<LogFormat> parse_log_format(std::string_view text);
+TROUPE_EXPORT std::optional<LogLevel> parse_log_level(std::string_view text);
+TROUPE_EXPORT std::optional<LogFormat> parse_log_format(std::string_view text);
 
 }  // namespace troupe

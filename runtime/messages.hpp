@@ -3,27 +3,28 @@
 // of a call. They travel in the system lane: never bounded, never dropped.
 
 #include "runtime/exit_reason.hpp"
+#include "runtime/export.hpp"
 #include "runtime/pid.hpp"
 
 namespace troupe {
 
 // An exit signal from `from`, delivered as a message because the receiver
 // traps exits (Process::trap_exit). Erlang's {'EXIT', From, Reason}.
-struct Exit {
+struct TROUPE_EXPORT Exit {
   Pid from;
   ExitReason reason;
 };
 
 // The monitored process `pid` ended with `reason` (noproc: it was not alive
 // when the monitor was set). Erlang's {'DOWN', Ref, process, Pid, Reason}.
-struct Down {
+struct TROUPE_EXPORT Down {
   Ref ref;
   Pid pid;
   ExitReason reason;
 };
 
 // Who is waiting for the answer to a call; pass it to Process::reply.
-struct ReplyTo {
+struct TROUPE_EXPORT ReplyTo {
   Pid from;
   Ref ref;
 };

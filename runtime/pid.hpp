@@ -7,13 +7,15 @@
 #include <iosfwd>
 #include <string>
 
+#include "runtime/export.hpp"
+
 namespace troupe {
 
 // Identifies one incarnation of a process. Copyable, comparable, hashable and
 // printable ("<0.slot.generation>"). A process slot is reused after its
 // process exits, but with a new generation, so a stale Pid never reaches a
 // newer process. The default Pid is null: it names no process.
-class Pid {
+class TROUPE_EXPORT Pid {
  public:
   constexpr Pid() = default;
   constexpr Pid(std::uint32_t slot, std::uint32_t generation) : slot_(slot), gen_(generation) {}
@@ -35,16 +37,16 @@ class Pid {
   std::uint32_t gen_ = 0;  // 0 = null pid; live generations start at 1
 };
 
-std::ostream& operator<<(std::ostream& os, const Pid& pid);
+TROUPE_EXPORT std::ostream& operator<<(std::ostream& os, const Pid& pid);
 
 // A reference unique within a Runtime: names a monitor, a call or a timer.
-struct Ref {
+struct TROUPE_EXPORT Ref {
   std::uint64_t id = 0;
   constexpr bool valid() const { return id != 0; }
   friend constexpr auto operator<=>(const Ref&, const Ref&) = default;
 };
 
-std::ostream& operator<<(std::ostream& os, const Ref& ref);
+TROUPE_EXPORT std::ostream& operator<<(std::ostream& os, const Ref& ref);
 
 }  // namespace troupe
 

@@ -27,6 +27,7 @@
 #include "runtime/call.hpp"
 #include "runtime/detail/message.hpp"
 #include "runtime/exit_reason.hpp"
+#include "runtime/export.hpp"
 #include "runtime/messages.hpp"
 #include "runtime/pid.hpp"
 #include "runtime/receive.hpp"
@@ -43,7 +44,7 @@ class OffloadAwaitable;
 inline constexpr Duration default_call_timeout = std::chrono::seconds(5);
 
 // A timer started by send_after; cancel it with Process::cancel_timer.
-struct TimerRef {
+struct TROUPE_EXPORT TimerRef {
   std::uint64_t id = 0;
   bool valid() const { return id != 0; }
 };
@@ -56,14 +57,14 @@ struct SharedRelations;
 struct OwnRelations;
 
 // A type-erased process body: the callable and how to start and free it.
-struct Body {
+struct TROUPE_EXPORT Body {
   Proc (*start)(void* fn, Process& self) = nullptr;
   void* fn = nullptr;
   void (*free)(void* fn) noexcept = nullptr;
 };
 
 // What a live process keeps of its body: the callable outlives the frame.
-struct BodyStorage {
+struct TROUPE_EXPORT BodyStorage {
   void* fn = nullptr;
   void (*free)(void* fn) noexcept = nullptr;
 };
@@ -97,7 +98,7 @@ Body make_body(F&& f) {
 }
 
 // Work a process waits for outside its mailbox (offload).
-struct ExternalOp {
+struct TROUPE_EXPORT ExternalOp {
   Process* process = nullptr;
   Scheduler* scheduler = nullptr;
   std::uint32_t generation = 0;
@@ -131,7 +132,7 @@ class ReceiveAwaitable;
 
 }  // namespace detail
 
-class Process {
+class TROUPE_EXPORT Process {
  public:
   Process(const Process&) = delete;
   Process& operator=(const Process&) = delete;
@@ -553,11 +554,11 @@ Pid Process::spawn(F&& body, SpawnOptions options) {
 }
 
 namespace detail {
-struct Room {};  // send_when_room: the mailbox has room again
+struct TROUPE_EXPORT Room {};  // send_when_room: the mailbox has room again
 
 // Owns a message node until it is handed over; frees it otherwise (e.g.
 // when the process is killed while waiting).
-struct NodeOwner {
+struct TROUPE_EXPORT NodeOwner {
   MessageNode* node;
   ~NodeOwner() {
     if (node) node->dispose();

@@ -22,13 +22,14 @@
 #include <utility>
 
 #include "runtime/detail/message.hpp"
+#include "runtime/export.hpp"
 
 namespace troupe {
 
 using Duration = std::chrono::steady_clock::duration;
 
 // Any message, for catch-all clauses (e.g. logging what nobody expected).
-class AnyMessage {
+class TROUPE_EXPORT AnyMessage {
  public:
   explicit AnyMessage(detail::MessageNode* node) : node_(node) {}
   template <class T>

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "runtime/detail/name_table.hpp"
+#include "runtime/export.hpp"
 #include "runtime/pid.hpp"
 #include "runtime/process.hpp"
 #include "runtime/result.hpp"
@@ -27,7 +28,7 @@ namespace troupe {
 
 class Runtime;
 
-struct RegisterError {
+struct TROUPE_EXPORT RegisterError {
   enum class Kind {
     taken,    // the name is held by `holder`
     noproc,   // the process to register is not alive
@@ -38,10 +39,10 @@ struct RegisterError {
 };
 
 // "name taken by <pid>", "noproc", "invalid name".
-std::string to_string(const RegisterError& e);
-const char* to_string(RegisterError::Kind kind);
+TROUPE_EXPORT std::string to_string(const RegisterError& e);
+TROUPE_EXPORT const char* to_string(RegisterError::Kind kind);
 
-class Registry {
+class TROUPE_EXPORT Registry {
  public:
   explicit Registry(Runtime& rt) : rt_(rt) {}
   Registry(const Registry&) = delete;

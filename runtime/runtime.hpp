@@ -25,6 +25,7 @@
 
 #include "runtime/detail/process_table.hpp"
 #include "runtime/exit_reason.hpp"
+#include "runtime/export.hpp"
 #include "runtime/pid.hpp"
 #include "runtime/process.hpp"
 #include "runtime/registry.hpp"
@@ -32,14 +33,14 @@
 
 namespace troupe {
 
-struct RuntimeOptions {
+struct TROUPE_EXPORT RuntimeOptions {
   unsigned schedulers = 0;     // 0: one per core
   uv_loop_t* loop = nullptr;   // embed on this loop (one scheduler, no threads)
   int reductions = 1000;       // receives a process may complete before it yields
   bool handle_signals = true;  // start(): SIGINT/SIGTERM shut the root down
 };
 
-class Runtime {
+class TROUPE_EXPORT Runtime {
  public:
   explicit Runtime(RuntimeOptions options = {});
   // Shuts down if that has not happened yet.

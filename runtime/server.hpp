@@ -53,13 +53,14 @@
 #include <utility>
 
 #include "runtime/behaviour.hpp"
+#include "runtime/export.hpp"
 #include "runtime/process.hpp"
 #include "runtime/runtime.hpp"
 
 namespace troupe {
 
 // Why a synchronous start (start_link, start_server) did not give a process.
-struct StartError {
+struct TROUPE_EXPORT StartError {
   enum class Kind {
     failed,           // the process ended before acknowledging; `reason` says why
     already_started,  // its name is held by `holder` (OTP {already_started, Pid})
@@ -69,14 +70,14 @@ struct StartError {
   ExitReason reason;
   Pid holder;
 };
-std::string to_string(const StartError& e);
+TROUPE_EXPORT std::string to_string(const StartError& e);
 
 // A started process, or why not. ok() with a null Pid: the process answered
 // `ignore` (OTP) and ended without error.
 using StartResult = Result<Pid, StartError>;
 
 // How start_link / start_server spawn and wait.
-struct StartOptions {
+struct TROUPE_EXPORT StartOptions {
   std::string name;                  // registered by the new process before init; empty: none
   bool link = true;                  // link to the starter (OTP start_link vs start)
   SpawnOptions spawn = {};           // placement and mailbox of the new process
@@ -85,7 +86,7 @@ struct StartOptions {
 
 namespace detail {
 // The acknowledgement a synchronously started process sends its starter.
-struct InitAckMsg {
+struct TROUPE_EXPORT InitAckMsg {
   enum class Status { ok, ignore, already_started };
   Pid child;
   Status status = Status::ok;
@@ -97,7 +98,7 @@ struct InitAckMsg {
 // Call exactly one of claim_name (on failure it answers already_started),
 // ok, ignore, or end the process (the starter then gets its exit reason).
 // Only the new process, from its own body.
-class InitAck {
+class TROUPE_EXPORT InitAck {
  public:
   InitAck() = default;
   InitAck(Pid starter, std::string name) : starter_(starter), name_(std::move(name)) {}
@@ -118,7 +119,7 @@ class InitAck {
 
 namespace detail {
 // Waits for `child`'s acknowledgement (or its end, or the timeout). Used by start_link.
-Task<StartResult> await_start(Process& parent, Pid child, StartOptions options);
+TROUPE_EXPORT Task<StartResult> await_start(Process& parent, Pid child, StartOptions options);
 }  // namespace detail
 
 // OTP's proc_lib:start_link. Spawns `body(self, ack)` (a coroutine returning

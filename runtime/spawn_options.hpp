@@ -4,6 +4,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "runtime/export.hpp"
+
 namespace troupe {
 
 // What a bounded mailbox does with a message that would exceed its limit.
@@ -19,7 +21,7 @@ enum class Placement : std::uint8_t {
   spread,  // round robin over all schedulers
 };
 
-struct SpawnOptions {
+struct TROUPE_EXPORT SpawnOptions {
   Placement placement = Placement::local;
   int scheduler = -1;             // a fixed scheduler index; overrides placement
   std::uint32_t max_mailbox = 0;  // 0 = unbounded; counts ordinary messages only

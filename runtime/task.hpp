@@ -10,29 +10,30 @@
 
 #include "runtime/detail/pool.hpp"
 #include "runtime/exit_reason.hpp"
+#include "runtime/export.hpp"
 
 namespace troupe {
 
 namespace detail {
 
 // Frames come from the per-thread pool: a process costs a frame, not a stack.
-struct PooledFrame {
+struct TROUPE_EXPORT PooledFrame {
   static void* operator new(std::size_t size) { return pool_alloc(size); }
   static void operator delete(void* p, std::size_t size) noexcept { pool_free(p, size); }
 };
 
 // Thrown by Process::exit(reason) to unwind the body; ends the process.
-struct ExitRequest {
+struct TROUPE_EXPORT ExitRequest {
   ExitReason reason;
 };
 
 // The reason an uncaught exception gives a process: names the exception.
-ExitReason reason_from_exception(std::exception_ptr e);
+TROUPE_EXPORT ExitReason reason_from_exception(std::exception_ptr e);
 
 }  // namespace detail
 
 // The return type of a process body: `[](troupe::Process& self) -> troupe::Proc {...}`.
-class Proc {
+class TROUPE_EXPORT Proc {
  public:
   struct promise_type : detail::PooledFrame {
     std::exception_ptr exception;
@@ -61,7 +62,7 @@ class Proc {
 
 namespace detail {
 
-struct TaskPromiseBase : PooledFrame {
+struct TROUPE_EXPORT TaskPromiseBase : PooledFrame {
   std::coroutine_handle<> continuation;
   std::exception_ptr exception;
 

@@ -16,12 +16,13 @@
 #include <string>
 
 #include "runtime/exit_reason.hpp"
+#include "runtime/export.hpp"
 #include "runtime/pid.hpp"
 #include "runtime/receive.hpp"
 
 namespace troupe {
 
-struct SupervisorEvent {
+struct TROUPE_EXPORT SupervisorEvent {
   enum class Kind {
     child_started,       // first start of a child
     child_crashed,       // a child ended abnormally; `reason` says why
@@ -43,16 +44,16 @@ using SupervisorLog = std::function<void(const SupervisorEvent&)>;
 
 // Replaces the hook for every supervisor; nullptr silences them. Any thread;
 // events already being reported may still reach the previous hook.
-void set_supervisor_log(SupervisorLog hook);
+TROUPE_EXPORT void set_supervisor_log(SupervisorLog hook);
 // The default hook (to the log sink), e.g. to chain to it from your own.
-void log_supervisor_event(const SupervisorEvent& e);
+TROUPE_EXPORT void log_supervisor_event(const SupervisorEvent& e);
 
-const char* to_string(SupervisorEvent::Kind k);
-std::string to_string(const SupervisorEvent& e);
+TROUPE_EXPORT const char* to_string(SupervisorEvent::Kind k);
+TROUPE_EXPORT std::string to_string(const SupervisorEvent& e);
 
 namespace detail {
 // Reports `e` to the current hook. Cheap when silenced.
-void report(const SupervisorEvent& e);
+TROUPE_EXPORT void report(const SupervisorEvent& e);
 }  // namespace detail
 
 }  // namespace troupe

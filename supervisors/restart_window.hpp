@@ -6,11 +6,12 @@
 #include <chrono>
 #include <deque>
 
+#include "runtime/export.hpp"
 #include "runtime/receive.hpp"
 
 namespace troupe {
 
-class RestartWindow {
+class TROUPE_EXPORT RestartWindow {
  public:
   using Clock = std::chrono::steady_clock;
 

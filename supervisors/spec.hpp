@@ -25,8 +25,9 @@
 #include <string>
 #include <vector>
 
-#include "runtime/server.hpp"
 #include "runtime/backoff.hpp"
+#include "runtime/export.hpp"
+#include "runtime/server.hpp"
 
 namespace troupe {
 
@@ -60,7 +61,7 @@ inline constexpr ChildType supervisor = ChildType::supervisor;
 // signal shutdown, then kill if it has not ended after the timeout) or
 // infinity (shutdown, then wait as long as it takes: for supervisors). The
 // default is OTP's: 5 s for workers, infinity for supervisors.
-struct Shutdown {
+struct TROUPE_EXPORT Shutdown {
   enum class Kind : std::uint8_t { by_type, brutal_kill, timeout, infinity };
   Kind kind = Kind::by_type;
   Duration timeout{};
@@ -92,7 +93,7 @@ inline constexpr AutoShutdown all_significant = AutoShutdown::all_significant;
 using StartFunction =
     std::function<Task<StartResult>(Process& supervisor, const std::string& name)>;
 
-struct ChildStart {
+struct TROUPE_EXPORT ChildStart {
   std::string label;  // what it starts; how the start prints and compares
   std::shared_ptr<const StartFunction> fn;
 
@@ -107,7 +108,7 @@ struct ChildStart {
   friend bool operator==(const ChildStart& a, const ChildStart& b) { return a.label == b.label; }
 };
 
-struct ChildSpec {
+struct TROUPE_EXPORT ChildSpec {
   std::string id;  // unique among a static supervisor's children
   ChildStart start;
   Restart restart = permanent;
@@ -129,7 +130,7 @@ struct ChildSpec {
 // More than `intensity` restarts within `period` (a sliding window on the
 // monotonic clock) and the supervisor stops its children and exits, with
 // reason {shutdown, reached_max_restart_intensity}, escalating to its parent.
-struct SupervisorSpec {
+struct TROUPE_EXPORT SupervisorSpec {
   Strategy strategy = one_for_one;
   int intensity = 1;  // OTP's defaults
   Duration period = 5s;
@@ -145,7 +146,7 @@ inline constexpr std::size_t unlimited = std::numeric_limits<std::size_t>::max()
 // made general): no children at start; start_child adds any child spec,
 // children are addressed by Pid, restarted one_for_one, and stopped all at
 // once (in parallel) when the supervisor stops.
-struct DynamicSupervisorSpec {
+struct TROUPE_EXPORT DynamicSupervisorSpec {
   int intensity = 3;
   Duration period = 5s;
   std::size_t max_children = unlimited;
@@ -154,22 +155,22 @@ struct DynamicSupervisorSpec {
 };
 
 // The effective shutdown of a child (resolves the by-type default).
-Shutdown effective_shutdown(const ChildSpec& child);
+TROUPE_EXPORT Shutdown effective_shutdown(const ChildSpec& child);
 
 // Why a spec cannot be started: "" if it is valid. Checks unique non-empty
 // ids, intensity >= 0, period > 0, and OTP's rules for significant children.
-std::string validate(const SupervisorSpec& spec);
+TROUPE_EXPORT std::string validate(const SupervisorSpec& spec);
 
-const char* to_string(Strategy s);
-const char* to_string(Restart r);
-const char* to_string(ChildType t);
-const char* to_string(AutoShutdown a);
-std::string to_string(const Shutdown& s);
-std::string to_string(const ChildSpec& c);
-std::string to_string(const SupervisorSpec& s);
-std::string to_string(const DynamicSupervisorSpec& s);
-std::ostream& operator<<(std::ostream& os, const ChildSpec& c);
-std::ostream& operator<<(std::ostream& os, const SupervisorSpec& s);
-std::ostream& operator<<(std::ostream& os, const DynamicSupervisorSpec& s);
+TROUPE_EXPORT const char* to_string(Strategy s);
+TROUPE_EXPORT const char* to_string(Restart r);
+TROUPE_EXPORT const char* to_string(ChildType t);
+TROUPE_EXPORT const char* to_string(AutoShutdown a);
+TROUPE_EXPORT std::string to_string(const Shutdown& s);
+TROUPE_EXPORT std::string to_string(const ChildSpec& c);
+TROUPE_EXPORT std::string to_string(const SupervisorSpec& s);
+TROUPE_EXPORT std::string to_string(const DynamicSupervisorSpec& s);
+TROUPE_EXPORT std::ostream& operator<<(std::ostream& os, const ChildSpec& c);
+TROUPE_EXPORT std::ostream& operator<<(std::ostream& os, const SupervisorSpec& s);
+TROUPE_EXPORT std::ostream& operator<<(std::ostream& os, const DynamicSupervisorSpec& s);
 
 }  // namespace troupe

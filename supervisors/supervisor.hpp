@@ -30,6 +30,7 @@
 #include <string_view>
 #include <vector>
 
+#include "runtime/export.hpp"
 #include "runtime/server.hpp"
 #include "supervisors/events.hpp"
 #include "supervisors/spec.hpp"
@@ -39,20 +40,21 @@ namespace troupe {
 // --- starting supervisors ----------------------------------------------------------
 
 // Starts a static supervisor linked to `self`, registered as `name` if given.
-Task<StartResult> start_supervisor(Process& self, SupervisorSpec spec, std::string name = {});
+TROUPE_EXPORT Task<StartResult> start_supervisor(Process& self, SupervisorSpec spec,
+                                                 std::string name = {});
 // Starts a dynamic supervisor linked to `self`.
-Task<StartResult> start_dynamic_supervisor(Process& self, DynamicSupervisorSpec spec,
-                                           std::string name = {});
+TROUPE_EXPORT Task<StartResult> start_dynamic_supervisor(Process& self, DynamicSupervisorSpec spec,
+                                                         std::string name = {});
 // Starts a static supervisor from outside any process (no parent, unlinked)
 // and returns at once; it starts its children on its own. If one fails, the
 // supervisor exits (see above) after reporting start_failed. Any thread.
-Pid start_root(Runtime& rt, const SupervisorSpec& spec, std::string name = {});
+TROUPE_EXPORT Pid start_root(Runtime& rt, const SupervisorSpec& spec, std::string name = {});
 
 // --- child starts for specs --------------------------------------------------------
 
 namespace detail {
 // Registers `name` for the already spawned, linked `child`; undoes the spawn if taken.
-Task<StartResult> adopt_child(Process& supervisor, Pid child, std::string name);
+TROUPE_EXPORT Task<StartResult> adopt_child(Process& supervisor, Pid child, std::string name);
 }  // namespace detail
 
 // A plain process body (Proc(Process&)), spawned linked to the supervisor.
@@ -78,13 +80,13 @@ ChildStart server_child(Args... args) {
 }
 
 // A static supervisor as a child (give it .type = troupe::supervisor).
-ChildStart supervisor_child(SupervisorSpec spec);
+TROUPE_EXPORT ChildStart supervisor_child(SupervisorSpec spec);
 // A dynamic supervisor as a child (give it .type = troupe::supervisor).
-ChildStart dynamic_supervisor(DynamicSupervisorSpec spec = {});
+TROUPE_EXPORT ChildStart dynamic_supervisor(DynamicSupervisorSpec spec = {});
 
 // --- managing children -------------------------------------------------------------
 
-struct ChildError {
+struct TROUPE_EXPORT ChildError {
   enum class Kind {
     start_failed,     // the child's start failed; `reason` says why
     already_present,  // a static child with that id exists (not running)
@@ -102,10 +104,10 @@ struct ChildError {
   std::string message;
 };
 // "<kind>", or "<kind>: <reason, pid or message>".
-std::string to_string(const ChildError& e);
-const char* to_string(ChildError::Kind kind);
+TROUPE_EXPORT std::string to_string(const ChildError& e);
+TROUPE_EXPORT const char* to_string(ChildError::Kind kind);
 
-struct ChildInfo {
+struct TROUPE_EXPORT ChildInfo {
   std::string id;
   Pid pid;  // null when not running
   ChildType type = worker;
@@ -113,22 +115,23 @@ struct ChildInfo {
 };
 
 // OTP's count_children.
-struct ChildCounts {
+struct TROUPE_EXPORT ChildCounts {
   std::size_t specs = 0, active = 0, supervisors = 0, workers = 0;
 };
 
 // Adds and starts a child (static: appended last, unique id; dynamic: any id).
-Task<Result<Pid, ChildError>> start_child(Process& self, Pid sup, ChildSpec spec);
+TROUPE_EXPORT Task<Result<Pid, ChildError>> start_child(Process& self, Pid sup, ChildSpec spec);
 // Stops a child per its shutdown. Static children keep their spec (except
 // temporary ones); dynamic children are removed.
-Task<Result<void, ChildError>> terminate_child(Process& self, Pid sup, std::string id);
-Task<Result<void, ChildError>> terminate_child(Process& self, Pid sup, Pid child);
+TROUPE_EXPORT Task<Result<void, ChildError>> terminate_child(Process& self, Pid sup,
+                                                             std::string id);
+TROUPE_EXPORT Task<Result<void, ChildError>> terminate_child(Process& self, Pid sup, Pid child);
 // Static supervisors: starts a stopped child again / forgets a stopped child.
-Task<Result<Pid, ChildError>> restart_child(Process& self, Pid sup, std::string id);
-Task<Result<void, ChildError>> delete_child(Process& self, Pid sup, std::string id);
+TROUPE_EXPORT Task<Result<Pid, ChildError>> restart_child(Process& self, Pid sup, std::string id);
+TROUPE_EXPORT Task<Result<void, ChildError>> delete_child(Process& self, Pid sup, std::string id);
 // The children in start order / how many there are.
-Task<CallResult<std::vector<ChildInfo>>> which_children(Process& self, Pid sup);
-Task<CallResult<ChildCounts>> count_children(Process& self, Pid sup);
+TROUPE_EXPORT Task<CallResult<std::vector<ChildInfo>>> which_children(Process& self, Pid sup);
+TROUPE_EXPORT Task<CallResult<ChildCounts>> count_children(Process& self, Pid sup);
 
 // The same, addressing the supervisor by registered name.
 inline Pid whereis_supervisor(Process& self, std::string_view name) {

@@ -5,7 +5,7 @@
 #include <cstdio>
 #include <cstdlib>
 
-#include "test/child_entry.hpp"
+#include "test/support/child_entry.hpp"
 
 namespace {
 

@@ -5,7 +5,7 @@
 set -euo pipefail
 
 packages=(
-  build-essential make pkg-config git ca-certificates procps
+  build-essential make pkg-config cmake git ca-certificates procps
   clang libclang-rt-14-dev
   libuv1-dev libmsgpack-cxx-dev libwebsockets-dev libwebsockets-evlib-uv
   libhiredis-dev cpputest redis-server redis-tools

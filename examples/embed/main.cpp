@@ -3,6 +3,7 @@
 // with a supervision tree of the application's own. Built against the
 // installed library: `make embed-test` does
 //   c++ main.cpp $(pkg-config --cflags --libs troupe)
+// and the same with CMake (find_package(Troupe), see CMakeLists.txt here).
 #include <uv.h>
 
 #include <cstdio>
@@ -56,6 +57,7 @@ int main() {
   // mode processes run on the application's loop thread, so it may touch
   // the application's handles.)
   int answer = -1;
+  bool root_down = false;
   rt.spawn([&](troupe::Process& self) -> troupe::Proc {
     (void)co_await self.runtime().registry().wait_for(self, "ticks", 5s);
     uv_timer_start(&timer, tick, 1, 1);
@@ -64,13 +66,18 @@ int main() {
     answer = seen ? *seen : -1;
     // As the application (the root's parent), not as a process: a root
     // supervisor ignores exit signals from anyone but its parent.
+    self.monitor(root);
     self.runtime().exit(root, troupe::shutdown);
+    // The runtime's own message reaches the application's code (with the
+    // shared library too: its message types are exported).
+    co_await self.receive([&](const troupe::Down&) { root_down = true; }, troupe::after(5s, [] {}));
   });
 
   rt.run();  // runs the application's loop until the root has exited
   uv_close(reinterpret_cast<uv_handle_t*>(&timer), nullptr);
   rt.shutdown();
   uv_run(loop, UV_RUN_DEFAULT);  // the application's handles close
-  std::printf("the worker saw %d ticks from the application's timer\n", answer);
-  return answer == 5 ? 0 : 1;
+  std::printf("the worker saw %d ticks from the application's timer; the tree's end was %s\n",
+              answer, root_down ? "seen" : "NOT seen");
+  return answer == 5 && root_down ? 0 : 1;
 }

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "net/ws/types.hpp"
+#include "runtime/export.hpp"
 
 namespace troupe {
 
@@ -24,7 +25,7 @@ struct SessionAccess;
 // shared with the gateway's relay: the frame it last took up, and the last
 // one whose on_message returned. taken > handled after a crash: that frame
 // was being handled.
-struct FrameProgress {
+struct TROUPE_EXPORT FrameProgress {
   std::atomic<std::uint64_t> taken{0};
   std::atomic<std::uint64_t> handled{0};
 };
@@ -33,7 +34,7 @@ struct FrameProgress {
 // One client connection as its session sees it. The gateway owns the socket;
 // send and close may be called from the session (and are safe from any
 // thread). Tags and `state` belong to the session.
-class Connection {
+class TROUPE_EXPORT Connection {
  public:
   Connection(ConnectionId id, ws::Server* server) : id_(id), server_(server) {}
 

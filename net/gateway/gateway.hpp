@@ -42,6 +42,7 @@
 #include "net/ws/options.hpp"
 #include "persist/awaitable_store.hpp"
 #include "persist/persistence.hpp"
+#include "runtime/export.hpp"
 #include "runtime/runtime.hpp"
 #include "runtime/backoff.hpp"
 #include "supervisors/spec.hpp"
@@ -53,14 +54,14 @@ class Retention;
 }
 
 // How a route makes and runs its sessions, whatever their type (route()).
-struct SessionFactory {
+struct TROUPE_EXPORT SessionFactory {
   std::function<std::unique_ptr<SessionBase>()> make;
   detail::ServeSession serve = nullptr;
 };
 
 // How a route contains a session that keeps failing (one record per name,
 // kept while it matters; see net/gateway/detail/session_health.hpp).
-struct CrashPolicy {
+struct TROUPE_EXPORT CrashPolicy {
   // A crash after the session ran backoff.reset_after restarts it at once;
   // the n-th quick crash in a row waits backoff_delay(n - 2) first.
   Backoff backoff{.base = std::chrono::milliseconds(100),
@@ -75,7 +76,7 @@ struct CrashPolicy {
   Duration refuse_max = std::chrono::seconds(10);
 };
 
-struct RouteOptions {
+struct TROUPE_EXPORT RouteOptions {
   // With no connection and no message for this long, the session stops
   // (on_stop first); the next connection starts it again.
   Duration idle_timeout = std::chrono::seconds(30);
@@ -103,7 +104,7 @@ struct RouteOptions {
   DynamicSupervisorSpec supervisor{.intensity = 100, .period = std::chrono::seconds(5)};
 };
 
-struct GatewayOptions {
+struct TROUPE_EXPORT GatewayOptions {
   ws::Options server;
   // The sessions' persistence (persist/persistence.hpp): where
   // PersistentSession states live (named after the session's registry name,
@@ -145,7 +146,7 @@ struct GatewayOptions {
   std::function<void(const ExitReason&)> on_root_failure;
 };
 
-class Gateway {
+class TROUPE_EXPORT Gateway {
  public:
   Gateway(Runtime& rt, GatewayOptions options = {});
   ~Gateway();

@@ -65,6 +65,7 @@
 
 #include "net/gateway/connection.hpp"
 #include "persist/store.hpp"
+#include "runtime/export.hpp"
 #include "runtime/process.hpp"
 #include "runtime/receive.hpp"
 
@@ -74,7 +75,7 @@ namespace detail {
 class AlarmBook;
 }
 
-struct ConnectInfo {
+struct TROUPE_EXPORT ConnectInfo {
   HttpRequest request;   // path, name, query, headers, cookies of the upgrade
   bool resumed = false;  // handed over after the session restarted
   // Resumed with RouteOptions::hand_over_interrupted: the frame the crashed
@@ -90,7 +91,7 @@ struct SessionAccess;
 
 // The part of every session that does not depend on its type: its name,
 // its connections, its alarm. Derive from Session<S>, not from this.
-class SessionBase {
+class TROUPE_EXPORT SessionBase {
  public:
   virtual ~SessionBase() = default;
 

@@ -5,9 +5,11 @@
 
 #include <cstdint>
 
+#include "runtime/export.hpp"
+
 namespace troupe::ws {
 
-struct Counters {
+struct TROUPE_EXPORT Counters {
   std::uint64_t tcp_accepted = 0;         // sockets accepted (HTTP and WebSocket)
   std::uint64_t connections_opened = 0;   // upgrades completed
   std::uint64_t connections_open = 0;     // open WebSocket connections now

@@ -18,12 +18,13 @@
 #include <utility>
 
 #include "net/ws/types.hpp"
+#include "runtime/export.hpp"
 
 namespace troupe {
 
 // The answer of ws::Handler::authorize: admit, or refuse with an HTTP status
 // (401, 403, 503, ...) sent before the upgrade, so the client never connects.
-struct Admission {
+struct TROUPE_EXPORT Admission {
   int status = 0;    // 0 admits; otherwise the HTTP status of the refusal
   std::string body;  // short text/plain body for the refusal
 
@@ -34,7 +35,7 @@ struct Admission {
 
 namespace ws {
 
-class Handler {
+class TROUPE_EXPORT Handler {
  public:
   virtual ~Handler() = default;
 
@@ -66,7 +67,7 @@ class Handler {
 // close_after is closed with 1008 "rate limit exceeded". A rate of 0 turns
 // that bucket off. The defaults are far above an interactive client (and
 // above bench/ws's closed loops) yet keep one flooder from starving a room.
-struct RateLimit {
+struct TROUPE_EXPORT RateLimit {
   double messages_per_second = 1000;
   double message_burst = 2000;
   double bytes_per_second = 8 << 20;  // 8 MiB/s
@@ -78,7 +79,7 @@ struct RateLimit {
 };
 
 // Per-route limits.
-struct RouteLimits {
+struct TROUPE_EXPORT RouteLimits {
   // Open connections allowed for one name under this route; more get 503.
   std::size_t max_connections_per_name = 1024;
   // Per connection, on by default (ws::RateLimit::unlimited() turns it off).

@@ -9,10 +9,11 @@
 #include <string>
 
 #include "net/ws/types.hpp"
+#include "runtime/export.hpp"
 
 namespace troupe {
 
-struct HttpResponse {
+struct TROUPE_EXPORT HttpResponse {
   int status = 200;
   std::string content_type = "text/plain; charset=utf-8";
   std::string body;

@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "runtime/export.hpp"
+
 namespace troupe::ws {
 
 // What happens when a connection's outbound queue would exceed
@@ -17,7 +19,7 @@ enum class OverflowPolicy : std::uint8_t {
   drop_oldest,  // drop the oldest queued messages until the new one fits
 };
 
-struct Options {
+struct TROUPE_EXPORT Options {
   // IPv4 or IPv6 literal to bind, e.g. "127.0.0.1", "::1", "0.0.0.0".
   std::string address = "127.0.0.1";
   // 0 picks a free port; ws::Server::port() tells which.

@@ -13,11 +13,13 @@
 #include <cstddef>
 #include <string_view>
 
+#include "runtime/export.hpp"
+
 namespace troupe {
 
 inline constexpr std::size_t max_route_name_bytes = 256;
 
 // Pure function; any thread.
-bool is_valid_route_name(std::string_view name);
+TROUPE_EXPORT bool is_valid_route_name(std::string_view name);
 
 }  // namespace troupe

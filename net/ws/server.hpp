@@ -50,6 +50,7 @@
 #include "net/ws/http.hpp"
 #include "net/ws/options.hpp"
 #include "net/ws/types.hpp"
+#include "runtime/export.hpp"
 
 namespace troupe {
 
@@ -62,7 +63,7 @@ struct ServerShared;
 // it (hiredis-style hook: the runtime's scheduler provides it).
 namespace ws {
 
-struct EventLoop {
+struct TROUPE_EXPORT EventLoop {
   uv_loop_t* loop = nullptr;
   // Runs fn soon on the loop's thread. May be empty when the loop is not
   // running yet at start() or start() is called on its thread: the server then
@@ -70,7 +71,7 @@ struct EventLoop {
   std::function<void(std::function<void()> fn)> post;
 };
 
-class Server {
+class TROUPE_EXPORT Server {
  public:
   // At most 256 loops (a ConnectionId keeps the loop index in 8 bits).
   Server(std::vector<EventLoop> loops, ws::Options options = {});

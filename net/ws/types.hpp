@@ -13,12 +13,14 @@
 #include <utility>
 #include <vector>
 
+#include "runtime/export.hpp"
+
 namespace troupe {
 
 // Names one WebSocket connection for its whole life and is never reused by the
 // server that issued it. The low 8 bits name the loop that owns the connection,
 // which is how send()/close() find the right inbox without a global lock.
-struct ConnectionId {
+struct TROUPE_EXPORT ConnectionId {
   std::uint64_t value = 0;
 
   constexpr explicit operator bool() const { return value != 0; }
@@ -51,7 +53,7 @@ using KeyValues = std::vector<std::pair<std::string, std::string>>;
 // What the server knows about an HTTP request or a WebSocket upgrade. Header
 // names are lower case; query keys/values and the path are percent-decoded
 // (libwebsockets decodes them while parsing, and folds "//", "/./", "/../").
-struct HttpRequest {
+struct TROUPE_EXPORT HttpRequest {
   std::string path;      // "/rooms/lobby"
   std::string route;     // matched route prefix, "/rooms"; empty for plain HTTP
   std::string name;      // decoded name after the prefix, "lobby"; empty for plain HTTP

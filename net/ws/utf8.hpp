@@ -12,15 +12,18 @@
 #include <cstdint>
 #include <string_view>
 
+#include "runtime/export.hpp"
+
 namespace troupe {
 
 // Length of the well-formed sequence that starts at text[i] (1 for ASCII),
 // with its code point in `code`; 0 when the bytes there are not well-formed.
 // Requires i < text.size().
-std::size_t utf8_sequence_length(std::string_view text, std::size_t i, std::uint32_t& code);
+TROUPE_EXPORT std::size_t utf8_sequence_length(std::string_view text, std::size_t i,
+                                               std::uint32_t& code);
 
 // True when all of `text` is well-formed UTF-8. Runs of ASCII are checked
 // eight bytes at a time, so plain-ASCII text costs little more than a scan.
-bool is_valid_utf8(std::string_view text);
+TROUPE_EXPORT bool is_valid_utf8(std::string_view text);
 
 }  // namespace troupe

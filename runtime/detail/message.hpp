@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "runtime/detail/pool.hpp"
+#include "runtime/export.hpp"
 
 namespace troupe::detail {
 
@@ -25,7 +26,7 @@ constexpr std::string_view type_name_of() {
 }
 
 template <class T>
-inline constexpr TypeTag type_tag{type_name_of<T>()};
+TROUPE_EXPORT inline constexpr TypeTag type_tag{type_name_of<T>()};
 
 template <class T>
 constexpr const TypeTag* type_of() {

@@ -7,9 +7,11 @@
 
 #include <cstddef>
 
+#include "runtime/export.hpp"
+
 namespace troupe::detail {
 
-void* pool_alloc(std::size_t size);
-void pool_free(void* block, std::size_t size) noexcept;
+TROUPE_EXPORT void* pool_alloc(std::size_t size);
+TROUPE_EXPORT void pool_free(void* block, std::size_t size) noexcept;
 
 }  // namespace troupe::detail

@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "runtime/export.hpp"
 #include "supervisors/supervisor.hpp"
 
 namespace troupe::detail {
@@ -11,27 +12,27 @@ namespace troupe::detail {
 using ChildResult = Result<Pid, ChildError>;
 using ChildDone = Result<void, ChildError>;
 
-struct StartChildReq {
+struct TROUPE_EXPORT StartChildReq {
   using reply = ChildResult;
   ChildSpec spec;
 };
-struct TerminateChildReq {
+struct TROUPE_EXPORT TerminateChildReq {
   using reply = ChildDone;
   std::string id;  // static children by id, or
   Pid pid;         // any child by Pid
 };
-struct RestartChildReq {
+struct TROUPE_EXPORT RestartChildReq {
   using reply = ChildResult;
   std::string id;
 };
-struct DeleteChildReq {
+struct TROUPE_EXPORT DeleteChildReq {
   using reply = ChildDone;
   std::string id;
 };
-struct WhichChildrenReq {
+struct TROUPE_EXPORT WhichChildrenReq {
   using reply = std::vector<ChildInfo>;
 };
-struct CountChildrenReq {
+struct TROUPE_EXPORT CountChildrenReq {
   using reply = ChildCounts;
 };
 

@@ -9,23 +9,12 @@
 
 #include "test/net/harness.hpp"
 #include "test/net/raw_client.hpp"
+#include "test/support/temp_dir.hpp"
 
 using namespace troupe;
 using namespace troupe::test;
 
 namespace {
-
-struct TempDir {
-  TempDir() {
-    char pattern[] = "/tmp/troupe-net-XXXXXX";
-    path = ::mkdtemp(pattern);
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-  void write(const std::string& name, const std::string& content) const {
-    std::ofstream(path + "/" + name, std::ios::binary) << content;
-  }
-  std::string path;
-};
 
 std::pair<int, std::string> get_with_head(std::uint16_t port, const std::string& path,
                                           std::string& head) {
@@ -99,13 +88,13 @@ TEST(Http, KeepAliveConnectionServesSeveralRequests) {
 }
 
 TEST(Http, StaticFilesIncludingUnknownSuffixes) {
-  TempDir dir;
+  TempDir dir("net");
   dir.write("index.html", "<h1>hi</h1>");
   dir.write("app.css", "body{}");
   const std::string blob(300000, '\x07');
   dir.write("data.weird", blob);
   ws::Options options = quick_options();
-  options.static_dir = dir.path;
+  options.static_dir = dir.path();
   options.static_mount = "/static";
   TestServer server(options);
 
@@ -126,25 +115,28 @@ TEST(Http, StaticFilesIncludingUnknownSuffixes) {
 }
 
 TEST(Http, StaticFilesNeverLeaveTheDirectory) {
-  TempDir outside;
+  TempDir outside("net");
   outside.write("secret.txt", "secret");
-  TempDir dir;
+  TempDir dir("net");
   dir.write("index.html", "<h1>hi</h1>");
   dir.write("real.txt", "inside");
-  std::filesystem::create_directory(dir.path + "/sub");
+  std::filesystem::create_directory(dir.path() + "/sub");
   dir.write("sub/page.txt", "page");
-  std::filesystem::create_symlink(outside.path + "/secret.txt", dir.path + "/leak.txt");
-  std::filesystem::create_directory_symlink(outside.path, dir.path + "/out");
-  std::filesystem::create_symlink(dir.path + "/real.txt", dir.path + "/alias.txt");
-  std::filesystem::create_symlink("../real.txt", dir.path + "/sub/up.txt");
+  std::filesystem::create_symlink(outside.path() + "/secret.txt", dir.path() + "/leak.txt");
+  std::filesystem::create_directory_symlink(outside.path(), dir.path() + "/out");
+  std::filesystem::create_symlink(dir.path() + "/real.txt", dir.path() + "/alias.txt");
+  std::filesystem::create_symlink("../real.txt", dir.path() + "/sub/up.txt");
   ws::Options options = quick_options();
-  options.static_dir = dir.path;
+  options.static_dir = dir.path();
   TestServer server(options);
 
   CHECK_EQUAL(404, http_get(server.port(), "/static/leak.txt").first);
   CHECK_EQUAL(404, http_get(server.port(), "/static/out/secret.txt").first);
   CHECK_EQUAL(
-      404, http_get(server.port(), "/static/../" + outside.path.substr(5) + "/secret.txt").first);
+      404, http_get(server.port(), "/static/../" +
+                                       std::filesystem::path(outside.path()).filename().string() +
+                                       "/secret.txt")
+               .first);
   CHECK_EQUAL(404, http_get(server.port(), "/static/%2e%2e/%2e%2e/etc/passwd").first);
   CHECK_EQUAL(404, http_get(server.port(), "/static/sub").first);  // a directory, not a file
   // Links that stay inside are served.

@@ -1,27 +1,22 @@
 #include "test/net/temp_file_store.hpp"
 
 #include <CppUTest/TestHarness.h>
-#include <stdlib.h>
 
-#include <filesystem>
 #include <functional>
 
 namespace troupe::test {
 
 TempFileStore::TempFileStore(Runtime& rt) : rt_(rt) {
-  char tmpl[] = "/tmp/troupe-store-XXXXXX";
-  dir_ = mkdtemp(tmpl);
   open();
 }
 
 TempFileStore::~TempFileStore() {
   if (is_open()) close();
-  std::filesystem::remove_all(dir_);
 }
 
 void TempFileStore::open() {
   bool opened = rt_.run_on_async<bool>(0, [&](std::function<void(bool)> done) {
-    files_ = std::make_unique<FileStore>(rt_.loop(0), FileStoreOptions{.directory = dir_});
+    files_ = std::make_unique<FileStore>(rt_.loop(0), FileStoreOptions{.directory = dir_.path()});
     files_->open([done](StoreResult<void> r) { done(r.ok()); });
   });
   CHECK_TRUE(opened);

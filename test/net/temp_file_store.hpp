@@ -9,6 +9,7 @@
 #include "persist/awaitable_store.hpp"
 #include "persist/file_store.hpp"
 #include "runtime/runtime.hpp"
+#include "test/support/temp_dir.hpp"
 
 namespace troupe::test {
 
@@ -24,11 +25,11 @@ class TempFileStore {
   bool is_open() const { return files_ != nullptr; }
 
   AwaitableStore& client() { return *client_; }
-  const std::string& directory() const { return dir_; }
+  const std::string& directory() const { return dir_.path(); }
 
  private:
   Runtime& rt_;
-  std::string dir_;
+  TempDir dir_{"store"};
   std::unique_ptr<FileStore> files_;
   std::unique_ptr<AwaitableStore> client_;
 };

@@ -10,6 +10,7 @@
 #include "persist/detail/file_dir.hpp"
 #include "persist/file_store.hpp"
 #include "test/persist/store_contract.hpp"
+#include "test/support/temp_dir.hpp"
 
 using namespace troupe;
 using namespace std::string_literals;

@@ -3,8 +3,9 @@
 #include <memory>
 
 #include "persist/redis_store.hpp"
-#include "test/persist/redis_server_fixture.hpp"
-#include "test/persist/test_loop.hpp"
+#include "test/support/redis_server.hpp"
+#include "test/support/temp_dir.hpp"
+#include "test/support/test_loop.hpp"
 
 using namespace troupe;
 using namespace std::chrono_literals;

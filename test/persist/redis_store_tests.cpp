@@ -3,7 +3,7 @@
 #include <memory>
 
 #include "persist/redis_store.hpp"
-#include "test/persist/redis_server_fixture.hpp"
+#include "test/support/redis_server.hpp"
 #include "test/persist/store_contract.hpp"
 
 using namespace troupe;

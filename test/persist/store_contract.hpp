@@ -3,7 +3,7 @@
 // must pass. A test file defines a TEST_GROUP whose store() returns a
 // SyncStore over a fresh, empty store, then expands STORE_CONTRACT_TESTS.
 
-#include "test/persist/test_loop.hpp"
+#include "test/support/test_loop.hpp"
 
 namespace troupe::test::contract {
 

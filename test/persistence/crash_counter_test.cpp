@@ -13,8 +13,9 @@
 
 #include "persist/persistent_server.hpp"
 #include "supervisors/supervisor.hpp"
-#include "test/persist/redis_server_fixture.hpp"
-#include "test/persist/test_loop.hpp"
+#include "test/support/redis_server.hpp"
+#include "test/support/temp_dir.hpp"
+#include "test/support/test_loop.hpp"
 #include "test/persistence/support.hpp"
 
 using namespace troupe;

@@ -4,7 +4,8 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include "test/persist/test_loop.hpp"
+#include "test/support/temp_dir.hpp"
+#include "test/support/test_loop.hpp"
 #include "test/persistence/support.hpp"
 
 using namespace troupe;

@@ -8,7 +8,8 @@
 #include <sstream>
 
 #include "persist/persistent_server.hpp"
-#include "test/persist/test_loop.hpp"
+#include "test/support/temp_dir.hpp"
+#include "test/support/test_loop.hpp"
 #include "test/persistence/support.hpp"
 
 using namespace troupe;

@@ -2,7 +2,7 @@
 // write_through mode: after a restart, every change that was acknowledged
 // is there, and nothing beyond the one write each actor had in flight. The
 // runtime runs in a child process: this suite's own binary re-executed to
-// run the "sigkill-writer" child entry (test/child_entry.hpp). Each actor
+// run the "sigkill-writer" child entry (test/support/child_entry.hpp). Each actor
 // reports an acknowledged value on a pipe only after its commit returned;
 // the parent kills the child once enough acknowledgements came (with every
 // actor in the middle of its next write), then loads every actor from the
@@ -17,10 +17,11 @@
 #include <cstdlib>
 #include <map>
 
-#include "test/child_entry.hpp"
-#include "test/persist/redis_server_fixture.hpp"
-#include "test/persist/test_loop.hpp"
 #include "test/persistence/support.hpp"
+#include "test/support/child_entry.hpp"
+#include "test/support/redis_server.hpp"
+#include "test/support/temp_dir.hpp"
+#include "test/support/test_loop.hpp"
 
 using namespace troupe;
 using namespace troupe::test;

@@ -3,7 +3,8 @@
 // state, and flushing on a supervisor's shutdown.
 #include "persist/persistent_server.hpp"
 #include "supervisors/supervisor.hpp"
-#include "test/persist/test_loop.hpp"
+#include "test/support/temp_dir.hpp"
+#include "test/support/test_loop.hpp"
 #include "test/persistence/support.hpp"
 
 using namespace troupe;

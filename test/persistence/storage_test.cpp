@@ -1,5 +1,6 @@
 // PersistentMap: an actor's own key-value namespace, on a FileStore.
-#include "test/persist/test_loop.hpp"
+#include "test/support/temp_dir.hpp"
+#include "test/support/test_loop.hpp"
 #include "test/persistence/support.hpp"
 
 using namespace troupe;

@@ -6,7 +6,7 @@
 #include <stdexcept>
 #include <thread>
 
-#include "test/runtime/helpers.hpp"
+#include "test/support/runtime_helpers.hpp"
 
 using namespace troupe;
 using namespace troupe::test;

@@ -3,7 +3,7 @@
 
 #include <stdexcept>
 
-#include "test/runtime/helpers.hpp"
+#include "test/support/runtime_helpers.hpp"
 
 using namespace troupe;
 using namespace troupe::test;

@@ -1,7 +1,7 @@
 // Links, exit signals, trap_exit and monitors, with Erlang's semantics.
 #include <CppUTest/TestHarness.h>
 
-#include "test/runtime/helpers.hpp"
+#include "test/support/runtime_helpers.hpp"
 
 using namespace troupe;
 using namespace troupe::test;

@@ -8,7 +8,7 @@
 #include <map>
 #include <thread>
 
-#include "test/runtime/helpers.hpp"
+#include "test/support/runtime_helpers.hpp"
 
 using namespace troupe;
 using namespace troupe::test;

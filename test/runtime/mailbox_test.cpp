@@ -3,7 +3,7 @@
 
 #include <optional>
 
-#include "test/runtime/helpers.hpp"
+#include "test/support/runtime_helpers.hpp"
 
 using namespace troupe;
 using namespace troupe::test;

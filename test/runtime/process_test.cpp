@@ -5,7 +5,7 @@
 #include <stdexcept>
 #include <unordered_set>
 
-#include "test/runtime/helpers.hpp"
+#include "test/support/runtime_helpers.hpp"
 
 using namespace troupe;
 using namespace troupe::test;

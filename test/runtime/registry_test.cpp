@@ -5,7 +5,7 @@
 #include <mutex>
 #include <stdexcept>
 
-#include "test/runtime/helpers.hpp"
+#include "test/support/runtime_helpers.hpp"
 
 using namespace troupe;
 using namespace troupe::test;

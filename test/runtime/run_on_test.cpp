@@ -7,7 +7,7 @@
 #include <string>
 #include <thread>
 
-#include "test/runtime/helpers.hpp"
+#include "test/support/runtime_helpers.hpp"
 
 using namespace troupe;
 using namespace troupe::test;

@@ -4,7 +4,7 @@
 
 #include <CppUTest/TestHarness.h>
 
-#include "test/runtime/helpers.hpp"
+#include "test/support/runtime_helpers.hpp"
 
 using namespace troupe;
 using namespace troupe::test;

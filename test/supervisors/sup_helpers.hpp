@@ -12,7 +12,7 @@
 
 #include "runtime/server.hpp"
 #include "supervisors/supervisor.hpp"
-#include "test/runtime/helpers.hpp"
+#include "test/support/runtime_helpers.hpp"
 
 namespace troupe::test {
 

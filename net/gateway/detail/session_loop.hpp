@@ -17,6 +17,7 @@
 #include "net/gateway/detail/alarm_book.hpp"
 #include "net/gateway/session.hpp"
 #include "runtime/behaviour.hpp"
+#include "runtime/export.hpp"
 
 namespace troupe {
 namespace detail {
@@ -34,7 +35,7 @@ using Progress = std::shared_ptr<FrameProgress>;
 using PendingFrames = std::atomic<std::int64_t>;
 
 // From the relay to a session.
-struct SessionConnect {
+struct TROUPE_EXPORT SessionConnect {
   ConnectionId conn;
   HttpRequest request;
   bool resumed;
@@ -42,13 +43,13 @@ struct SessionConnect {
   Progress progress;
   PendingFrames* pending;
 };
-struct SessionFrame {
+struct TROUPE_EXPORT SessionFrame {
   ConnectionId conn;
   std::shared_ptr<const std::string> data;  // shared with the redelivery buffer
   MessageKind kind;
   std::uint64_t seq;
 };
-struct SessionClose {
+struct TROUPE_EXPORT SessionClose {
   ConnectionId conn;
   std::uint16_t code;
   std::string reason;

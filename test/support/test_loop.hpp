@@ -73,17 +73,4 @@ class SyncStore {
   TestLoop& loop_;
 };
 
-// A fresh directory under $TMPDIR, removed with everything in it.
-class TempDir {
- public:
-  TempDir();
-  ~TempDir();
-  const std::string& path() const { return path_; }
-  // Names of the directory's entries, sorted.
-  std::vector<std::string> entries() const;
-
- private:
-  std::string path_;
-};
-
 }  // namespace troupe::test

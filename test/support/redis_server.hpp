@@ -1,15 +1,18 @@
 #pragma once
-// A real redis-server for tests: on a free loopback port, in a temporary
-// directory, with persistence off, started and stopped by the test. It dies
-// with the test process (PR_SET_PDEATHSIG), so a crashed suite leaves no
-// server behind. Readiness is awaited by polling PING, bounded in time.
+// The one redis-server launcher of the suites and benchmarks: a real
+// redis-server on a free loopback port, in a temporary directory, with
+// persistence off, started and stopped by its owner. It dies with the
+// owning process (PR_SET_PDEATHSIG), so a crashed suite leaves no server
+// behind. Readiness is awaited by polling PING, bounded in time. Failures
+// to set up (no free port, fork) throw std::runtime_error; no CppUTest
+// here, so that benchmarks link it too.
 
 #include <sys/types.h>
 
 #include <string>
 #include <vector>
 
-#include "test/persist/test_loop.hpp"
+#include "test/support/temp_dir.hpp"
 
 namespace troupe::test {
 
@@ -43,7 +46,7 @@ class RedisServer {
  private:
   bool answers_ping() const;
 
-  TempDir dir_;
+  TempDir dir_{"redis"};
   int port_;
   std::vector<std::string> extra_;
   std::string password_;

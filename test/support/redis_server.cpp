@@ -1,4 +1,4 @@
-#include "test/persist/redis_server_fixture.hpp"
+#include "test/support/redis_server.hpp"
 
 #include <arpa/inet.h>
 #include <hiredis/hiredis.h>
@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <stdexcept>
 
 namespace troupe::test {
 
@@ -23,7 +24,7 @@ int free_port() {
   socklen_t len = sizeof addr;
   if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
       ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    FAIL("cannot find a free loopback port");
+    throw std::runtime_error("cannot find a free loopback port");
   }
   ::close(fd);
   return ntohs(addr.sin_port);
@@ -59,7 +60,7 @@ bool RedisServer::start() {
                                    dir_.path() + "/redis.log"};
   args.insert(args.end(), extra_.begin(), extra_.end());
   pid_t pid = ::fork();
-  if (pid < 0) FAIL("fork failed");
+  if (pid < 0) throw std::runtime_error("fork failed");
   if (pid == 0) {
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     std::vector<char*> argv;

@@ -1,9 +1,4 @@
-#include "test/persist/test_loop.hpp"
-
-#include <stdlib.h>
-
-#include <algorithm>
-#include <filesystem>
+#include "test/support/test_loop.hpp"
 
 namespace troupe::test {
 
@@ -88,26 +83,6 @@ std::vector<Item> SyncStore::list_all(const std::string& prefix, std::size_t pag
   }
   FAIL("list never reached its last page");
   return all;
-}
-
-TempDir::TempDir() {
-  std::string base = std::filesystem::temp_directory_path() / "troupe-persist-XXXXXX";
-  if (!::mkdtemp(base.data())) FAIL("mkdtemp failed");
-  path_ = base;
-}
-
-TempDir::~TempDir() {
-  std::error_code ec;
-  std::filesystem::remove_all(path_, ec);
-}
-
-std::vector<std::string> TempDir::entries() const {
-  std::vector<std::string> names;
-  for (const auto& e : std::filesystem::directory_iterator(path_)) {
-    names.push_back(e.path().filename());
-  }
-  std::sort(names.begin(), names.end());
-  return names;
 }
 
 }  // namespace troupe::test

@@ -1,5 +1,5 @@
 #pragma once
-// Shared helpers for the runtime suites.
+// Helpers for the suites that run processes (runtime, server, supervisors).
 
 #include <chrono>
 #include <mutex>
