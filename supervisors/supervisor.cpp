@@ -1,11 +1,11 @@
 #include "supervisors/supervisor.hpp"
 
-#include "supervisors/detail/supervisor_server.hpp"
+#include "supervisors/detail/supervisor_behaviour.hpp"
 
 namespace troupe {
 
 using detail::SupervisorConfig;
-using detail::SupervisorServer;
+using detail::SupervisorBehaviour;
 
 namespace {
 
@@ -71,18 +71,18 @@ std::string to_string(const ChildError& e) {
 }
 
 Task<StartResult> start_supervisor(Process& self, SupervisorSpec spec, std::string name) {
-  return start_server<SupervisorServer>(self, StartOptions{.name = std::move(name)},
+  return start_server<SupervisorBehaviour>(self, StartOptions{.name = std::move(name)},
                                         SupervisorConfig{std::move(spec), false, unlimited});
 }
 
 Task<StartResult> start_dynamic_supervisor(Process& self, DynamicSupervisorSpec spec,
                                            std::string name) {
-  return start_server<SupervisorServer>(self, StartOptions{.name = std::move(name)},
+  return start_server<SupervisorBehaviour>(self, StartOptions{.name = std::move(name)},
                                         dynamic_config(spec));
 }
 
 Pid start_root(Runtime& rt, const SupervisorSpec& spec, std::string name) {
-  return spawn_server<SupervisorServer>(rt, StartOptions{.name = std::move(name)},
+  return spawn_server<SupervisorBehaviour>(rt, StartOptions{.name = std::move(name)},
                                         SupervisorConfig{spec, false, unlimited});
 }
 

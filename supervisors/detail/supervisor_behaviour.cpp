@@ -1,4 +1,4 @@
-#include "supervisors/detail/supervisor_server.hpp"
+#include "supervisors/detail/supervisor_behaviour.hpp"
 
 #include <algorithm>
 
@@ -24,27 +24,27 @@ ChildError error_of(ChildError::Kind kind, std::string detail = {}) {
 
 }  // namespace
 
-SupervisorServer::SupervisorServer(SupervisorConfig config)
+SupervisorBehaviour::SupervisorBehaviour(SupervisorConfig config)
     : config_(std::move(config)), window_(config_.spec.intensity, config_.spec.period) {}
 
 // --- bookkeeping --------------------------------------------------------------------
 
-SupervisorServer::It SupervisorServer::add(ChildSpec spec) {
+SupervisorBehaviour::It SupervisorBehaviour::add(ChildSpec spec) {
   It it = children_.insert(children_.end(), Child{next_key_++, std::move(spec)});
   by_key_.emplace(it->key, it);
   if (!config_.dynamic) by_id_.emplace(it->spec.id, it);
   return it;
 }
 
-void SupervisorServer::remove(It it) {
+void SupervisorBehaviour::remove(It it) {
   if (it->pid) by_pid_.erase(it->pid);
   by_key_.erase(it->key);
   if (!config_.dynamic) by_id_.erase(it->spec.id);
   children_.erase(it);
 }
 
-void SupervisorServer::report(SupervisorEvent::Kind kind, const Child& c, Pid pid,
-                              ExitReason reason, Duration delay) {
+void SupervisorBehaviour::report(SupervisorEvent::Kind kind, const Child& c, Pid pid,
+                                 ExitReason reason, Duration delay) {
   std::string id = c.spec.id;
   if (id.empty() && pid) id = pid.to_string();
   detail::report(SupervisorEvent{kind, this->pid(), std::move(id), pid, std::move(reason), delay});
@@ -52,7 +52,7 @@ void SupervisorServer::report(SupervisorEvent::Kind kind, const Child& c, Pid pi
 
 // --- starting and stopping children ---------------------------------------------------
 
-Task<StartResult> SupervisorServer::start(It it, bool restart) {
+Task<StartResult> SupervisorBehaviour::start(It it, bool restart) {
   auto fn = it->spec.start.fn;  // the start's closure lives until its task is done
   StartResult r = co_await (*fn)(process(), it->spec.name);
   if (!r) {
@@ -70,7 +70,7 @@ Task<StartResult> SupervisorServer::start(It it, bool restart) {
   co_return r;
 }
 
-Task<bool> SupervisorServer::await_down(Ref monitor, Duration timeout) {
+Task<bool> SupervisorBehaviour::await_down(Ref monitor, Duration timeout) {
   co_return co_await process().receive(
       when([monitor](const Down& d) { return d.ref == monitor; }, [](Down&) { return true; }),
       after(timeout, [] { return false; }));
@@ -78,7 +78,7 @@ Task<bool> SupervisorServer::await_down(Ref monitor, Duration timeout) {
 
 // Unlinks first, so the child's end arrives as a Down only; an Exit it sent
 // before that names a Pid no longer in by_pid_ and is ignored.
-Task<> SupervisorServer::stop_child(It it) {
+Task<> SupervisorBehaviour::stop_child(It it) {
   it->restarting = false;
   Pid child = it->pid;
   if (!child) co_return;
@@ -100,7 +100,7 @@ Task<> SupervisorServer::stop_child(It it) {
   co_await await_down(monitor, infinite_wait);
 }
 
-Task<> SupervisorServer::stop_all() {
+Task<> SupervisorBehaviour::stop_all() {
   if (config_.dynamic) {
     co_await stop_all_at_once();
     co_return;
@@ -113,7 +113,7 @@ Task<> SupervisorServer::stop_all() {
 // Dynamic supervisors stop all children in parallel (as OTP's
 // simple_one_for_one): signal every child, then collect the Downs, killing
 // those whose shutdown timeout passes first.
-Task<> SupervisorServer::stop_all_at_once() {
+Task<> SupervisorBehaviour::stop_all_at_once() {
   struct Waiting {
     Clock::time_point deadline;
     Pid pid;
@@ -164,7 +164,7 @@ Task<> SupervisorServer::stop_all_at_once() {
 
 // --- the supervisor's life ------------------------------------------------------------
 
-Task<> SupervisorServer::init() {
+Task<> SupervisorBehaviour::init() {
   process().trap_exit(true);
   std::string problem = validate(config_.spec);
   if (!problem.empty()) {
@@ -189,11 +189,11 @@ Task<> SupervisorServer::init() {
   }
 }
 
-Task<> SupervisorServer::terminate(const ExitReason&) {
+Task<> SupervisorBehaviour::terminate(const ExitReason&) {
   co_await stop_all();
 }
 
-Task<> SupervisorServer::handle_info(Exit& e) {
+Task<> SupervisorBehaviour::handle_info(Exit& e) {
   auto found = by_pid_.find(e.from);
   if (found == by_pid_.end()) co_return;  // stopped by us, or not a child
   It it = found->second;
@@ -202,13 +202,13 @@ Task<> SupervisorServer::handle_info(Exit& e) {
   co_await child_exited(it, e.from, std::move(e.reason));
 }
 
-Task<> SupervisorServer::handle_info(RestartDue& r) {
+Task<> SupervisorBehaviour::handle_info(RestartDue& r) {
   auto found = by_key_.find(r.key);
   if (found == by_key_.end() || !found->second->restarting) co_return;  // cancelled meanwhile
   co_await restart(found->second);
 }
 
-Task<> SupervisorServer::child_exited(It it, Pid old, ExitReason reason) {
+Task<> SupervisorBehaviour::child_exited(It it, Pid old, ExitReason reason) {
   const bool abnormal = !reason.is_normal_exit();
   if (abnormal) report(SupervisorEvent::Kind::child_crashed, *it, old, reason);
   const Restart type = it->spec.restart;
@@ -227,7 +227,7 @@ Task<> SupervisorServer::child_exited(It it, Pid old, ExitReason reason) {
   }
 }
 
-bool SupervisorServer::auto_shutdown_due() const {
+bool SupervisorBehaviour::auto_shutdown_due() const {
   switch (config_.spec.auto_shutdown) {
     case AutoShutdown::never:
       return false;
@@ -241,7 +241,7 @@ bool SupervisorServer::auto_shutdown_due() const {
   return false;
 }
 
-std::vector<SupervisorServer::It> SupervisorServer::group_of(It it) {
+std::vector<SupervisorBehaviour::It> SupervisorBehaviour::group_of(It it) {
   std::vector<It> group;
   switch (config_.spec.strategy) {
     case Strategy::one_for_one:
@@ -259,7 +259,7 @@ std::vector<SupervisorServer::It> SupervisorServer::group_of(It it) {
 
 // Stops the running members of `it`'s group other than `it`, last started
 // first, and marks them for restart; temporary ones are forgotten instead.
-Task<> SupervisorServer::stop_siblings(It it, const std::vector<It>& group) {
+Task<> SupervisorBehaviour::stop_siblings(It it, const std::vector<It>& group) {
   for (auto rit = group.rbegin(); rit != group.rend(); ++rit) {
     It c = *rit;
     if (c == it) continue;
@@ -275,7 +275,7 @@ Task<> SupervisorServer::stop_siblings(It it, const std::vector<It>& group) {
 // Backoff: the group goes down now, the restart happens after the delay. It
 // counts against the intensity when it happens, so a child crashing at once
 // after every start spends the budget at the backoff's pace, not in a loop.
-Task<> SupervisorServer::delay_restart(It it) {
+Task<> SupervisorBehaviour::delay_restart(It it) {
   const Backoff& b = it->spec.backoff;
   if (Clock::now() - it->started_at >= b.reset_after) it->backoff_n = 0;
   Duration delay = backoff_delay(b, it->backoff_n);
@@ -286,7 +286,7 @@ Task<> SupervisorServer::delay_restart(It it) {
   process().send_after(delay, pid(), RestartDue{it->key});
 }
 
-void SupervisorServer::retry_later(It it) {
+void SupervisorBehaviour::retry_later(It it) {
   it->restarting = true;
   if (!it->spec.backoff.enabled()) {
     // As OTP's try_again_restart: through the mailbox, so other requests are
@@ -299,7 +299,7 @@ void SupervisorServer::retry_later(It it) {
   process().send_after(delay, pid(), RestartDue{it->key});
 }
 
-Task<> SupervisorServer::restart(It it) {
+Task<> SupervisorBehaviour::restart(It it) {
   if (!window_.add(Clock::now())) {
     ExitReason reason = ExitReason::shutdown_with("reached_max_restart_intensity");
     report(SupervisorEvent::Kind::intensity_exceeded, *it, {}, reason);
@@ -324,7 +324,7 @@ Task<> SupervisorServer::restart(It it) {
 
 // --- calls ----------------------------------------------------------------------------
 
-Task<ChildResult> SupervisorServer::handle_call(StartChildReq& r) {
+Task<ChildResult> SupervisorBehaviour::handle_call(StartChildReq& r) {
   ChildSpec& spec = r.spec;
   if (!spec.start.fn) co_return unexpected(error_of(ChildError::Kind::invalid_spec, "no start"));
   if (spec.significant && (spec.restart == permanent || config_.spec.auto_shutdown == never))
@@ -354,7 +354,7 @@ Task<ChildResult> SupervisorServer::handle_call(StartChildReq& r) {
   co_return child;
 }
 
-Task<ChildDone> SupervisorServer::handle_call(TerminateChildReq& r) {
+Task<ChildDone> SupervisorBehaviour::handle_call(TerminateChildReq& r) {
   It it;
   if (r.pid) {
     auto found = by_pid_.find(r.pid);
@@ -370,7 +370,7 @@ Task<ChildDone> SupervisorServer::handle_call(TerminateChildReq& r) {
   co_return ChildDone{};
 }
 
-Task<ChildResult> SupervisorServer::handle_call(RestartChildReq& r) {
+Task<ChildResult> SupervisorBehaviour::handle_call(RestartChildReq& r) {
   auto found = by_id_.find(r.id);
   if (found == by_id_.end()) co_return unexpected(error_of(ChildError::Kind::not_found));
   It it = found->second;
@@ -383,7 +383,7 @@ Task<ChildResult> SupervisorServer::handle_call(RestartChildReq& r) {
   co_return started.value();
 }
 
-ChildDone SupervisorServer::handle_call(DeleteChildReq& r) {
+ChildDone SupervisorBehaviour::handle_call(DeleteChildReq& r) {
   auto found = by_id_.find(r.id);
   if (found == by_id_.end()) return unexpected(error_of(ChildError::Kind::not_found));
   if (found->second->pid) return unexpected(error_of(ChildError::Kind::running));
@@ -392,14 +392,14 @@ ChildDone SupervisorServer::handle_call(DeleteChildReq& r) {
   return ChildDone{};
 }
 
-std::vector<ChildInfo> SupervisorServer::handle_call(const WhichChildrenReq&) {
+std::vector<ChildInfo> SupervisorBehaviour::handle_call(const WhichChildrenReq&) {
   std::vector<ChildInfo> out;
   out.reserve(children_.size());
   for (const Child& c : children_) out.push_back({c.spec.id, c.pid, c.spec.type, c.restarting});
   return out;
 }
 
-ChildCounts SupervisorServer::handle_call(const CountChildrenReq&) {
+ChildCounts SupervisorBehaviour::handle_call(const CountChildrenReq&) {
   ChildCounts n;
   n.specs = children_.size();
   for (const Child& c : children_) {

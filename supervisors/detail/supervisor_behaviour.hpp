@@ -22,13 +22,13 @@ struct SupervisorConfig {
   std::size_t max_children = unlimited;
 };
 
-class SupervisorServer : public Server<SupervisorServer> {
+class SupervisorBehaviour : public Server<SupervisorBehaviour> {
  public:
   using calls = types<StartChildReq, TerminateChildReq, RestartChildReq, DeleteChildReq,
                       WhichChildrenReq, CountChildrenReq>;
   using infos = types<Exit, RestartDue>;
 
-  explicit SupervisorServer(SupervisorConfig config);
+  explicit SupervisorBehaviour(SupervisorConfig config);
 
   Task<> init();
   Task<ChildResult> handle_call(StartChildReq& r);
