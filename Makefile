@@ -161,7 +161,7 @@ asan:
 	@$(MAKE) --no-print-directory SAN=asan test
 
 tsan:
-	@$(MAKE) --no-print-directory SAN=tsan test
+	@TSAN_OPTIONS="suppressions=$(CURDIR)/tools/tsan.supp $$TSAN_OPTIONS" $(MAKE) --no-print-directory SAN=tsan test
 
 bench: deps $(BENCH_BINS)
 	@BUILD=$(BUILD) bash bench/run.sh

@@ -12,6 +12,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "test/support/sanitizers.hpp"
 #include "net/gateway/gateway.hpp"
 #include "persist/persistence.hpp"
 #include "test/net/harness.hpp"
@@ -265,7 +266,8 @@ TEST(Containment, WhenTheRootGivesUpHealthzSaysSoAndTheHookRuns) {
   rt.shutdown();
 }
 
-TEST(Containment, ByDefaultAProcessWhoseRootGaveUpExitsWith70) {
+// Forks a child that starts threads: ignored under TSan.
+TSAN_IGNORE_TEST(Containment, ByDefaultAProcessWhoseRootGaveUpExitsWith70) {
   std::fflush(nullptr);
   pid_t child = fork();
   if (child == 0) {

@@ -19,6 +19,7 @@
 #include <thread>
 #include <vector>
 
+#include "test/support/sanitizers.hpp"
 #include "test/net/harness.hpp"
 #include "test/net/raw_client.hpp"
 
@@ -128,7 +129,8 @@ TEST_GROUP(ResourceFd) {
 
 // Before: EMFILE on accept was ignored and the level-triggered listening
 // socket woke the loop again at once: 100% CPU, and new clients got nothing.
-TEST(ResourceFd, OutOfDescriptorsTheServerNeitherSpinsNorLeavesClientsWaiting) {
+// Forks a child that starts threads: ignored under TSan.
+TSAN_IGNORE_TEST(ResourceFd, OutOfDescriptorsTheServerNeitherSpinsNorLeavesClientsWaiting) {
   ws::Options options = quick_options();
   options.handshake_timeout = 20s;  // the idle connections hold their descriptors
   ChildServer child(64, options);
@@ -187,7 +189,8 @@ TEST(ResourceFd, OutOfDescriptorsTheServerNeitherSpinsNorLeavesClientsWaiting) {
 
 // Before: max_connections was 100,000 whatever the descriptor limit, so
 // "server full" was never reached before the descriptors ran out.
-TEST(ResourceFd, DefaultMaxConnectionsIsBelowTheDescriptorLimitAndAnswers503) {
+// Forks a child that starts threads: ignored under TSan.
+TSAN_IGNORE_TEST(ResourceFd, DefaultMaxConnectionsIsBelowTheDescriptorLimitAndAnswers503) {
   ChildServer child(128, quick_options());
   CHECK_TRUE(child.port() != 0);
   std::vector<RawClient> open;

@@ -4,6 +4,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "test/support/sanitizers.hpp"
 #include "test/support/temp_dir.hpp"
 #include "test/support/test_loop.hpp"
 #include "test/persistence/support.hpp"
@@ -39,16 +40,7 @@ class NoFreeDescriptors {
 // The sanitizers' own checks (UBSan's vptr check probes memory through a
 // pipe) need descriptors too, and report false errors under this pressure:
 // there the test is reported as ignored rather than passed without running.
-#if defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-#define TROUPE_SANITIZED 1
-#endif
-#endif
-#ifdef TROUPE_SANITIZED
-#define FD_PRESSURE_TEST IGNORE_TEST
-#else
-#define FD_PRESSURE_TEST TEST
-#endif
+#define FD_PRESSURE_TEST SANITIZED_IGNORE_TEST
 
 TEST_GROUP(FdPressure){};
 
