@@ -4,8 +4,8 @@
 
 namespace troupe {
 
-using detail::SupervisorConfig;
 using detail::SupervisorBehaviour;
+using detail::SupervisorConfig;
 
 namespace {
 
@@ -72,18 +72,18 @@ std::string to_string(const ChildError& e) {
 
 Task<StartResult> start_supervisor(Process& self, SupervisorSpec spec, std::string name) {
   return start_server<SupervisorBehaviour>(self, StartOptions{.name = std::move(name)},
-                                        SupervisorConfig{std::move(spec), false, unlimited});
+                                           SupervisorConfig{std::move(spec), false, unlimited});
 }
 
 Task<StartResult> start_dynamic_supervisor(Process& self, DynamicSupervisorSpec spec,
                                            std::string name) {
   return start_server<SupervisorBehaviour>(self, StartOptions{.name = std::move(name)},
-                                        dynamic_config(spec));
+                                           dynamic_config(spec));
 }
 
 Pid start_root(Runtime& rt, const SupervisorSpec& spec, std::string name) {
   return spawn_server<SupervisorBehaviour>(rt, StartOptions{.name = std::move(name)},
-                                        SupervisorConfig{spec, false, unlimited});
+                                           SupervisorConfig{spec, false, unlimited});
 }
 
 ChildStart supervisor_child(SupervisorSpec spec) {

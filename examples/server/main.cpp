@@ -183,8 +183,7 @@ int main(int argc, char** argv) {
   troupe::RouteOptions options{.idle_timeout = std::chrono::seconds(config.idle_timeout_s)};
   bool faults = config.demo_faults;
   gateway.route(
-      "/chat", [faults] { return std::make_unique<examples::ChatRoom>(faults); },
-      options);
+      "/chat", [faults] { return std::make_unique<examples::ChatRoom>(faults); }, options);
   gateway.route(
       "/counter", [] { return std::make_unique<examples::Counter>(); }, options);
   // [/tutorial:gateway]

@@ -42,9 +42,9 @@
 #include "net/ws/options.hpp"
 #include "persist/awaitable_store.hpp"
 #include "persist/persistence.hpp"
+#include "runtime/backoff.hpp"
 #include "runtime/export.hpp"
 #include "runtime/runtime.hpp"
-#include "runtime/backoff.hpp"
 #include "supervisors/spec.hpp"
 
 namespace troupe {

@@ -12,13 +12,13 @@
 #include <stdexcept>
 #include <thread>
 
-#include "test/support/sanitizers.hpp"
 #include "net/gateway/gateway.hpp"
 #include "persist/persistence.hpp"
 #include "test/net/harness.hpp"
 #include "test/net/raw_client.hpp"
 #include "test/net/temp_file_store.hpp"
 #include "test/net/ws_client.hpp"
+#include "test/support/sanitizers.hpp"
 
 using namespace troupe;
 using namespace troupe::test;

@@ -19,9 +19,9 @@
 #include <thread>
 #include <vector>
 
-#include "test/support/sanitizers.hpp"
 #include "test/net/harness.hpp"
 #include "test/net/raw_client.hpp"
+#include "test/support/sanitizers.hpp"
 
 using namespace troupe;
 using namespace troupe::test;

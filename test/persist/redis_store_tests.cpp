@@ -3,8 +3,8 @@
 #include <memory>
 
 #include "persist/redis_store.hpp"
-#include "test/support/redis_server.hpp"
 #include "test/persist/store_contract.hpp"
+#include "test/support/redis_server.hpp"
 
 using namespace troupe;
 

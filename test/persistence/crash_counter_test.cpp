@@ -13,10 +13,10 @@
 
 #include "persist/persistent_server.hpp"
 #include "supervisors/supervisor.hpp"
+#include "test/persistence/support.hpp"
 #include "test/support/redis_server.hpp"
 #include "test/support/temp_dir.hpp"
 #include "test/support/test_loop.hpp"
-#include "test/persistence/support.hpp"
 
 using namespace troupe;
 using namespace troupe::test;

@@ -174,7 +174,7 @@ void close_interrupted(Gateway::Route& route, detail::Relay& relay, SessionGroup
   }
   for (ConnectionId id : interrupted)
     route.gateway->server().close(id, close_code::internal_error,
-                                 "session failed while handling your message");
+                                  "session failed while handling your message");
 }
 
 Proc session_watcher(Process& self, Gateway::Route* route, unsigned loop, std::string name) {
