@@ -118,8 +118,8 @@ struct SessionAccess {
   }
 };
 
-// Runs `s.on_message` and awaits it if it is a coroutine. The hot path:
-// no coroutine frame of its own.
+// Calls `s.on_message`; the loop awaits what it returns if it is a Task.
+// The hot path: no coroutine frame of the engine's own.
 template <class S>
 auto deliver_frame(S& s, Connection& c, const SessionFrame& f) {
   return s.on_message(c, std::string_view(*f.data), f.kind);
