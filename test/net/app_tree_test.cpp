@@ -5,12 +5,7 @@
 // the sessions (their state flushed) before the store closes.
 
 #include <CppUTest/TestHarness.h>
-#include <netinet/in.h>
-#include <stdlib.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
-#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -20,6 +15,8 @@
 #include "supervisors/supervisor.hpp"
 #include "test/net/harness.hpp"
 #include "test/net/ws_client.hpp"
+#include "test/support/free_port.hpp"
+#include "test/support/temp_dir.hpp"
 
 using namespace troupe;
 using namespace troupe::test;
@@ -44,29 +41,6 @@ struct Tally : PersistentSession<Tally, TallyState> {
     mutate(Durability::on_stop()).n += 1;
     c.send(std::to_string(state().n));
   }
-};
-
-// A loopback port nothing listens on now, so that a restarted gateway binds
-// the same one.
-std::uint16_t free_port() {
-  int s = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(s, reinterpret_cast<sockaddr*>(&a), sizeof(a));
-  socklen_t n = sizeof(a);
-  ::getsockname(s, reinterpret_cast<sockaddr*>(&a), &n);
-  ::close(s);
-  return ntohs(a.sin_port);
-}
-
-struct TempDir {
-  TempDir() {
-    char name[] = "/tmp/troupe-app-XXXXXX";
-    path = ::mkdtemp(name);
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-  std::string path;
 };
 
 // The example server's main, small: the tree started, its children up.
@@ -150,9 +124,9 @@ TEST_GROUP(AppTree) {
 };
 
 TEST(AppTree, AKilledGatewayIsRestartedByTheAppSupervisorAndServesAgain) {
-  TempDir dir;
-  const std::uint16_t port = free_port();
-  App app(dir.path, port);
+  TempDir dir("app");
+  const auto port = static_cast<std::uint16_t>(free_port());
+  App app(dir.path(), port);
   WsTestClient client;
   auto before = client.connect(port, "/echo/a");
   CHECK_TRUE(before->wait_open(3s));
@@ -177,10 +151,10 @@ TEST(AppTree, AKilledGatewayIsRestartedByTheAppSupervisorAndServesAgain) {
 }
 
 TEST(AppTree, ShutdownStopsTheSessionsBeforeTheStoreClosesSoTheirLastStateIsKept) {
-  TempDir dir;
-  const std::uint16_t port = free_port();
+  TempDir dir("app");
+  const auto port = static_cast<std::uint16_t>(free_port());
   {
-    App app(dir.path, port);
+    App app(dir.path(), port);
     WsTestClient client;
     auto c = client.connect(port, "/tally/a");
     CHECK_TRUE(c->wait_open(3s));
@@ -192,7 +166,7 @@ TEST(AppTree, ShutdownStopsTheSessionsBeforeTheStoreClosesSoTheirLastStateIsKept
     app.shut_down();
     CHECK_FALSE(app.store.is_open());
   }
-  App again(dir.path, port);
+  App again(dir.path(), port);
   WsTestClient client;
   auto c = client.connect(port, "/tally/a");
   CHECK_TRUE(c->wait_open(3s));

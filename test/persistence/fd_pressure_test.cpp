@@ -4,10 +4,10 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "test/persistence/support.hpp"
 #include "test/support/sanitizers.hpp"
 #include "test/support/temp_dir.hpp"
 #include "test/support/test_loop.hpp"
-#include "test/persistence/support.hpp"
 
 using namespace troupe;
 using namespace troupe::test;

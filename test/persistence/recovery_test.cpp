@@ -8,9 +8,9 @@
 #include <sstream>
 
 #include "persist/persistent_server.hpp"
+#include "test/persistence/support.hpp"
 #include "test/support/temp_dir.hpp"
 #include "test/support/test_loop.hpp"
-#include "test/persistence/support.hpp"
 
 using namespace troupe;
 using namespace troupe::test;

@@ -1,9 +1,9 @@
 // Actors on a real redis-server that misbehaves: not there at start, or
 // killed mid-run and restarted (with its append-only file, so that what it
 // acknowledged survives it, as a production Redis would be configured).
+#include "test/persistence/support.hpp"
 #include "test/support/redis_server.hpp"
 #include "test/support/test_loop.hpp"
-#include "test/persistence/support.hpp"
 
 using namespace troupe;
 using namespace troupe::test;

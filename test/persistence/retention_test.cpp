@@ -4,9 +4,9 @@
 // census counts exactly the keys and bytes under the Persistence's prefix.
 #include "persist/retention.hpp"
 
+#include "test/persistence/support.hpp"
 #include "test/support/temp_dir.hpp"
 #include "test/support/test_loop.hpp"
-#include "test/persistence/support.hpp"
 
 using namespace troupe;
 using namespace troupe::test;

@@ -1,9 +1,9 @@
 // PersistenceOptions::max_snapshot_bytes: a state that encodes larger is not
 // written; commit() says why (the actor, the size, the limit), the actor keeps
 // running with its in-memory state, and a smaller state commits again.
+#include "test/persistence/support.hpp"
 #include "test/support/temp_dir.hpp"
 #include "test/support/test_loop.hpp"
-#include "test/persistence/support.hpp"
 
 using namespace troupe;
 using namespace troupe::test;

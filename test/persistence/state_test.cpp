@@ -3,9 +3,9 @@
 // state, and flushing on a supervisor's shutdown.
 #include "persist/persistent_server.hpp"
 #include "supervisors/supervisor.hpp"
+#include "test/persistence/support.hpp"
 #include "test/support/temp_dir.hpp"
 #include "test/support/test_loop.hpp"
-#include "test/persistence/support.hpp"
 
 using namespace troupe;
 using namespace troupe::test;

@@ -1,7 +1,7 @@
 // PersistentMap: an actor's own key-value namespace, on a FileStore.
+#include "test/persistence/support.hpp"
 #include "test/support/temp_dir.hpp"
 #include "test/support/test_loop.hpp"
-#include "test/persistence/support.hpp"
 
 using namespace troupe;
 using namespace troupe::test;

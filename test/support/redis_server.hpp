@@ -12,12 +12,10 @@
 #include <string>
 #include <vector>
 
+#include "test/support/free_port.hpp"
 #include "test/support/temp_dir.hpp"
 
 namespace troupe::test {
-
-// A loopback TCP port nothing listens on at the time of the call.
-int free_port();
 
 class RedisServer {
  public:
