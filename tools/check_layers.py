@@ -43,28 +43,36 @@ def resolve(root, including, kind, target):
     return os.path.normpath(target).replace(os.sep, "/")
 
 
+def sources(root, top):
+    """The C++ sources under root/top, as paths relative to root."""
+    for dirpath, _, files in os.walk(os.path.join(root, top)):
+        for name in sorted(files):
+            if name.endswith(SOURCES):
+                yield os.path.relpath(os.path.join(dirpath, name), root).replace(os.sep, "/")
+
+
+def includes(root, rel):
+    """(line number, line, included path relative to root) of each include of rel."""
+    with open(os.path.join(root, rel), encoding="utf-8", errors="replace") as f:
+        for lineno, line in enumerate(f, 1):
+            m = INCLUDE.match(line)
+            if m:
+                yield lineno, line, resolve(root, rel, m.group(1), m.group(2))
+
+
 def violations(root, layers):
     found = []
     for top in sorted({layer.split("/")[0] for layer in layers}):
-        for dirpath, _, files in os.walk(os.path.join(root, top)):
-            for name in sorted(files):
-                if not name.endswith(SOURCES):
-                    continue
-                rel = os.path.relpath(os.path.join(dirpath, name), root).replace(os.sep, "/")
-                own = layer_of(rel, layers)
-                if own is None:
-                    found.append(f"{rel}:1: not in any layer ({', '.join(layers)})")
-                    continue
-                with open(os.path.join(root, rel), encoding="utf-8", errors="replace") as f:
-                    for lineno, line in enumerate(f, 1):
-                        m = INCLUDE.match(line)
-                        if not m:
-                            continue
-                        target = resolve(root, rel, m.group(1), m.group(2))
-                        theirs = layer_of(target, layers)
-                        if theirs is not None and theirs > own:
-                            found.append(f"{rel}:{lineno}: {line.strip()}  "
-                                         f"({layers[own]} may not include {layers[theirs]})")
+        for rel in sources(root, top):
+            own = layer_of(rel, layers)
+            if own is None:
+                found.append(f"{rel}:1: not in any layer ({', '.join(layers)})")
+                continue
+            for lineno, line, target in includes(root, rel):
+                theirs = layer_of(target, layers)
+                if theirs is not None and theirs > own:
+                    found.append(f"{rel}:{lineno}: {line.strip()}  "
+                                 f"({layers[own]} may not include {layers[theirs]})")
     return found
 
 
@@ -72,23 +80,14 @@ def suite_violations(root):
     """Includes of another suite's files from test/<suite>/ or bench/."""
     found = []
     for top in ("test", "bench"):
-        for dirpath, _, files in os.walk(os.path.join(root, top)):
-            for name in sorted(files):
-                if not name.endswith(SOURCES):
-                    continue
-                rel = os.path.relpath(os.path.join(dirpath, name), root).replace(os.sep, "/")
-                parts = rel.split("/")
-                own = "/".join(parts[:2]) + "/" if top == "test" and len(parts) > 2 else None
-                with open(os.path.join(root, rel), encoding="utf-8", errors="replace") as f:
-                    for lineno, line in enumerate(f, 1):
-                        m = INCLUDE.match(line)
-                        if not m:
-                            continue
-                        target = resolve(root, rel, m.group(1), m.group(2))
-                        if (target.startswith("test/") and not target.startswith("test/support/")
-                                and not (own and target.startswith(own))):
-                            found.append(f"{rel}:{lineno}: {line.strip()}  "
-                                         "(another suite's file: share it through test/support/)")
+        for rel in sources(root, top):
+            parts = rel.split("/")
+            own = "/".join(parts[:2]) + "/" if top == "test" and len(parts) > 2 else None
+            for lineno, line, target in includes(root, rel):
+                if (target.startswith("test/") and not target.startswith("test/support/")
+                        and not (own and target.startswith(own))):
+                    found.append(f"{rel}:{lineno}: {line.strip()}  "
+                                 "(another suite's file: share it through test/support/)")
     return found
 
 
