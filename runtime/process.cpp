@@ -101,6 +101,13 @@ void Process::accept(MessageNode* n) {
     }
     case MsgKind::wake:
       return n->dispose();
+    case MsgKind::timeout:
+      // Only the receive that armed it times out; an older timer's is stale.
+      if (n->aux == receive_timer_) {
+        receive_timer_ = 0;
+        timed_out_ = true;
+      }
+      return n->dispose();
   }
 }
 
@@ -242,6 +249,21 @@ MessageNode* Process::end_receive() {
   scan_prev_ = nullptr;
   timed_out_ = poll_only_ = false;
   return std::exchange(matched_, nullptr);
+}
+
+// --- yielding --------------------------------------------------------------------
+
+bool Process::slice_spent() noexcept {
+  return sched_->slice_spent(*this);
+}
+
+void Process::suspend_yield(std::coroutine_handle<> h) noexcept {
+  suspend_ready(h);
+  sched_->yield_to_loop();
+}
+
+unsigned Process::scheduler_index() const {
+  return sched_->index();
 }
 
 // --- offload --------------------------------------------------------------------

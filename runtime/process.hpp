@@ -170,16 +170,21 @@ class TROUPE_EXPORT Process {
   // Suspends for `d` without touching the mailbox.
   Task<> sleep_for(Duration d);
 
-  // Lets the other processes of this scheduler run first.
-  auto yield() {
-    struct Awaitable {
-      Process& p;
-      bool await_ready() const noexcept { return false; }
-      void await_suspend(std::coroutine_handle<> h) noexcept { p.suspend_ready(h); }
-      void await_resume() const noexcept {}
-    };
-    return Awaitable{*this};
-  }
+  // Lets the other processes of this scheduler run first, and its loop poll
+  // for I/O, then continues.
+  auto yield() { return YieldAwaitable{*this, false}; }
+
+  // A suspension point for long computations, cheap enough to call on every
+  // iteration: continues at once (a load or two, no suspension) unless this
+  // run of the process has lasted WatchdogOptions::yield_after, and then
+  // yields as yield() does. A loop that calls it keeps its scheduler's
+  // other processes and sockets responsive, and lets the watchdog's hard
+  // limit end it there (runtime/watchdog.hpp). Work that cannot be cut in
+  // pieces (a blocking call, a library's long function) belongs in offload().
+  auto checkpoint() { return YieldAwaitable{*this, true}; }
+
+  // The index of the scheduler this process runs on now.
+  unsigned scheduler_index() const;
 
   // Sends `msg` to `to` after `delay`. The timer lives on this process's
   // scheduler; cancel it from this process.
@@ -280,6 +285,16 @@ class TROUPE_EXPORT Process {
 
   enum class Wait : std::uint8_t { ready, receive, external };
 
+  struct YieldAwaitable {
+    Process& p;
+    bool only_when_due;
+    bool await_ready() const noexcept { return only_when_due && !p.slice_spent(); }
+    void await_suspend(std::coroutine_handle<> h) noexcept { p.suspend_yield(h); }
+    void await_resume() const noexcept {}
+  };
+  bool slice_spent() noexcept;
+  void suspend_yield(std::coroutine_handle<> h) noexcept;
+
   Process() = default;
 
   SendResult deliver(Pid to, detail::MessageNode* node);
@@ -339,7 +354,10 @@ class TROUPE_EXPORT Process {
   std::uint32_t gen_ = 0;
   std::uint32_t max_mailbox_ = 0;
   Overflow overflow_ = Overflow::reject;
+  // The owner; the watchdog may move a runnable process (runtime/watchdog.hpp)
+  // and then changes it before queueing it elsewhere (the queue publishes it).
   detail::Scheduler* sched_ = nullptr;
+  bool pinned_ = false;  // spawned on a fixed scheduler: never moved
 
   // --- owned by the process's scheduler thread ---
   Process* next_run_ = nullptr;  // run queues
@@ -354,7 +372,9 @@ class TROUPE_EXPORT Process {
   detail::SharedRelations* shared_ = nullptr;  // guarded by lock_
   detail::OwnRelations* own_ = nullptr;
   detail::BodyStorage body_;
-  std::uint64_t receive_timer_ = 0;
+  std::uint64_t receive_timer_ = 0;  // its timeout arrives as a MsgKind::timeout message
+  std::uint64_t slice_run_ = 0;      // the run whose start slice_start_ns_ holds
+  std::int64_t slice_start_ns_ = 0;
   std::int32_t reductions_ = 0;
   Wait wait_ = Wait::ready;
   bool trap_exit_ = false;

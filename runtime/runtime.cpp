@@ -9,6 +9,7 @@
 #include "runtime/detail/relations.hpp"
 #include "runtime/detail/scheduler.hpp"
 #include "runtime/detail/state.hpp"
+#include "runtime/detail/watchdog.hpp"
 
 namespace troupe {
 
@@ -18,24 +19,74 @@ using detail::MsgKind;
 Runtime::Runtime(RuntimeOptions options) : options_(options) {
   unsigned n = options.loop ? 1 : options.schedulers;
   if (n == 0) n = std::max(1u, std::thread::hardware_concurrency());
+  n = std::min(n, max_schedulers);
   for (unsigned i = 0; i < n; ++i) {
-    schedulers_.push_back(std::make_unique<detail::Scheduler>(*this, i, options.loop));
-    schedulers_.back()->reductions_budget = options.reductions;
+    schedulers_[i] = std::make_unique<detail::Scheduler>(*this, i, options.loop);
+    configure(*schedulers_[i], {0, n});
   }
+  own_count_ = n;
+  total_.store(n, std::memory_order_release);
   if (!options.loop)
-    for (auto& s : schedulers_) s->start_thread();
+    for (unsigned i = 0; i < n; ++i) schedulers_[i]->start_thread();
+  if (options.watchdog.enabled) watchdog_ = std::make_unique<detail::Watchdog>(*this);
+}
+
+void Runtime::configure(detail::Scheduler& s, SchedulerGroup group) {
+  s.reductions_budget = options_.reductions;
+  s.set_group(group);
+  const auto& w = options_.watchdog;
+  if (w.enabled)
+    s.watch_slices(std::max<std::int64_t>(
+        1, std::chrono::duration_cast<std::chrono::nanoseconds>(w.yield_after).count()));
+}
+
+SchedulerGroup Runtime::add_schedulers(unsigned count) {
+  if (options_.loop || count == 0) return {};
+  std::lock_guard<std::mutex> lock(add_mutex_);
+  if (shutting_down_.load(std::memory_order_acquire)) return {};
+  const unsigned first = total_.load(std::memory_order_relaxed);
+  if (count > max_schedulers - first) return {};
+  const SchedulerGroup group{first, count};
+  for (unsigned i = first; i < first + count; ++i) {
+    schedulers_[i] = std::make_unique<detail::Scheduler>(*this, i, nullptr);
+    configure(*schedulers_[i], group);
+    schedulers_[i]->start_thread();
+  }
+  total_.store(first + count, std::memory_order_release);
+  return group;
+}
+
+RuntimeStats Runtime::stats() const {
+  return watchdog_ ? watchdog_->stats() : RuntimeStats{};
+}
+
+std::vector<std::string> Runtime::names_of(Pid pid) const {
+  std::vector<std::string> names;
+  Process* p = lookup(pid);
+  if (!p) return names;
+  p->lock();
+  if (p->gen_ == pid.generation() && p->shared_) names = p->shared_->names;
+  p->unlock();
+  return names;
 }
 
 Runtime::~Runtime() {
   shutdown();
 }
 
+namespace {
+unsigned checked(unsigned index, unsigned total) {
+  if (index >= total) throw std::out_of_range("troupe: no scheduler " + std::to_string(index));
+  return index;
+}
+}  // namespace
+
 uv_loop_t* Runtime::loop(unsigned scheduler) const {
-  return schedulers_.at(scheduler)->loop();
+  return schedulers_[checked(scheduler, total_schedulers())]->loop();
 }
 
 void Runtime::post(unsigned scheduler, std::function<void()> fn) {
-  schedulers_.at(scheduler)->post(std::move(fn));
+  schedulers_[checked(scheduler, total_schedulers())]->post(std::move(fn));
 }
 
 void Runtime::wait_on(unsigned scheduler, std::function<void(const std::function<void()>&)> start) {
@@ -44,7 +95,7 @@ void Runtime::wait_on(unsigned scheduler, std::function<void(const std::function
     throw std::logic_error(
         "troupe: Runtime::run_on called from a scheduler thread (a process or a loop "
         "callback); it would block the scheduler or wait for itself");
-  schedulers_.at(scheduler)->run_and_wait(std::move(start));
+  schedulers_[checked(scheduler, total_schedulers())]->run_and_wait(std::move(start));
 }
 
 Process* Runtime::lookup(Pid pid) const {
@@ -102,14 +153,15 @@ void Runtime::exit(Pid to, ExitReason reason) {
 }
 
 detail::Scheduler& Runtime::place(Process* parent, const SpawnOptions& options) {
-  unsigned n = scheduler_count();
-  if (options.scheduler >= 0) return *schedulers_[static_cast<unsigned>(options.scheduler) % n];
+  if (options.scheduler >= 0)
+    return *schedulers_[static_cast<unsigned>(options.scheduler) % total_schedulers()];
+  const SchedulerGroup group = options.group.count ? options.group : own_schedulers();
   if (options.placement == Placement::local) {
-    if (parent) return *parent->sched_;
-    detail::Scheduler* current = detail::Scheduler::current();
-    if (current && &current->runtime() == this) return *current;
+    detail::Scheduler* near = parent ? parent->sched_ : detail::Scheduler::current();
+    if (near && &near->runtime() == this && group.contains(near->index())) return *near;
   }
-  return *schedulers_[round_robin_.fetch_add(1, std::memory_order_relaxed) % n];
+  return *schedulers_[group.first +
+                      round_robin_.fetch_add(1, std::memory_order_relaxed) % group.count];
 }
 
 Pid Runtime::spawn_body(Process* parent, detail::Body body, SpawnOptions options) {
@@ -124,6 +176,7 @@ Pid Runtime::spawn_body(Process* parent, detail::Body body, SpawnOptions options
   if (gen == 0 || gen >= (1u << 30)) gen = 1;  // the state word keeps 62 bits; stay well inside
   p->gen_ = gen;
   p->sched_ = &s;
+  p->pinned_ = options.scheduler >= 0;
   p->max_mailbox_ = options.max_mailbox;
   p->overflow_ = options.overflow;
   p->wait_ = Process::Wait::ready;
@@ -170,7 +223,7 @@ bool Runtime::run_done() const {
 
 void Runtime::set_root(Pid pid) {
   root_.store(pid.raw(), std::memory_order_release);
-  if (options_.handle_signals) schedulers_.front()->watch_signals();
+  if (options_.handle_signals) schedulers_[0]->watch_signals();
 }
 
 void Runtime::on_signal(int signum) {
@@ -184,9 +237,9 @@ void Runtime::on_signal(int signum) {
 
 void Runtime::run() {
   if (options_.loop) {
-    schedulers_.front()->hold_loop(true);
+    schedulers_[0]->hold_loop(true);
     while (!run_done()) uv_run(options_.loop, UV_RUN_ONCE);
-    schedulers_.front()->hold_loop(false);
+    schedulers_[0]->hold_loop(false);
   } else {
     std::unique_lock<std::mutex> lock(run_mutex_);
     run_cv_.wait(lock, [&] { return run_done(); });
@@ -203,10 +256,10 @@ bool Runtime::run_for(Duration max) {
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(max).count();
     uv_timer_start(
         &timer, [](uv_timer_t* t) { uv_stop(t->loop); }, static_cast<std::uint64_t>(ms), 0);
-    schedulers_.front()->hold_loop(true);
+    schedulers_[0]->hold_loop(true);
     while (!run_done() && std::chrono::steady_clock::now() < deadline)
       uv_run(options_.loop, UV_RUN_ONCE);
-    schedulers_.front()->hold_loop(false);
+    schedulers_[0]->hold_loop(false);
     uv_close(reinterpret_cast<uv_handle_t*>(&timer), nullptr);
     uv_run(options_.loop, UV_RUN_NOWAIT);
   } else {
@@ -228,12 +281,18 @@ void Runtime::stop() {
 void Runtime::shutdown() {
   if (shut_down_) return;
   shut_down_ = true;
-  shutting_down_.store(true, std::memory_order_release);
+  {
+    std::lock_guard<std::mutex> lock(add_mutex_);  // no scheduler is being added now
+    shutting_down_.store(true, std::memory_order_release);
+  }
+  watchdog_.reset();  // it reads the schedulers
+  const unsigned total = total_schedulers();
   // Processes end first everywhere, so none is left to message a stopped loop.
   for (int round = 0; round < 4 && live_.load() > 0; ++round)
-    for (auto& s : schedulers_) s->shutdown_processes();
-  for (auto& s : schedulers_) s->stop();
-  schedulers_.clear();
+    for (unsigned i = 0; i < total; ++i) schedulers_[i]->shutdown_processes();
+  for (unsigned i = 0; i < total; ++i) schedulers_[i]->stop();
+  total_.store(0, std::memory_order_release);
+  for (unsigned i = 0; i < total; ++i) schedulers_[i].reset();
 }
 
 }  // namespace troupe

@@ -19,6 +19,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <string>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -30,6 +31,7 @@
 #include "runtime/process.hpp"
 #include "runtime/registry.hpp"
 #include "runtime/spawn_options.hpp"
+#include "runtime/watchdog.hpp"
 
 namespace troupe {
 
@@ -38,7 +40,13 @@ struct TROUPE_EXPORT RuntimeOptions {
   uv_loop_t* loop = nullptr;   // embed on this loop (one scheduler, no threads)
   int reductions = 1000;       // receives a process may complete before it yields
   bool handle_signals = true;  // start(): SIGINT/SIGTERM shut the root down
+  WatchdogOptions watchdog;    // a process that holds its scheduler (watchdog.hpp)
 };
+
+namespace detail {
+class Scheduler;
+class Watchdog;
+}  // namespace detail
 
 class TROUPE_EXPORT Runtime {
  public:
@@ -102,7 +110,22 @@ class TROUPE_EXPORT Runtime {
   // Is this incarnation alive? Any thread; a snapshot.
   bool alive(Pid pid) const;
   std::size_t process_count() const { return live_.load(std::memory_order_acquire); }
-  unsigned scheduler_count() const { return static_cast<unsigned>(schedulers_.size()); }
+  // The runtime's own schedulers (RuntimeOptions::schedulers): indices
+  // 0 .. scheduler_count() - 1, the group spawns use unless told otherwise.
+  unsigned scheduler_count() const { return own_count_; }
+  SchedulerGroup own_schedulers() const { return {0, own_count_}; }
+  // Adds `count` schedulers (threads with a loop each) as a group of their
+  // own, outside the runtime's: nothing is placed there unless spawned with
+  // SpawnOptions::group or ::scheduler. For work that must not share a
+  // thread with the rest (gateway sockets, CPU-heavy sessions). They live
+  // until shutdown. Any thread. Embedded (RuntimeOptions::loop), or past
+  // the limit of 256 schedulers in all, it adds none and returns an empty
+  // group, which places on the runtime's own.
+  SchedulerGroup add_schedulers(unsigned count);
+  // The watchdog's counters (watchdog.hpp). Any thread.
+  RuntimeStats stats() const;
+  // The names `pid` is registered under (empty if none or not alive). Any thread.
+  std::vector<std::string> names_of(Pid pid) const;
   Registry& registry() { return registry_; }
   const Registry& registry() const { return registry_; }
 
@@ -165,6 +188,7 @@ class TROUPE_EXPORT Runtime {
   friend class Process;
   friend class detail::Scheduler;
   friend class Registry;
+  friend class detail::Watchdog;
 
   // Queues `node` for `to`, or frees it; with keep_on_full, a node a full
   // mailbox rejects stays the caller's.
@@ -183,10 +207,22 @@ class TROUPE_EXPORT Runtime {
   bool attach_key(Pid pid, const std::string& key, bool topic);
   void detach_key(Pid pid, std::string_view key, bool topic);
 
+  void configure(detail::Scheduler& s, SchedulerGroup group);
+  detail::Scheduler* scheduler_at(unsigned index) const {
+    return schedulers_[index % max_schedulers].get();
+  }
+  unsigned total_schedulers() const { return total_.load(std::memory_order_acquire); }
+
+  static constexpr unsigned max_schedulers = 256;  // ids keep the index in 8 bits
   RuntimeOptions options_;
   detail::ProcessTable table_;
   Registry registry_{*this};
-  std::vector<std::unique_ptr<detail::Scheduler>> schedulers_;
+  // Filled in order and published by total_; never shrinks before shutdown.
+  std::unique_ptr<detail::Scheduler> schedulers_[max_schedulers];
+  std::atomic<unsigned> total_{0};
+  unsigned own_count_ = 0;
+  std::mutex add_mutex_;
+  std::unique_ptr<detail::Watchdog> watchdog_;
   std::atomic<unsigned> round_robin_{0};
   std::atomic<std::size_t> live_{0};
   std::atomic<std::uint64_t> root_{0};

@@ -15,15 +15,30 @@ enum class Overflow : std::uint8_t {
   drop_oldest,  // the oldest unconsumed message is dropped and counted
 };
 
-// Where a spawned process runs. Processes never migrate between schedulers.
+// Where a spawned process runs, within its group (below). A process stays on
+// its scheduler, except that the watchdog moves runnable processes off a
+// scheduler that one process holds (runtime/watchdog.hpp) to the other
+// schedulers of its group; a process spawned on a fixed scheduler never moves.
 enum class Placement : std::uint8_t {
-  local,   // the spawner's scheduler (round robin when spawned from outside)
-  spread,  // round robin over all schedulers
+  local,   // the spawner's scheduler if it is in the group, else round robin
+  spread,  // round robin over the group
+};
+
+// A set of schedulers with consecutive indices: the runtime's own
+// (RuntimeOptions::schedulers), or one Runtime::add_schedulers made for work
+// that must not share them (a gateway's sockets, a route of heavy sessions).
+// Empty (count 0) means the runtime's own.
+struct TROUPE_EXPORT SchedulerGroup {
+  unsigned first = 0;
+  unsigned count = 0;
+  bool contains(unsigned index) const { return index >= first && index - first < count; }
+  friend bool operator==(const SchedulerGroup&, const SchedulerGroup&) = default;
 };
 
 struct TROUPE_EXPORT SpawnOptions {
   Placement placement = Placement::local;
-  int scheduler = -1;             // a fixed scheduler index; overrides placement
+  SchedulerGroup group{};         // where placement chooses; empty: the runtime's own
+  int scheduler = -1;             // a fixed scheduler index (never moved); overrides both
   std::uint32_t max_mailbox = 0;  // 0 = unbounded; counts ordinary messages only
   Overflow overflow = Overflow::reject;
   bool link = false;  // link to the spawner atomically (spawn_link)

@@ -40,10 +40,11 @@ enum class MsgKind : std::uint8_t {
   reply,        // a call's reply: aux = call ref; discarded unless that call still waits
   exit_signal,  // system lane: an exit signal, handled by the runtime
   wake,         // system lane: no payload, just makes the process run its waiters
+  timeout,      // system lane: a receive timeout came due; aux = its timer id
 };
 
 inline bool is_system(MsgKind k) {
-  return k == MsgKind::exit_signal || k == MsgKind::wake;
+  return k == MsgKind::exit_signal || k == MsgKind::wake || k == MsgKind::timeout;
 }
 
 struct MessageNode {

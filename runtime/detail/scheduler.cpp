@@ -1,6 +1,9 @@
 #include "runtime/detail/scheduler.hpp"
 
+#include <pthread.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <condition_variable>
 #include <csignal>
@@ -33,6 +36,21 @@ struct CurrentGuard {
   explicit CurrentGuard(Scheduler* s) : saved(tls_current) { tls_current = s; }
   ~CurrentGuard() { tls_current = saved; }
 };
+
+// The signal that asks a held scheduler's thread to publish its run queue
+// (Go uses the same one to preempt goroutines: nothing else uses it in
+// practice, and its default action is to ignore it).
+constexpr int hand_off_signal = SIGURG;
+std::atomic<bool> hand_off_signal_installed{false};
+
+void on_hand_off_signal(int) {
+  const int saved = errno;
+  if (Scheduler* s = tls_current) s->publish_local_queue();
+  errno = saved;
+}
+
+// A receive timeout has no payload: its timer id travels in aux.
+struct ReceiveTimeout {};
 
 void check_uv(int rc, const char* what) {
   if (rc != 0) {
@@ -83,17 +101,137 @@ void Scheduler::start_thread() {
     uv_run(loop_, UV_RUN_DEFAULT);
     tls_current = nullptr;
   });
+  thread_handle_ = thread_.native_handle();
+  has_thread_.store(true, std::memory_order_release);
+}
+
+// --- the local queue and the hand-off signal ------------------------------------
+// The local queue is the owner thread's alone, without atomics; the hand-off
+// signal's handler runs on that same thread, between two of its
+// instructions, and takes the queue only when no queue operation is under
+// way (the guard's flag, ordered by signal fences: no cost on the hot path).
+
+struct Scheduler::QueueGuard {
+  Scheduler& s;
+  explicit QueueGuard(Scheduler& scheduler) : s(scheduler) {
+    s.queue_busy_.store(true, std::memory_order_relaxed);
+    std::atomic_signal_fence(std::memory_order_seq_cst);
+  }
+  ~QueueGuard() {
+    std::atomic_signal_fence(std::memory_order_seq_cst);
+    s.queue_busy_.store(false, std::memory_order_relaxed);
+  }
+};
+
+bool Scheduler::install_hand_off_signal() {
+  static const bool installed = [] {
+    struct sigaction current {};
+    if (sigaction(hand_off_signal, nullptr, &current) != 0) return false;
+    // The application handles it itself: leave it alone (queues then move
+    // only as their processes are woken from other threads).
+    if (current.sa_handler != SIG_DFL && current.sa_handler != SIG_IGN) return false;
+    struct sigaction action {};
+    action.sa_handler = &on_hand_off_signal;
+    sigemptyset(&action.sa_mask);
+    action.sa_flags = SA_RESTART;
+    return sigaction(hand_off_signal, &action, nullptr) == 0;
+  }();
+  hand_off_signal_installed.store(installed, std::memory_order_release);
+  return installed;
+}
+
+void Scheduler::publish_local_queue() {
+  if (queue_busy_.load(std::memory_order_relaxed) || !local_head_) return;
+  Process* head = local_head_;
+  Process* tail = local_tail_;
+  local_head_ = local_tail_ = nullptr;
+  Process* old = handed_.load(std::memory_order_relaxed);
+  do {
+    tail->next_run_ = old;
+  } while (!handed_.compare_exchange_weak(old, head, std::memory_order_release,
+                                          std::memory_order_relaxed));
+}
+
+bool Scheduler::move_elsewhere(Process* p) {
+  if (p->pinned_ || p->external_op_ || group_.count < 2) return false;
+  for (unsigned tries = 0; tries < group_.count; ++tries) {
+    const unsigned i =
+        group_.first + next_sibling_.fetch_add(1, std::memory_order_relaxed) % group_.count;
+    Scheduler* target = rt_.scheduler_at(i);
+    if (target == this || !target || target->held()) continue;
+    p->sched_ = target;  // p is queued by no one else: we hold its wake-up
+    target->enqueue(p);
+    return true;
+  }
+  return false;
+}
+
+std::uint64_t Scheduler::move_list(Process* list, Process*& kept) {
+  std::uint64_t moved = 0;
+  while (list) {
+    Process* next = list->next_run_;
+    if (move_elsewhere(list)) {
+      ++moved;
+    } else {
+      list->next_run_ = kept;
+      kept = list;
+    }
+    list = next;
+  }
+  return moved;
+}
+
+void Scheduler::requeue_here(Process* list) {
+  bool wake = false;
+  while (list) {
+    Process* next = list->next_run_;
+    wake |= lifo_push<Process, &Process::next_run_>(remote_, list, std::memory_order_release) ==
+            nullptr;
+    list = next;
+  }
+  if (wake) uv_async_send(&async_);
+}
+
+std::uint64_t Scheduler::hand_off() {
+  Process* kept = nullptr;
+  // Woken from other threads before the hold was seen, then what the
+  // signal handler published of the local queue at the previous tick.
+  std::uint64_t moved = move_list(remote_.exchange(nullptr, std::memory_order_acquire), kept);
+  moved += move_list(handed_.exchange(nullptr, std::memory_order_acquire), kept);
+  if (kept) requeue_here(kept);
+  if (has_thread_.load(std::memory_order_acquire) &&
+      hand_off_signal_installed.load(std::memory_order_acquire))
+    pthread_kill(thread_handle_, hand_off_signal);
+  return moved;
+}
+
+bool Scheduler::slice_spent(Process& p) {
+  const std::uint64_t run = runs_.load(std::memory_order_relaxed);
+  if (watched_yield_ns_ > 0)
+    return yield_run_.load(std::memory_order_relaxed) == run ||
+           fail_run_.load(std::memory_order_relaxed) == run;
+  // No watchdog: read the clock, from the first checkpoint of the run.
+  const std::int64_t now = now_ns();
+  if (p.slice_run_ != run) {
+    p.slice_run_ = run;
+    p.slice_start_ns_ = now;
+    return false;
+  }
+  return now - p.slice_start_ns_ >= 1'000'000;
 }
 
 // --- run queues -------------------------------------------------------------
 
 void Scheduler::push_local(Process* p) {
-  p->next_run_ = nullptr;
-  if (local_tail_)
-    local_tail_->next_run_ = p;
-  else
-    local_head_ = p;
-  local_tail_ = p;
+  {
+    QueueGuard busy(*this);
+    p->next_run_ = nullptr;
+    if (local_tail_)
+      local_tail_->next_run_ = p;
+    else
+      local_head_ = p;
+    local_tail_ = p;
+  }
   uv_idle_start(&idle_, &Scheduler::on_idle);
 }
 
@@ -102,6 +240,8 @@ void Scheduler::enqueue(Process* p) {
     push_local(p);
     return;
   }
+  // Held by one process: run it elsewhere rather than behind that one.
+  if (held_.load(std::memory_order_relaxed) && move_elsewhere(p)) return;
   Process* head = lifo_push<Process, &Process::next_run_>(remote_, p, std::memory_order_release);
   if (!head) uv_async_send(&async_);  // the first of a batch wakes the loop
 }
@@ -152,11 +292,18 @@ void Scheduler::on_idle(uv_idle_t* h) {
 
 void Scheduler::run_batch() {
   take_remote();
-  for (int i = 0; i < batch_limit && local_head_; ++i) {
-    Process* p = local_head_;
-    local_head_ = p->next_run_;
-    if (!local_head_) local_tail_ = nullptr;
+  end_batch_ = false;
+  for (int i = 0; i < batch_limit; ++i) {
+    Process* p;
+    {
+      QueueGuard busy(*this);
+      p = local_head_;
+      if (!p) break;
+      local_head_ = p->next_run_;
+      if (!local_head_) local_tail_ = nullptr;
+    }
     run_process(p);
+    if (end_batch_) break;  // a process yielded: let the loop poll I/O first
   }
   if (!local_head_ && !remote_.load(std::memory_order_relaxed)) uv_idle_stop(&idle_);
 }
@@ -181,7 +328,12 @@ void Scheduler::run_process(Process* p) {
   }
   if (p->has_exit_) return finish(p, *p->pending_exit_);
 
+  // For the watchdog: which run, and whose (relaxed: it only samples).
+  const std::uint64_t run = runs_.load(std::memory_order_relaxed) + 1;
+  runs_.store(run, std::memory_order_relaxed);
+  running_.store(p->self().raw(), std::memory_order_relaxed);
   p->resume_point_.resume();
+  running_.store(0, std::memory_order_relaxed);
 
   if (p->top_.done()) {
     auto& promise = p->top_.promise();
@@ -189,6 +341,9 @@ void Scheduler::run_process(Process* p) {
     return finish(p, std::move(reason));
   }
   if (p->has_exit_) return finish(p, *p->pending_exit_);
+  if (fail_run_.load(std::memory_order_relaxed) == run) [[unlikely]]
+    return finish(p, ExitReason::error("cpu limit: held its scheduler past the watchdog's "
+                                       "hard limit (WatchdogOptions::hard_limit)"));
   if (p->wait_ == Process::Wait::ready || p->yield_pending_) {
     p->yield_pending_ = false;
     return requeue(p);
@@ -312,17 +467,25 @@ void Scheduler::on_offload_done(uv_work_t* req, int) {
 std::uint64_t Scheduler::add_timer(std::int64_t delay_ns, Pid target, MessageNode* msg) {
   std::uint64_t id = next_id();
   std::int64_t deadline = now_ns() + std::max<std::int64_t>(delay_ns, 0);
+  lock_timers();
   timers_.emplace(id, Timer{target, msg});
   due_.push_back({deadline, id});
   std::push_heap(due_.begin(), due_.end(), std::greater<>());
+  unlock_timers();
   if (armed_deadline_ == 0 || deadline < armed_deadline_) arm_timer();
   return id;
 }
 
 bool Scheduler::cancel_timer(std::uint64_t id) {
+  // A process the watchdog moved cancels what it armed on its old scheduler.
+  if ((id & 0xff) != index_) return cancel_foreign_timer(id);
+  lock_timers();
   auto it = timers_.find(id);
-  if (it == timers_.end()) return false;
-  if (it->second.msg) it->second.msg->dispose();
+  if (it == timers_.end()) {
+    unlock_timers();
+    return false;
+  }
+  MessageNode* msg = it->second.msg;
   timers_.erase(it);  // its heap entry is skipped when it comes due ...
   // ... unless cancelled entries pile up (long timeouts cancelled at a high
   // rate, as calls and receives with after() do): then drop them.
@@ -330,20 +493,41 @@ bool Scheduler::cancel_timer(std::uint64_t id) {
     std::erase_if(due_, [&](const Due& d) { return !timers_.count(d.id); });
     std::make_heap(due_.begin(), due_.end(), std::greater<>());
   }
+  unlock_timers();
+  if (msg) msg->dispose();
+  return true;
+}
+
+bool Scheduler::cancel_foreign_timer(std::uint64_t id) {
+  Scheduler* owner = rt_.scheduler_at(static_cast<unsigned>(id & 0xff));
+  if (!owner || owner == this) return false;
+  owner->lock_timers();
+  auto it = owner->timers_.find(id);
+  if (it == owner->timers_.end()) {
+    owner->unlock_timers();
+    return false;
+  }
+  MessageNode* msg = it->second.msg;
+  owner->timers_.erase(it);  // the owner skips its heap entry
+  owner->unlock_timers();
+  if (msg) msg->dispose();
   return true;
 }
 
 void Scheduler::arm_timer() {
+  lock_timers();
   while (!due_.empty() && !timers_.count(due_.front().id)) {
     std::pop_heap(due_.begin(), due_.end(), std::greater<>());
     due_.pop_back();
   }
   if (due_.empty()) {
+    unlock_timers();
     armed_deadline_ = 0;
     uv_timer_stop(&timer_);
     return;
   }
   armed_deadline_ = due_.front().deadline;
+  unlock_timers();
   std::int64_t wait = armed_deadline_ - now_ns();
   std::uint64_t ms = wait <= 0 ? 0 : static_cast<std::uint64_t>((wait + 999'999) / 1'000'000);
   uv_update_time(loop_);
@@ -359,24 +543,31 @@ void Scheduler::on_timer(uv_timer_t* h) {
 
 void Scheduler::fire_timers() {
   std::int64_t now = now_ns();
-  while (!due_.empty() && due_.front().deadline <= now) {
+  for (;;) {
+    lock_timers();
+    if (due_.empty() || due_.front().deadline > now) {
+      unlock_timers();
+      break;
+    }
     std::uint64_t id = due_.front().id;
     std::pop_heap(due_.begin(), due_.end(), std::greater<>());
     due_.pop_back();
     auto it = timers_.find(id);
-    if (it == timers_.end()) continue;  // cancelled
-    Timer t = it->second;
-    timers_.erase(it);
-    if (t.msg) {
-      rt_.deliver(t.target, t.msg);
+    if (it == timers_.end()) {  // cancelled
+      unlock_timers();
       continue;
     }
-    Process* p = rt_.table_.get(t.target.slot());
-    if (p && p->gen_ == t.target.generation() && p->receive_timer_ == id) {
-      p->receive_timer_ = 0;
-      p->timed_out_ = true;
-      wake_local(p);
+    Timer t = it->second;
+    timers_.erase(it);
+    unlock_timers();
+    // A receive timeout is a message too: the process may have moved to
+    // another scheduler since it armed the timer here.
+    MessageNode* msg = t.msg;
+    if (!msg) {
+      msg = make_message<ReceiveTimeout>(MsgKind::timeout);
+      msg->aux = id;
     }
+    rt_.deliver(t.target, msg);
   }
   armed_deadline_ = 0;
   arm_timer();
@@ -456,7 +647,11 @@ void Scheduler::watch_signals() {
 void Scheduler::terminate_all() {
   CurrentGuard guard(this);
   take_remote();
-  local_head_ = local_tail_ = nullptr;  // every queued process is about to end
+  {
+    QueueGuard busy(*this);
+    local_head_ = local_tail_ = nullptr;  // every queued process is about to end
+  }
+  handed_.store(nullptr, std::memory_order_relaxed);
   std::uint32_t n = rt_.table_.size();
   for (std::uint32_t slot = 0; slot < n; ++slot) {
     Process* p = rt_.table_.get(slot);
@@ -467,6 +662,7 @@ void Scheduler::terminate_all() {
   }
   // Exit signals between dying processes may have queued some again.
   take_remote();
+  QueueGuard busy(*this);
   local_head_ = local_tail_ = nullptr;
 }
 

@@ -2,6 +2,7 @@
 // One scheduler: a libuv loop (its own thread, or the application's loop)
 // that runs the processes placed on it. Internal.
 
+#include <pthread.h>
 #include <uv.h>
 
 #include <atomic>
@@ -16,6 +17,7 @@
 #include "runtime/detail/message.hpp"
 #include "runtime/exit_reason.hpp"
 #include "runtime/pid.hpp"
+#include "runtime/spawn_options.hpp"
 
 namespace troupe {
 class Runtime;
@@ -40,6 +42,8 @@ class Scheduler {
   void stop();
 
   unsigned index() const { return index_; }
+  void set_group(SchedulerGroup group) { group_ = group; }
+  SchedulerGroup group() const { return group_; }
   uv_loop_t* loop() const { return loop_; }
   Runtime& runtime() const { return rt_; }
   // The scheduler whose loop is running on this thread, if any.
@@ -81,6 +85,31 @@ class Scheduler {
   std::int32_t reductions_budget = 1000;
   int outstanding_ops = 0;  // offloaded work not yet back; owner thread
 
+  // --- the process in hand, for the watchdog (runtime/watchdog.hpp) ---
+  // Owner thread: has the current run lasted its slice (Process::checkpoint)?
+  bool slice_spent(Process& p);
+  // Owner thread: end the batch after this run, so the loop polls I/O.
+  void yield_to_loop() { end_batch_ = true; }
+  // Any thread: the run counter and the process in hand (raw pid, 0 if none).
+  std::uint64_t runs() const { return runs_.load(std::memory_order_relaxed); }
+  std::uint64_t running() const { return running_.load(std::memory_order_relaxed); }
+  // Watchdog: run `run` fails at its next suspension point / should yield.
+  void condemn(std::uint64_t run) { fail_run_.store(run, std::memory_order_relaxed); }
+  void ask_yield(std::uint64_t run) { yield_run_.store(run, std::memory_order_relaxed); }
+  void watch_slices(std::int64_t yield_after_ns) { watched_yield_ns_ = yield_after_ns; }
+  // Watchdog: while held, processes woken here from other threads run on
+  // the group's other schedulers instead; hand_off() also moves those
+  // already queued here (for the local queue, by signalling the thread).
+  void set_held(bool held) { held_.store(held, std::memory_order_relaxed); }
+  bool held() const { return held_.load(std::memory_order_relaxed); }
+  std::uint64_t hand_off();
+  // Queues p on another scheduler of the group that is not held, moving it
+  // there; false (nothing done) if p may not move or there is none.
+  bool move_elsewhere(Process* p);
+  // Signal handler on the owner thread: publishes the local queue to hand_off().
+  void publish_local_queue();
+  static bool install_hand_off_signal();
+
  private:
   struct Timer {
     Pid target;
@@ -111,8 +140,19 @@ class Scheduler {
   void terminate_all();
   void close_handles();
 
+  struct QueueGuard;                 // marks the local queue busy for the hand-off signal
+  void requeue_here(Process* list);  // pushes back what may not move
+  std::uint64_t move_list(Process* list, Process*& kept);
+  bool cancel_foreign_timer(std::uint64_t id);
+  void lock_timers() noexcept {
+    while (timers_lock_.test_and_set(std::memory_order_acquire)) {
+    }
+  }
+  void unlock_timers() noexcept { timers_lock_.clear(std::memory_order_release); }
+
   Runtime& rt_;
   unsigned index_;
+  SchedulerGroup group_{};
   uv_loop_t own_loop_;
   uv_loop_t* loop_;
   bool owns_loop_;
@@ -126,6 +166,24 @@ class Scheduler {
   std::atomic<Process*> remote_{nullptr};  // LIFO pushed by other threads
   std::vector<Process*> free_slots_;
 
+  // Watchdog state: written by the owner at each run, read by the watchdog.
+  std::atomic<std::uint64_t> runs_{0};
+  std::atomic<std::uint64_t> running_{0};
+  std::atomic<std::uint64_t> fail_run_{0};
+  std::atomic<std::uint64_t> yield_run_{0};
+  std::atomic<bool> held_{false};
+  std::int64_t watched_yield_ns_ = 0;  // 0: no watchdog, checkpoint reads the clock
+  bool end_batch_ = false;
+  // The local queue, as the hand-off signal sees it (same thread).
+  std::atomic<bool> queue_busy_{false};
+  std::atomic<Process*> handed_{nullptr};  // published by the signal handler
+  pthread_t thread_handle_{};
+  std::atomic<bool> has_thread_{false};
+  std::atomic<std::uint32_t> next_sibling_{0};
+
+  // Guards timers_ and due_: a process the watchdog moved cancels its old
+  // scheduler's timers from its new one.
+  std::atomic_flag timers_lock_ = ATOMIC_FLAG_INIT;
   std::vector<Due> due_;  // min-heap
   std::unordered_map<std::uint64_t, Timer> timers_;
   std::int64_t armed_deadline_ = 0;
