@@ -238,6 +238,11 @@ std::string Gateway::metrics_text() const {
       out << name << "{route=\"" << kind->prefix << "\"} " << value_of(*kind) << "\n";
   };
   one("troupe_processes", "gauge", rt_.process_count());
+  const RuntimeStats held = rt_.stats();  // the watchdog's (runtime/watchdog.hpp)
+  one("troupe_watchdog_overruns_total", "counter", held.overruns);
+  one("troupe_watchdog_cpu_limit_hits_total", "counter", held.cpu_limit_hits);
+  one("troupe_watchdog_migrations_total", "counter", held.migrations);
+  one("troupe_watchdog_longest_run_ms", "gauge", held.longest_run_ms);
   one("troupe_connections", "gauge", c.connections_open);
   one("troupe_frames_in_total", "counter", c.frames_in);
   one("troupe_frames_out_total", "counter", c.frames_out);

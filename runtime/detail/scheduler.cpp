@@ -145,11 +145,15 @@ void Scheduler::publish_local_queue() {
   Process* head = local_head_;
   Process* tail = local_tail_;
   local_head_ = local_tail_ = nullptr;
+  local_length_.store(0, std::memory_order_relaxed);
   Process* old = handed_.load(std::memory_order_relaxed);
   do {
     tail->next_run_ = old;
   } while (!handed_.compare_exchange_weak(old, head, std::memory_order_release,
                                           std::memory_order_relaxed));
+  // Async-signal-safe: should the hold end before the watchdog takes them,
+  // the loop takes them back itself (take_remote).
+  uv_async_send(&async_);
 }
 
 bool Scheduler::move_elsewhere(Process* p) {
@@ -202,7 +206,10 @@ std::uint64_t Scheduler::hand_off() {
   // Timers that come due meanwhile would wait for the loop: fire them from
   // here (their processes are woken elsewhere, as the hold redirects them).
   fire_due(now_ns());
-  if (has_thread_.load(std::memory_order_acquire) &&
+  // Only when processes wait behind the run: the signal may interrupt a
+  // blocking system call of the process in hand (EINTR, as with Go's).
+  if (local_length_.load(std::memory_order_relaxed) > 0 &&
+      has_thread_.load(std::memory_order_acquire) &&
       hand_off_signal_installed.load(std::memory_order_acquire))
     pthread_kill(thread_handle_, hand_off_signal);
   return moved;
@@ -234,6 +241,8 @@ void Scheduler::push_local(Process* p) {
     else
       local_head_ = p;
     local_tail_ = p;
+    local_length_.store(local_length_.load(std::memory_order_relaxed) + 1,
+                        std::memory_order_relaxed);
   }
   uv_idle_start(&idle_, &Scheduler::on_idle);
 }
@@ -250,6 +259,15 @@ void Scheduler::enqueue(Process* p) {
 }
 
 void Scheduler::take_remote() {
+  if (handed_.load(std::memory_order_relaxed)) [[unlikely]] {
+    // Published for the watchdog, which has not moved them: run them here.
+    Process* p = handed_.exchange(nullptr, std::memory_order_acquire);
+    while (p) {
+      Process* next = p->next_run_;
+      push_local(p);
+      p = next;
+    }
+  }
   if (!remote_.load(std::memory_order_relaxed)) return;
   lifo_take_all<Process, &Process::next_run_>(remote_, [this](Process* p) { push_local(p); });
 }
@@ -304,6 +322,8 @@ void Scheduler::run_batch() {
       if (!p) break;
       local_head_ = p->next_run_;
       if (!local_head_) local_tail_ = nullptr;
+      local_length_.store(local_length_.load(std::memory_order_relaxed) - 1,
+                          std::memory_order_relaxed);
     }
     run_process(p);
     if (end_batch_) break;  // a process yielded: let the loop poll I/O first
@@ -656,6 +676,7 @@ void Scheduler::terminate_all() {
   {
     QueueGuard busy(*this);
     local_head_ = local_tail_ = nullptr;  // every queued process is about to end
+    local_length_.store(0, std::memory_order_relaxed);
   }
   handed_.store(nullptr, std::memory_order_relaxed);
   std::uint32_t n = rt_.table_.size();
@@ -670,6 +691,7 @@ void Scheduler::terminate_all() {
   take_remote();
   QueueGuard busy(*this);
   local_head_ = local_tail_ = nullptr;
+  local_length_.store(0, std::memory_order_relaxed);
 }
 
 void Scheduler::close_handles() {

@@ -178,6 +178,9 @@ class Scheduler {
   // The local queue, as the hand-off signal sees it (same thread).
   std::atomic<bool> queue_busy_{false};
   std::atomic<Process*> handed_{nullptr};  // published by the signal handler
+  // The local queue's length, written by the owner (plain stores), read by
+  // the watchdog: it signals only when processes wait behind a held run.
+  std::atomic<std::uint32_t> local_length_{0};
   pthread_t thread_handle_{};
   std::atomic<bool> has_thread_{false};
   std::atomic<std::uint32_t> next_sibling_{0};

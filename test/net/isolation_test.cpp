@@ -158,6 +158,8 @@ TEST(Isolation, ASessionPastTheHardLimitIsRestarted) {
   CHECK_TRUE(round_trip(second, "hello"));
   CHECK_EQUAL(2, shared.starts.load());
   CHECK_EQUAL(1u, rt.stats().cpu_limit_hits);
+  CHECK_EQUAL(1, metric(gateway.port(), "troupe_watchdog_cpu_limit_hits_total"));
+  CHECK_EQUAL(1, metric(gateway.port(), "troupe_watchdog_overruns_total"));
   gateway.stop();
 }
 
