@@ -47,9 +47,18 @@ StoreOpener open_redis_store(RedisStoreOptions options) {
   return opener;  // RedisStore has the base key rules
 }
 
-StoreConnection::StoreConnection(Runtime& rt, StoreOpener opener, unsigned scheduler,
-                                 PersistenceOptions options)
-    : rt_(rt), scheduler_(scheduler), opener_(std::move(opener)) {
+namespace {
+unsigned store_scheduler(Runtime& rt, std::optional<unsigned> chosen) {
+  if (chosen) return *chosen;
+  SchedulerGroup own = rt.add_schedulers(1);
+  return own.count ? own.first : 0;
+}
+}  // namespace
+
+StoreConnection::StoreConnection(Runtime& rt, StoreOpener opener,
+                                 std::optional<unsigned> chosen, PersistenceOptions options)
+    : rt_(rt), scheduler_(store_scheduler(rt, chosen)), opener_(std::move(opener)) {
+  const unsigned scheduler = scheduler_;
   slot_ = std::make_unique<detail::StoreSlot>(
       rt.loop(scheduler), opener_,
       [&rt, scheduler](std::function<void()> fn) { rt.post(scheduler, std::move(fn)); });
@@ -61,7 +70,7 @@ StoreConnection::~StoreConnection() {
   // A store left open (the child was killed, or never stopped) is closed on
   // its loop before the slot goes; not possible once the runtime has shut
   // down (its loops are closed: a store would have failed that already).
-  if (rt_.scheduler_count() > scheduler_)
+  if (rt_.has_scheduler(scheduler_))
     rt_.run_on_async<bool>(scheduler_, [this](std::function<void(bool)> done) {
       slot_->close([done] { done(true); });
     });

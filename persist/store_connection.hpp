@@ -10,7 +10,7 @@
 //       .children = {store.child_spec(), gateway.child_spec()}});
 //   rt.run();
 //
-// The child's process opens the store on the loop of `scheduler` and its
+// The child's process opens the store on the loop of its scheduler and its
 // start succeeds once the store is open (or fails with the store's error:
 // a directory that cannot be locked, Redis not answering). When its
 // supervisor stops it, it closes the store and ends. Killed or crashed, it
@@ -71,7 +71,10 @@ class StoreSlot;
 
 class TROUPE_EXPORT StoreConnection {
  public:
-  StoreConnection(Runtime& rt, StoreOpener opener, unsigned scheduler = 0,
+  // `scheduler`: the loop the store runs on. By default a scheduler of its
+  // own (Runtime::add_schedulers(1); on an embedded runtime, its one loop),
+  // so that a process that computes never delays the store's I/O.
+  StoreConnection(Runtime& rt, StoreOpener opener, std::optional<unsigned> scheduler = {},
                   PersistenceOptions options = {});
   ~StoreConnection();
   StoreConnection(const StoreConnection&) = delete;

@@ -24,7 +24,7 @@ Runtime::Runtime(RuntimeOptions options) : options_(options) {
     schedulers_[i] = std::make_unique<detail::Scheduler>(*this, i, options.loop);
     configure(*schedulers_[i], {0, n});
   }
-  own_count_ = n;
+  own_count_.store(n, std::memory_order_relaxed);
   total_.store(n, std::memory_order_release);
   if (!options.loop)
     for (unsigned i = 0; i < n; ++i) schedulers_[i]->start_thread();
@@ -298,6 +298,7 @@ void Runtime::shutdown() {
     for (unsigned i = 0; i < total; ++i) schedulers_[i]->shutdown_processes();
   for (unsigned i = 0; i < total; ++i) schedulers_[i]->stop();
   total_.store(0, std::memory_order_release);
+  own_count_.store(0, std::memory_order_relaxed);
   for (unsigned i = 0; i < total; ++i) schedulers_[i].reset();
 }
 

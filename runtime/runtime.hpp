@@ -112,8 +112,11 @@ class TROUPE_EXPORT Runtime {
   std::size_t process_count() const { return live_.load(std::memory_order_acquire); }
   // The runtime's own schedulers (RuntimeOptions::schedulers): indices
   // 0 .. scheduler_count() - 1, the group spawns use unless told otherwise.
-  unsigned scheduler_count() const { return own_count_; }
-  SchedulerGroup own_schedulers() const { return {0, own_count_}; }
+  // Zero after shutdown.
+  unsigned scheduler_count() const { return own_count_.load(std::memory_order_relaxed); }
+  SchedulerGroup own_schedulers() const { return {0, scheduler_count()}; }
+  // Is there a scheduler `index` (the runtime's own or added), not shut down?
+  bool has_scheduler(unsigned index) const { return index < total_schedulers(); }
   // Adds `count` schedulers (threads with a loop each) as a group of their
   // own, outside the runtime's: nothing is placed there unless spawned with
   // SpawnOptions::group or ::scheduler. For work that must not share a
@@ -220,7 +223,7 @@ class TROUPE_EXPORT Runtime {
   // Filled in order and published by total_; never shrinks before shutdown.
   std::unique_ptr<detail::Scheduler> schedulers_[max_schedulers];
   std::atomic<unsigned> total_{0};
-  unsigned own_count_ = 0;
+  std::atomic<unsigned> own_count_{0};
   std::mutex add_mutex_;
   std::unique_ptr<detail::Watchdog> watchdog_;
   std::atomic<unsigned> round_robin_{0};

@@ -14,12 +14,17 @@
 #include <chrono>
 #include <future>
 #include <memory>
+#include <msgpack.hpp>
 #include <string>
 #include <vector>
 
 #include "net/gateway/gateway.hpp"
+#include "net/gateway/persistent_session.hpp"
+#include "persist/store_connection.hpp"
+#include "supervisors/supervisor.hpp"
 #include "test/net/harness.hpp"
 #include "test/net/raw_client.hpp"
+#include "test/support/temp_dir.hpp"
 
 using namespace troupe;
 using namespace troupe::test;
@@ -69,6 +74,20 @@ struct Echo : Session<Echo> {
   void on_message(Connection& c, std::string_view text, MessageKind kind) {
     if (scheduler) *scheduler = self().scheduler_index();
     c.send(text, kind);
+  }
+};
+
+struct Tally {
+  long n = 0;
+  MSGPACK_DEFINE(n);
+};
+
+// Answers each frame once its new count is durable.
+struct Counter : PersistentSession<Counter, Tally> {
+  Task<> on_message(Connection& c, std::string_view text, MessageKind) {
+    mutate().n += 1;
+    auto saved = co_await commit();
+    c.send(saved ? std::string(text) : "not saved");
   }
 };
 
@@ -131,6 +150,48 @@ TEST(Isolation, OtherConnectionsAndSessionsAreAnsweredWhileOneSessionComputes) {
   CHECK_TRUE(echoed.has_value());
   STRCMP_EQUAL("spin", echoed->payload.c_str());
   gateway.stop();
+}
+
+// The store runs on a scheduler of its own (StoreConnection's default), so
+// a session that computes delays no other session's durable writes.
+TEST(Isolation, DurableWritesCompleteWhileASessionComputes) {
+  Runtime rt({.schedulers = 2});
+  TempDir dir("isolation");
+  StoreConnection store(rt, open_file_store({.directory = dir.path()}));
+  Spinning shared;
+  Gateway gateway(rt, {.server = quick_options(), .persistence = &store.persistence()});
+  gateway.route("/spin", [&] { return std::make_unique<Spin>(&shared); });
+  gateway.route<Counter>("/count");
+  Pid root = rt.start(SupervisorSpec{.strategy = rest_for_one,
+                                     .children = {store.child_spec(), gateway.child_spec()}});
+  // A supervisor answers once its children have started: the store is open
+  // and the gateway listens.
+  auto started =
+      rt.run_on_async<std::size_t>(0, [&rt, root](std::function<void(std::size_t)> done) {
+        rt.spawn([root, done](Process& self) -> Proc {
+          auto found = co_await which_children(self, root);
+          done(found ? found.value().size() : 0);
+        });
+      });
+  CHECK_EQUAL(2u, started);
+  CHECK_TRUE(store.is_open());
+
+  std::vector<RawClient> counters;
+  for (int i = 0; i < 4; ++i) {
+    counters.push_back(open(gateway.port(), "/count/c-" + std::to_string(i)));
+    CHECK_TRUE(round_trip(counters.back(), "first"));
+  }
+  RawClient spinner = open(gateway.port(), "/spin/s");
+  CHECK_TRUE(spinner.send_frame(opcode::text, "spin"));
+  CHECK(shared.started.get_future().wait_for(10s) == std::future_status::ready);
+  for (auto& c : counters) CHECK_TRUE(round_trip(c, "during"));
+  CHECK_TRUE(shared.spinning.load());
+
+  shared.release = true;
+  auto echoed = spinner.read_frame(10s);
+  CHECK_TRUE(echoed.has_value());
+  rt.exit(root, troupe::shutdown);
+  CHECK_TRUE(rt.run_for(20s));
 }
 
 TEST(Isolation, ASessionPastTheHardLimitIsRestarted) {
