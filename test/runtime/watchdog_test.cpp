@@ -16,6 +16,7 @@
 #include <map>
 #include <mutex>
 #include <string>
+#include <thread>
 
 #include "test/support/runtime_helpers.hpp"
 #include "test/support/sanitizers.hpp"
@@ -150,6 +151,7 @@ TEST(Watchdog, PastTheHardLimitAProcessFailsAtItsNextSuspensionPoint) {
 
 TEST(Watchdog, AProcessWokenWhileItsSchedulerIsHeldRunsElsewhere) {
   Runtime rt(two_schedulers());
+  std::jthread sender;  // joined before the runtime goes
   std::promise<unsigned> helper_ran_on;
   std::atomic<bool> spinner_done{false};
   std::atomic<bool> answered_during_spin{false};
@@ -165,7 +167,7 @@ TEST(Watchdog, AProcessWokenWhileItsSchedulerIsHeldRunsElsewhere) {
         co_await self.yield();  // the helper starts and waits on scheduler 0
         // Woken from another thread while this run holds the scheduler, as
         // a session is by a client's frame.
-        std::thread([&rt, helper] { rt.send(helper, Go{}); }).detach();
+        sender = std::jthread([&rt, helper] { rt.send(helper, Go{}); });
         spin_until([&] { return answered_during_spin.load(); });
         spinner_done = true;
       },
@@ -199,6 +201,7 @@ TSAN_IGNORE_TEST(Watchdog, ProcessesAlreadyQueuedBehindTheHolderRunElsewhere) {
 
 TEST(Watchdog, APinnedProcessWaitsForItsScheduler) {
   Runtime rt(two_schedulers());
+  std::jthread sender;  // joined before the runtime goes
   std::atomic<bool> spinner_done{false};
   std::atomic<bool> ran_during_spin{true};
   std::atomic<bool> helper_ran{false};
@@ -211,7 +214,7 @@ TEST(Watchdog, APinnedProcessWaitsForItsScheduler) {
               helper_ran = true;
             },
             SpawnOptions{.scheduler = 0});
-        std::thread([&rt, pinned] { rt.send(pinned, Go{}); }).detach();
+        sender = std::jthread([&rt, pinned] { rt.send(pinned, Go{}); });
         // Long enough for the watchdog to have moved whatever could move.
         spin_until([&] { return rt.stats().overruns > 0; });
         spinner_done = true;
@@ -225,6 +228,7 @@ TEST(Watchdog, APinnedProcessWaitsForItsScheduler) {
 
 TEST(Watchdog, AMovedProcessKeepsItsReceiveTimeout) {
   Runtime rt(two_schedulers());
+  std::jthread sender;  // joined before the runtime goes
   std::promise<std::string> outcome;
   std::atomic<bool> spinner_done{false};
   rt.spawn(
@@ -236,7 +240,7 @@ TEST(Watchdog, AMovedProcessKeepsItsReceiveTimeout) {
           outcome.set_value(got ? "answer" : "timeout on " + std::to_string(w.scheduler_index()));
         });
         co_await self.yield();  // the waiter arms its timeout on scheduler 0
-        std::thread([&rt, waiter] { rt.send(waiter, Go{}); }).detach();
+        sender = std::jthread([&rt, waiter] { rt.send(waiter, Go{}); });
         spin_until([&] { return spinner_done.load(); });
       },
       SpawnOptions{.scheduler = 0});
@@ -253,6 +257,7 @@ static void checkpoint_keeps_neighbours_responsive(bool watchdog) {
   RuntimeOptions options{.schedulers = 1};
   options.watchdog.enabled = watchdog;
   Runtime rt(options);
+  std::jthread sender;  // joined before the runtime goes
   std::atomic<int> answers{0};
   std::atomic<bool> loop_done{false};
   std::atomic<bool> all_answered_during_loop{false};
@@ -263,9 +268,9 @@ static void checkpoint_keeps_neighbours_responsive(bool watchdog) {
     }
   });
   rt.spawn([&](Process& self) -> Proc {
-    std::thread([&rt, neighbour] {
+    sender = std::jthread([&rt, neighbour] {
       for (int i = 0; i < 3; ++i) rt.send(neighbour, Go{});
-    }).detach();
+    });
     const auto until = Clock::now() + safety;
     while (answers.load() < 3 && Clock::now() < until) co_await self.checkpoint();
     all_answered_during_loop = answers.load() == 3;
