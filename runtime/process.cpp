@@ -185,6 +185,10 @@ bool Process::begin_receive(void* ctx, Matcher match, std::int64_t timeout_ns) {
   timed_out_ = false;
   poll_only_ = timeout_ns == 0;
   wait_ = Wait::receive;
+  // Past the watchdog's hard limit, a receive is a suspension point even
+  // when a message is there: the process fails here.
+  if (sched_->run_condemned()) [[unlikely]]
+    set_pending_exit(detail::Scheduler::cpu_limit_reason());
   if (has_exit_) return false;
   if (--reductions_ <= 0) {
     // Out of budget: let the others on this scheduler run, then scan.

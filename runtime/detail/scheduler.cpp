@@ -215,6 +215,11 @@ std::uint64_t Scheduler::hand_off() {
   return moved;
 }
 
+ExitReason Scheduler::cpu_limit_reason() {
+  return ExitReason::error(
+      "cpu limit: held its scheduler past the watchdog's hard limit (WatchdogOptions::hard_limit)");
+}
+
 bool Scheduler::slice_spent(Process& p) {
   const std::uint64_t run = runs_.load(std::memory_order_relaxed);
   if (watched_yield_ns_ > 0)
@@ -365,8 +370,7 @@ void Scheduler::run_process(Process* p) {
   }
   if (p->has_exit_) return finish(p, *p->pending_exit_);
   if (fail_run_.load(std::memory_order_relaxed) == run) [[unlikely]]
-    return finish(p, ExitReason::error("cpu limit: held its scheduler past the watchdog's "
-                                       "hard limit (WatchdogOptions::hard_limit)"));
+    return finish(p, cpu_limit_reason());
   if (p->wait_ == Process::Wait::ready || p->yield_pending_) {
     p->yield_pending_ = false;
     return requeue(p);

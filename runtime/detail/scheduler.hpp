@@ -95,6 +95,11 @@ class Scheduler {
   std::uint64_t running() const { return running_.load(std::memory_order_relaxed); }
   // Watchdog: run `run` fails at its next suspension point / should yield.
   void condemn(std::uint64_t run) { fail_run_.store(run, std::memory_order_relaxed); }
+  // Owner thread: has the watchdog condemned the current run?
+  bool run_condemned() const {
+    return fail_run_.load(std::memory_order_relaxed) == runs_.load(std::memory_order_relaxed);
+  }
+  static ExitReason cpu_limit_reason();
   void ask_yield(std::uint64_t run) { yield_run_.store(run, std::memory_order_relaxed); }
   void watch_slices(std::int64_t yield_after_ns) { watched_yield_ns_ = yield_after_ns; }
   // Watchdog: while held, processes woken here from other threads run on

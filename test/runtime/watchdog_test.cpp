@@ -149,6 +149,28 @@ TEST(Watchdog, PastTheHardLimitAProcessFailsAtItsNextSuspensionPoint) {
   CHECK_TRUE(logged_error);
 }
 
+TEST(Watchdog, PastTheHardLimitAReceiveIsASuspensionPointEvenWithAMessageThere) {
+  RuntimeOptions options = two_schedulers();
+  options.watchdog.hard_limit = std::chrono::milliseconds(50);
+  Runtime rt(options);
+  std::promise<ExitReason> down;
+  std::atomic<bool> received{false};
+  rt.spawn([&](Process& self) -> Proc {
+    Pid worker = self.spawn([&](Process& w) -> Proc {
+      w.send(w.self(), Go{});  // a receive below would match at once
+      spin_until([&] { return rt.stats().cpu_limit_hits > 0; });
+      co_await w.receive<Go>();
+      received = true;
+    });
+    self.monitor(worker);
+    auto d = co_await self.receive<Down>();
+    down.set_value(d.reason);
+  });
+  CHECK_TRUE(rt.run_for(run_limit));
+  CHECK_TRUE(down.get_future().get().detail().find("cpu limit") != std::string::npos);
+  CHECK_FALSE(received.load());
+}
+
 TEST(Watchdog, AProcessWokenWhileItsSchedulerIsHeldRunsElsewhere) {
   Runtime rt(two_schedulers());
   std::jthread sender;  // joined before the runtime goes
