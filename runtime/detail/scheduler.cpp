@@ -385,10 +385,13 @@ void Scheduler::requeue(Process* p) {
 
 void Scheduler::park(Process* p) {
   const std::uint32_t gen = p->gen_;
+  // Read before the store: once senders can see "waiting", one of them may
+  // queue p, and the watchdog may run it on another thread at once.
+  const bool ready = p->timed_out_ || p->external_done_;
   p->state_.store(state_word(gen, st_waiting), std::memory_order_seq_cst);
   // A sender that pushed before our store saw "running" and left the wake-up
   // to us: look again now that senders can see "waiting".
-  if (p->inbox_.load(std::memory_order_seq_cst) || p->timed_out_ || p->external_done_) {
+  if (ready || p->inbox_.load(std::memory_order_seq_cst)) {
     std::uint64_t expected = state_word(gen, st_waiting);
     if (p->state_.compare_exchange_strong(expected, state_word(gen, st_scheduled),
                                           std::memory_order_acq_rel))
