@@ -141,7 +141,7 @@ async def run(args):
     if args.verbose:
         print("\n".join(lines), file=sys.stderr)
     print(
-        f"isolation_client: overlapping_trips={len(overlapping)} "
+        f"# isolation_client: overlapping_trips={len(overlapping)} "
         f"client_max_send_lag_ms={max(c.max_lag_ms for c in clients):.1f} "
         f"skipped_slots={sum(c.skipped for c in clients)}",
         file=sys.stderr,
