@@ -12,6 +12,9 @@
 #      pinned as make bench-ws pins it (client on CPU 0, server on CPU 1);
 #      skipped with a note when the kit is not there;
 #    - ring: actors_bench --bench=ring --sched=2, watchdog on/off.
+#    The ratio is the median of each rep's on/off ratio (a rep's two runs are
+#    back to back, so a slow spell of a shared machine hits both), beside the
+#    plain medians of each side.
 # Every step is bounded by `timeout`; servers are killed on any exit.
 set -uo pipefail
 build=${1:?usage: isolation.sh BUILD_DIR [WS_KIT_DIR]}
@@ -59,11 +62,19 @@ stop_server() {
   server_pid=""
 }
 
-median() { sort -g | awk '{v[NR] = $1} END {if (NR) print v[int((NR + 1) / 2)]; else print "none"}'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (a + 0 > 0 && b + 0 > 0) printf "%.3f", a / b; else print "none"}'; }
+# median: of the positive numbers on stdin (a failed run is written as 0).
+median() { awk '$1 + 0 > 0' | sort -g | awk '{v[NR] = $1} END {if (NR) print v[int((NR + 1) / 2)]; else print "none"}'; }
+# order REP: on first in odd reps, off first in even ones.
+order() { if (($1 % 2)); then echo on off; else echo off on; fi; }
+# paired_ratio ON_FILE OFF_FILE: the median of line-by-line on/off ratios.
+paired_ratio() {
+  paste "$1" "$2" | awk '$1 + 0 > 0 && $2 + 0 > 0 {printf "%.4f\n", $1 / $2}' | median |
+    awk '{if ($1 == "none") print; else printf "%.3f", $1}'
+}
 field() { tr ' ' '\n' | awk -F= -v k="$1" '$1 == k {print $2; exit}'; }
 
 status=0
+echo "# bench-isolation on $(nproc) cpus, load average $(cut -d' ' -f1-3 /proc/loadavg) at start"
 
 # 1. The scenario.
 schedulers_flag=--schedulers=2
@@ -83,30 +94,32 @@ if [[ -n $kit && -f $kit/wsload.c ]] && cp -r "$kit" "$tmp/ws" && make -s -C "$t
   pin_client=() pin_server=()
   if taskset -c 0,1 true 2>/dev/null; then pin_client=(taskset -c 0) pin_server=(taskset -c 1); fi
   for rep in $(seq "$reps"); do
-    for iso in on off; do
-      start_server "$iso" "${pin_server[@]}" || { status=1; continue; }
+    for iso in $(order "$rep"); do
+      start_server "$iso" "${pin_server[@]}" || { status=1; echo 0 >>"$tmp/echo-$iso"; continue; }
       line=$(timeout 30 "${pin_client[@]}" "$tmp/ws/wsload" echo --port "$port" --conns 200 --rooms 0 \
         --size 64 --inflight 1 --duration 3 --warmup 1 --name "troupe-isolation-$iso" --quiet 2>>"$tmp/wsload.err")
       stop_server
-      echo "$line" | field msgs_per_s >>"$tmp/echo-$iso"
+      msgs=$(echo "$line" | field msgs_per_s)
+      echo "${msgs:-0}" >>"$tmp/echo-$iso"
       echo "#   rep=$rep isolation=$iso ws_echo msgs_per_s=$(echo "$line" | field msgs_per_s)" \
         "p99_us=$(echo "$line" | field p99_us)"
     done
   done
   on=$(median <"$tmp/echo-on") off=$(median <"$tmp/echo-off")
-  echo "bench=isolation_cost ws_echo_on=$on ws_echo_off=$off ws_echo_ratio=$(ratio "$on" "$off")"
+  echo "bench=isolation_cost ws_echo_on=$on ws_echo_off=$off ws_echo_ratio=$(paired_ratio "$tmp/echo-on" "$tmp/echo-off")"
 else
   echo "# bench=isolation_cost ws_echo: skipped (no ws kit at '${kit}', or wsload did not build)"
 fi
 
 # 2b. Ring, watchdog on and off.
 for rep in $(seq "$reps"); do
-  for wd in on off; do
+  for wd in $(order "$rep"); do
     line=$(timeout 60 "$build/bench/actors_bench" --bench=ring --sched=2 --hops=10000000 --watchdog="$wd")
-    echo "$line" | field hops_per_s >>"$tmp/ring-$wd"
+    hops=$(echo "$line" | field hops_per_s)
+    echo "${hops:-0}" >>"$tmp/ring-$wd"
     echo "#   rep=$rep watchdog=$wd ring hops_per_s=$(echo "$line" | field hops_per_s)"
   done
 done
 on=$(median <"$tmp/ring-on") off=$(median <"$tmp/ring-off")
-echo "bench=isolation_cost ring_on=$on ring_off=$off ring_ratio=$(ratio "$on" "$off")"
+echo "bench=isolation_cost ring_on=$on ring_off=$off ring_ratio=$(paired_ratio "$tmp/ring-on" "$tmp/ring-off")"
 exit $status
