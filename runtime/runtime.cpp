@@ -157,8 +157,14 @@ detail::Scheduler& Runtime::place(Process* parent, const SpawnOptions& options) 
     return *schedulers_[static_cast<unsigned>(options.scheduler) % total_schedulers()];
   const SchedulerGroup group = options.group.count ? options.group : own_schedulers();
   if (options.placement == Placement::local) {
-    detail::Scheduler* near = parent ? parent->sched_ : detail::Scheduler::current();
-    if (near && &near->runtime() == this && group.contains(near->index())) return *near;
+    // A process's own scheduler, whatever its group, unless a group is named;
+    // a loop callback's only if it is in the group (a gateway's I/O loops
+    // keep to their sockets).
+    if (parent && (!options.group.count || group.contains(parent->sched_->index())))
+      return *parent->sched_;
+    detail::Scheduler* current = detail::Scheduler::current();
+    if (!parent && current && &current->runtime() == this && group.contains(current->index()))
+      return *current;
   }
   return *schedulers_[group.first +
                       round_robin_.fetch_add(1, std::memory_order_relaxed) % group.count];

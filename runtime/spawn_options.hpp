@@ -20,7 +20,8 @@ enum class Overflow : std::uint8_t {
 // scheduler that one process holds (runtime/watchdog.hpp) to the other
 // schedulers of its group; a process spawned on a fixed scheduler never moves.
 enum class Placement : std::uint8_t {
-  local,   // the spawner's scheduler if it is in the group, else round robin
+  local,   // the spawning process's scheduler (if in the group, when one is named);
+           // from a loop callback, its scheduler if in the group; else round robin
   spread,  // round robin over the group
 };
 

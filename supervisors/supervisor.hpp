@@ -60,12 +60,13 @@ TROUPE_EXPORT Task<StartResult> adopt_child(Process& supervisor, Pid child, std:
 // A plain process body (Proc(Process&)), spawned linked to the supervisor.
 // Its name, if any, is registered by the supervisor right after the spawn
 // (no init to wait for: the start succeeds at once).
+// `options` places it (by default on the supervisor's scheduler); link is implied.
 template <class F>
-ChildStart process_child(F body) {
+ChildStart process_child(F body, SpawnOptions options = {}) {
   std::string label = "process<" + std::string(detail::type_name_of<F>()) + ">";
   return ChildStart(std::move(label),
-                    [body = std::move(body)](Process& sup, const std::string& name) {
-                      return detail::adopt_child(sup, sup.spawn_link(body), name);
+                    [body = std::move(body), options](Process& sup, const std::string& name) {
+                      return detail::adopt_child(sup, sup.spawn_link(body, options), name);
                     });
 }
 

@@ -51,19 +51,25 @@ Proc shut_down(Process& self, Pid root, std::function<void(bool)> done) {
 // --- the gateway ------------------------------------------------------------------------------
 
 namespace {
-std::vector<ws::EventLoop> loops_of(Runtime& rt) {
+std::vector<ws::EventLoop> loops_of(Runtime& rt, SchedulerGroup group) {
   std::vector<ws::EventLoop> loops;
-  for (unsigned i = 0; i < rt.scheduler_count(); ++i)
+  for (unsigned i = group.first; i < group.first + group.count; ++i)
     loops.push_back(ws::EventLoop{rt.loop(i), [&rt, i](std::function<void()> fn) {
                                     rt.post(i, std::move(fn));
                                   }});
   return loops;
+}
+
+SchedulerGroup own_or(Runtime& rt, unsigned count) {
+  SchedulerGroup group = count ? rt.add_schedulers(count) : SchedulerGroup{};
+  return group.count ? group : rt.own_schedulers();
 }
 }  // namespace
 
 Gateway::Gateway(Runtime& rt, GatewayOptions options)
     : rt_(rt),
       options_(std::move(options)),
+      io_(own_or(rt, options_.io_schedulers)),
       retention_(std::make_unique<detail::Retention>(rt, options_)) {
   server_ = make_server();
 }
@@ -71,7 +77,7 @@ Gateway::Gateway(Runtime& rt, GatewayOptions options)
 // A ws::Server starts once: a gateway that serves again after it stopped
 // (the tree restarted it) gets a new one, with the same routes and handlers.
 std::unique_ptr<ws::Server> Gateway::make_server() {
-  auto server = std::make_unique<ws::Server>(loops_of(rt_), options_.server);
+  auto server = std::make_unique<ws::Server>(loops_of(rt_, io_), options_.server);
   server->add_http_handler("/healthz", [this](const HttpRequest&) { return health(); });
   server->add_http_handler("/metrics", [this](const HttpRequest&) {
     return HttpResponse{200, "text/plain; version=0.0.4", metrics_text()};
@@ -102,7 +108,9 @@ void Gateway::add_route(std::string prefix, SessionFactory sessions, RouteOption
   kind->sessions = std::move(sessions);
   kind->options = std::move(options);
   kind->health = std::make_unique<detail::SessionHealth>(kind->options.crash);
-  for (unsigned i = 0; i < rt_.scheduler_count(); ++i)
+  kind->group = own_or(rt_, kind->options.schedulers);
+  kind->io = io_;
+  for (unsigned i = 0; i < io_.count; ++i)
     kind->relays.push_back(std::make_unique<detail::Relay>());
   kind->alarm_keeper = "gateway.alarms" + prefix;
   kind->alarms = std::make_unique<detail::AlarmBook>(

@@ -98,6 +98,11 @@ struct TROUPE_EXPORT RouteOptions {
   // Runs before the upgrade: reject unauthenticated clients (401/403).
   std::function<Admission(const HttpRequest&)> authorize;
   ws::RouteLimits limits;
+  // Zero: the route's sessions are spread over the runtime's own schedulers.
+  // N: they run on N schedulers of their own (Runtime::add_schedulers, made
+  // when the route is added), for sessions known to compute a lot: they then
+  // compete only with each other. Ignored on an embedded runtime.
+  unsigned schedulers = 0;
   // The route's dynamic supervisor. Its sessions are temporary children
   // (restarted by the gateway, per CrashPolicy), so its intensity does not
   // count their crashes; max_children bounds the live sessions.
@@ -106,6 +111,15 @@ struct TROUPE_EXPORT RouteOptions {
 
 struct TROUPE_EXPORT GatewayOptions {
   ws::Options server;
+  // The sockets' loops: this many schedulers of the gateway's own
+  // (Runtime::add_schedulers), which run libwebsockets and the gateway's
+  // bookkeeping but no session, so a session that computes never delays
+  // reading, writing or answering pings of any connection (docs/runtime.md,
+  // "A process that computes"). Zero: the connections share the loops of the
+  // runtime's own schedulers with the sessions (fewer threads and thread
+  // hops; a session that computes then stalls the sockets of its loop).
+  // An embedded runtime has one loop, which serves everything.
+  unsigned io_schedulers = 1;
   // The sessions' persistence (persist/persistence.hpp): where
   // PersistentSession states live (named after the session's registry name,
   // "rooms/lobby"), and where the sessions' alarms are kept (one key per
@@ -222,6 +236,7 @@ class TROUPE_EXPORT Gateway {
 
   Runtime& rt_;
   GatewayOptions options_;
+  SchedulerGroup io_;  // the schedulers whose loops serve the sockets
   std::unique_ptr<ws::Server> server_;
   std::unique_ptr<detail::Retention> retention_;  // its sweeper, the last uses of names
   std::vector<std::shared_ptr<Route>> routes_;

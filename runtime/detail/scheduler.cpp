@@ -199,6 +199,9 @@ std::uint64_t Scheduler::hand_off() {
   std::uint64_t moved = move_list(remote_.exchange(nullptr, std::memory_order_acquire), kept);
   moved += move_list(handed_.exchange(nullptr, std::memory_order_acquire), kept);
   if (kept) requeue_here(kept);
+  // Timers that come due meanwhile would wait for the loop: fire them from
+  // here (their processes are woken elsewhere, as the hold redirects them).
+  fire_due(now_ns());
   if (has_thread_.load(std::memory_order_acquire) &&
       hand_off_signal_installed.load(std::memory_order_acquire))
     pthread_kill(thread_handle_, hand_off_signal);
@@ -542,7 +545,12 @@ void Scheduler::on_timer(uv_timer_t* h) {
 }
 
 void Scheduler::fire_timers() {
-  std::int64_t now = now_ns();
+  fire_due(now_ns());
+  armed_deadline_ = 0;
+  arm_timer();
+}
+
+void Scheduler::fire_due(std::int64_t now) {
   for (;;) {
     lock_timers();
     if (due_.empty() || due_.front().deadline > now) {
@@ -569,8 +577,6 @@ void Scheduler::fire_timers() {
     }
     rt_.deliver(t.target, msg);
   }
-  armed_deadline_ = 0;
-  arm_timer();
 }
 
 // --- waiting for the loop ----------------------------------------------------------

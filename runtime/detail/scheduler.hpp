@@ -135,6 +135,7 @@ class Scheduler {
   void requeue(Process* p);
   void finish(Process* p, ExitReason reason);
   void fire_timers();
+  void fire_due(std::int64_t now);  // any thread (timers are locked)
   void arm_timer();
   void run_posted();
   void terminate_all();

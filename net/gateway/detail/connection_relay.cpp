@@ -67,9 +67,11 @@ Task<Registry::Lookup> Gateway::Route::find_session(Process& self, const std::st
         // Temporary: the gateway, not the supervisor, starts it again after
         // a crash, so that no crash counts against the route's intensity.
         ChildSpec spec{.id = name,
-                       .start = process_child([route, short_name, delay](Process& p) -> Proc {
-                         return SessionRunner::run(p, route, short_name, delay);
-                       }),
+                       .start = process_child(
+                           [route, short_name, delay](Process& p) -> Proc {
+                             return SessionRunner::run(p, route, short_name, delay);
+                           },
+                           SpawnOptions{.placement = Placement::spread, .group = group}),
                        .restart = temporary,
                        .name = name};
         auto started = co_await start_child(starter, sup.value(), std::move(spec));
@@ -254,7 +256,7 @@ void Gateway::Route::on_open(ConnectionId conn, const HttpRequest& request) {
   if (fresh) {
     group.watcher = rt.spawn(
         [this, loop, name](Process& self) { return session_watcher(self, this, loop, name); },
-        SpawnOptions{.scheduler = static_cast<int>(loop)});
+        SpawnOptions{.scheduler = static_cast<int>(io.first + loop)});
   } else if (group.session) {
     rt.send(group.session,
             detail::SessionConnect{conn, c.request, false, {}, c.progress, &relay.pending});

@@ -10,8 +10,9 @@
 //          to its next incarnation when it crashes (connection_relay.cpp)
 //
 // A Relay is touched only on its loop's thread: by the loop's lws callbacks
-// and by the watcher processes, which run on the scheduler of the same
-// loop (the gateway's server runs on the runtime's own loops).
+// and by the watcher processes, pinned to the scheduler of the same loop
+// (the gateway's server runs on the loops of its I/O schedulers,
+// GatewayOptions::io_schedulers). Sessions run on their route's group.
 
 #include <atomic>
 #include <condition_variable>
@@ -89,6 +90,8 @@ struct Gateway::Route : ws::Handler {
   std::string prefix;      // "/rooms"
   std::string names;       // "rooms/": registry prefix of its sessions
   std::string supervisor;  // registry name of its dynamic supervisor
+  SchedulerGroup group;    // where its sessions run (RouteOptions::schedulers)
+  SchedulerGroup io;       // the gateway's loops: relay i is on scheduler io.first + i
   SessionFactory sessions;
   RouteOptions options;
   std::unique_ptr<detail::AlarmBook> alarms;
