@@ -9,7 +9,8 @@
 //
 //   ws_server [--port=N] [--schedulers=N] [--isolation=on|off]   (PORT from the environment too)
 // Schedulers default to the CPUs this process may run on (the kit pins it).
-// --isolation=off turns the watchdog off (the shape before issue #17), to
+// --isolation=off turns the watchdog off and puts the sockets back on the
+// runtime's schedulers (io_schedulers = 0): the shape before issue #17, to
 // measure what the isolation costs and what it buys.
 
 #include <sched.h>
@@ -90,7 +91,9 @@ int main(int argc, char** argv) {
   Runtime rt(options);
   ws::Options server;
   server.port = static_cast<std::uint16_t>(port);
-  Gateway gateway(rt, {.server = server});
+  GatewayOptions gateway_options{.server = server};
+  gateway_options.io_schedulers = isolation == "on" ? 1 : 0;
+  Gateway gateway(rt, gateway_options);
   RouteOptions kind{.idle_timeout = std::chrono::seconds(60)};
   kind.limits.max_connections_per_name = 100000;
   gateway.route(
