@@ -56,8 +56,11 @@ start_server() {
 stop_server() {
   [[ -n $server_pid ]] || return 0
   kill "$server_pid" 2>/dev/null
-  for _ in $(seq 30); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.1; done
-  kill -9 "$server_pid" 2>/dev/null
+  for _ in $(seq 50); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.1; done
+  if kill -0 "$server_pid" 2>/dev/null; then
+    echo "# ws_server (isolation=$1) did not exit within 5 s of SIGTERM: killed" >&2
+    kill -9 "$server_pid" 2>/dev/null
+  fi
   wait "$server_pid" 2>/dev/null
   server_pid=""
 }
@@ -81,7 +84,7 @@ schedulers_flag=--schedulers=2
 for iso in on off; do
   start_server "$iso" || { status=1; continue; }
   timeout 60 "$py" "$here/isolation_client.py" --port="$port" --tag="isolation=$iso" || status=1
-  stop_server
+  stop_server "$iso"
   if grep -q 'watchdog' "$tmp/server-$iso.log"; then
     sed -n 's/^/#   server: /p' "$tmp/server-$iso.log" | grep watchdog | head -4
   fi
@@ -98,7 +101,7 @@ if [[ -n $kit && -f $kit/wsload.c ]] && cp -r "$kit" "$tmp/ws" && make -s -C "$t
       start_server "$iso" "${pin_server[@]}" || { status=1; echo 0 >>"$tmp/echo-$iso"; continue; }
       line=$(timeout 30 "${pin_client[@]}" "$tmp/ws/wsload" echo --port "$port" --conns 200 --rooms 0 \
         --size 64 --inflight 1 --duration 3 --warmup 1 --name "troupe-isolation-$iso" --quiet 2>>"$tmp/wsload.err")
-      stop_server
+      stop_server "$iso"
       msgs=$(echo "$line" | field msgs_per_s)
       echo "${msgs:-0}" >>"$tmp/echo-$iso"
       echo "#   rep=$rep isolation=$iso ws_echo msgs_per_s=$(echo "$line" | field msgs_per_s)" \
