@@ -33,7 +33,7 @@ SAN      ?=
 BUILD    ?= build$(if $(SAN),-$(SAN))
 DEPS_OK  := $(BUILD)/.deps-ok
 # The goals that install missing packages before compiling anything.
-INSTALLING_GOALS := deps test check asan tsan bench bench-ws chaos run
+INSTALLING_GOALS := deps test check asan tsan bench bench-ws bench-isolation chaos run
 DEPS_FIRST := $(if $(filter $(INSTALLING_GOALS),$(MAKECMDGOALS)),$(DEPS_OK))
 
 PKGS     := libuv libwebsockets hiredis
@@ -201,6 +201,7 @@ clean:
 # Fragments owned by the parts they build: the WebSocket benchmark
 # (bench-ws) and the example apps' extra targets.
 -include bench/ws.mk
+-include bench/isolation.mk
 -include examples/examples.mk
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -4,6 +4,9 @@
 //
 //   actors_bench --bench=spawn|ring|pingpong|fanin [--sched=N] [--n=N]
 //                [--hops=N] [--per_sender=N] [--placement=local|spread]
+//                [--watchdog=on|off]
+// --watchdog=off turns the runtime's watchdog off (make bench-isolation
+// measures what it costs); the line then says watchdog=off.
 
 #include <chrono>
 #include <cstdio>
@@ -216,8 +219,16 @@ int main(int argc, char** argv) {
   where.placement = placement == "spread" ? Placement::spread : Placement::local;
   std::string cfg = "sched=" + std::to_string(sched);
   if (placement != "local") cfg += " placement=" + placement;
+  std::string watchdog = args.str("watchdog", "on");
+  if (watchdog != "on" && watchdog != "off") {
+    std::fprintf(stderr, "%s: --watchdog=on|off, not %s\n", argv[0], watchdog.c_str());
+    return 2;
+  }
+  if (watchdog == "off") cfg += " watchdog=off";
 
-  Runtime rt({.schedulers = sched});
+  RuntimeOptions options{.schedulers = sched};
+  options.watchdog.enabled = watchdog == "on";
+  Runtime rt(options);
   if (bench == "spawn") {
     bench_spawn(rt, args.num("n", 1'000'000), where, cfg);
   } else if (bench == "ring") {
