@@ -8,6 +8,7 @@
 //                                         (make bench-isolation, issue #17)
 //
 //   ws_server [--port=N] [--schedulers=N] [--isolation=on|off]   (PORT from the environment too)
+//             [--watchdog=on|off] [--io-schedulers=N]   (override one half of --isolation)
 // Schedulers default to the CPUs this process may run on (the kit pins it).
 // --isolation=off turns the watchdog off and puts the sockets back on the
 // runtime's schedulers (io_schedulers = 0): the shape before issue #17, to
@@ -88,11 +89,15 @@ int main(int argc, char** argv) {
   set_supervisor_log(nullptr);
   RuntimeOptions options{.schedulers = schedulers};
   options.watchdog.enabled = isolation == "on";
+  // The two halves of the isolation apart, to measure each (bench/README.md).
+  if (auto w = args.str("watchdog", ""); !w.empty()) options.watchdog.enabled = w == "on";
   Runtime rt(options);
   ws::Options server;
   server.port = static_cast<std::uint16_t>(port);
   GatewayOptions gateway_options{.server = server};
   gateway_options.io_schedulers = isolation == "on" ? 1 : 0;
+  if (args.num("io-schedulers", -1) >= 0)
+    gateway_options.io_schedulers = static_cast<unsigned>(args.num("io-schedulers", 1));
   Gateway gateway(rt, gateway_options);
   RouteOptions kind{.idle_timeout = std::chrono::seconds(60)};
   kind.limits.max_connections_per_name = 100000;

@@ -101,6 +101,11 @@ void Process::accept(MessageNode* n) {
     }
     case MsgKind::wake:
       return n->dispose();
+    case MsgKind::cpu_limit:
+      // The watchdog's hard limit: a receive is a suspension point even when
+      // a message is there, so the process fails at the one that drains this.
+      set_pending_exit(detail::Scheduler::cpu_limit_reason());
+      return n->dispose();
     case MsgKind::timeout:
       // Only the receive that armed it times out; an older timer's is stale.
       if (n->aux == receive_timer_) {
@@ -185,10 +190,6 @@ bool Process::begin_receive(void* ctx, Matcher match, std::int64_t timeout_ns) {
   timed_out_ = false;
   poll_only_ = timeout_ns == 0;
   wait_ = Wait::receive;
-  // Past the watchdog's hard limit, a receive is a suspension point even
-  // when a message is there: the process fails here.
-  if (sched_->run_condemned()) [[unlikely]]
-    set_pending_exit(detail::Scheduler::cpu_limit_reason());
   if (has_exit_) return false;
   if (--reductions_ <= 0) {
     // Out of budget: let the others on this scheduler run, then scan.

@@ -41,10 +41,12 @@ enum class MsgKind : std::uint8_t {
   exit_signal,  // system lane: an exit signal, handled by the runtime
   wake,         // system lane: no payload, just makes the process run its waiters
   timeout,      // system lane: a receive timeout came due; aux = its timer id
+  cpu_limit,    // system lane: past the watchdog's hard limit; fail at the next receive
 };
 
 inline bool is_system(MsgKind k) {
-  return k == MsgKind::exit_signal || k == MsgKind::wake || k == MsgKind::timeout;
+  return k == MsgKind::exit_signal || k == MsgKind::wake || k == MsgKind::timeout ||
+         k == MsgKind::cpu_limit;
 }
 
 struct MessageNode {

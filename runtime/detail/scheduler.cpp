@@ -141,11 +141,14 @@ bool Scheduler::install_hand_off_signal() {
 }
 
 void Scheduler::publish_local_queue() {
-  if (queue_busy_.load(std::memory_order_relaxed) || !local_head_) return;
+  // Only while a process runs (outside runs the loop itself may be taking
+  // from the queue, unguarded) and no push is under way.
+  if (running_.load(std::memory_order_relaxed) == 0 ||
+      queue_busy_.load(std::memory_order_relaxed) || !local_head_)
+    return;
   Process* head = local_head_;
   Process* tail = local_tail_;
   local_head_ = local_tail_ = nullptr;
-  local_length_.store(0, std::memory_order_relaxed);
   Process* old = handed_.load(std::memory_order_relaxed);
   do {
     tail->next_run_ = old;
@@ -196,20 +199,22 @@ void Scheduler::requeue_here(Process* list) {
   if (wake) uv_async_send(&async_);
 }
 
-std::uint64_t Scheduler::hand_off() {
+std::uint64_t Scheduler::hand_off(bool first) {
   Process* kept = nullptr;
   // Woken from other threads before the hold was seen, then what the
   // signal handler published of the local queue at the previous tick.
   std::uint64_t moved = move_list(remote_.exchange(nullptr, std::memory_order_acquire), kept);
-  moved += move_list(handed_.exchange(nullptr, std::memory_order_acquire), kept);
+  Process* handed = handed_.exchange(nullptr, std::memory_order_acquire);
+  const bool queue_was_busy = handed != nullptr;
+  moved += move_list(handed, kept);
   if (kept) requeue_here(kept);
   // Timers that come due meanwhile would wait for the loop: fire them from
   // here (their processes are woken elsewhere, as the hold redirects them).
   fire_due(now_ns());
-  // Only when processes wait behind the run: the signal may interrupt a
-  // blocking system call of the process in hand (EINTR, as with Go's).
-  if (local_length_.load(std::memory_order_relaxed) > 0 &&
-      has_thread_.load(std::memory_order_acquire) &&
+  // Once per hold, and again only while the run keeps queueing processes
+  // here: the signal may interrupt a blocking system call of the process in
+  // hand (EINTR, as with Go's).
+  if ((first || queue_was_busy) && has_thread_.load(std::memory_order_acquire) &&
       hand_off_signal_installed.load(std::memory_order_acquire))
     pthread_kill(thread_handle_, hand_off_signal);
   return moved;
@@ -221,7 +226,7 @@ ExitReason Scheduler::cpu_limit_reason() {
 }
 
 bool Scheduler::slice_spent(Process& p) {
-  const std::uint64_t run = runs_.load(std::memory_order_relaxed);
+  const std::uint64_t run = run_count_;
   if (watched_yield_ns_ > 0)
     return yield_run_.load(std::memory_order_relaxed) == run ||
            fail_run_.load(std::memory_order_relaxed) == run;
@@ -246,8 +251,6 @@ void Scheduler::push_local(Process* p) {
     else
       local_head_ = p;
     local_tail_ = p;
-    local_length_.store(local_length_.load(std::memory_order_relaxed) + 1,
-                        std::memory_order_relaxed);
   }
   uv_idle_start(&idle_, &Scheduler::on_idle);
 }
@@ -320,16 +323,11 @@ void Scheduler::run_batch() {
   take_remote();
   end_batch_ = false;
   for (int i = 0; i < batch_limit; ++i) {
-    Process* p;
-    {
-      QueueGuard busy(*this);
-      p = local_head_;
-      if (!p) break;
-      local_head_ = p->next_run_;
-      if (!local_head_) local_tail_ = nullptr;
-      local_length_.store(local_length_.load(std::memory_order_relaxed) - 1,
-                          std::memory_order_relaxed);
-    }
+    // No guard: between runs the hand-off signal leaves the queue alone.
+    Process* p = local_head_;
+    if (!p) break;
+    local_head_ = p->next_run_;
+    if (!local_head_) local_tail_ = nullptr;
     run_process(p);
     if (end_batch_) break;  // a process yielded: let the loop poll I/O first
   }
@@ -357,7 +355,7 @@ void Scheduler::run_process(Process* p) {
   if (p->has_exit_) return finish(p, *p->pending_exit_);
 
   // For the watchdog: which run, and whose (relaxed: it only samples).
-  const std::uint64_t run = runs_.load(std::memory_order_relaxed) + 1;
+  const std::uint64_t run = ++run_count_;
   runs_.store(run, std::memory_order_relaxed);
   running_.store(p->self().raw(), std::memory_order_relaxed);
   p->resume_point_.resume();
@@ -680,11 +678,7 @@ void Scheduler::watch_signals() {
 void Scheduler::terminate_all() {
   CurrentGuard guard(this);
   take_remote();
-  {
-    QueueGuard busy(*this);
-    local_head_ = local_tail_ = nullptr;  // every queued process is about to end
-    local_length_.store(0, std::memory_order_relaxed);
-  }
+  local_head_ = local_tail_ = nullptr;  // every queued process is about to end
   handed_.store(nullptr, std::memory_order_relaxed);
   std::uint32_t n = rt_.table_.size();
   for (std::uint32_t slot = 0; slot < n; ++slot) {
@@ -696,9 +690,7 @@ void Scheduler::terminate_all() {
   }
   // Exit signals between dying processes may have queued some again.
   take_remote();
-  QueueGuard busy(*this);
   local_head_ = local_tail_ = nullptr;
-  local_length_.store(0, std::memory_order_relaxed);
 }
 
 void Scheduler::close_handles() {

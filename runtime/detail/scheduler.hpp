@@ -95,10 +95,6 @@ class Scheduler {
   std::uint64_t running() const { return running_.load(std::memory_order_relaxed); }
   // Watchdog: run `run` fails at its next suspension point / should yield.
   void condemn(std::uint64_t run) { fail_run_.store(run, std::memory_order_relaxed); }
-  // Owner thread: has the watchdog condemned the current run?
-  bool run_condemned() const {
-    return fail_run_.load(std::memory_order_relaxed) == runs_.load(std::memory_order_relaxed);
-  }
   static ExitReason cpu_limit_reason();
   void ask_yield(std::uint64_t run) { yield_run_.store(run, std::memory_order_relaxed); }
   void watch_slices(std::int64_t yield_after_ns) { watched_yield_ns_ = yield_after_ns; }
@@ -107,7 +103,8 @@ class Scheduler {
   // already queued here (for the local queue, by signalling the thread).
   void set_held(bool held) { held_.store(held, std::memory_order_relaxed); }
   bool held() const { return held_.load(std::memory_order_relaxed); }
-  std::uint64_t hand_off();
+  // `first`: the first call of this hold.
+  std::uint64_t hand_off(bool first);
   // Queues p on another scheduler of the group that is not held, moving it
   // there; false (nothing done) if p may not move or there is none.
   bool move_elsewhere(Process* p);
@@ -173,6 +170,7 @@ class Scheduler {
   std::vector<Process*> free_slots_;
 
   // Watchdog state: written by the owner at each run, read by the watchdog.
+  std::uint64_t run_count_ = 0;  // owner thread; runs_ publishes it
   std::atomic<std::uint64_t> runs_{0};
   std::atomic<std::uint64_t> running_{0};
   std::atomic<std::uint64_t> fail_run_{0};
@@ -183,9 +181,7 @@ class Scheduler {
   // The local queue, as the hand-off signal sees it (same thread).
   std::atomic<bool> queue_busy_{false};
   std::atomic<Process*> handed_{nullptr};  // published by the signal handler
-  // The local queue's length, written by the owner (plain stores), read by
-  // the watchdog: it signals only when processes wait behind a held run.
-  std::atomic<std::uint32_t> local_length_{0};
+
   pthread_t thread_handle_{};
   std::atomic<bool> has_thread_{false};
   std::atomic<std::uint32_t> next_sibling_{0};

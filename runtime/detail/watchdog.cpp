@@ -13,6 +13,8 @@ namespace troupe::detail {
 
 namespace {
 
+struct CpuLimitNote {};  // no payload: the kind says it all
+
 std::int64_t to_ns(std::chrono::milliseconds d) {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(d).count();
 }
@@ -107,11 +109,12 @@ void Watchdog::watch(Scheduler& s, Seen& seen, std::int64_t now) {
   }
   if (options_.migrate_after.count() > 0 && held >= to_ns(options_.migrate_after) &&
       s.group().count > 1) {
-    if (!seen.held) {
+    const bool first = !seen.held;
+    if (first) {
       s.set_held(true);
       seen.held = true;
     }
-    migrations_.fetch_add(s.hand_off(), std::memory_order_relaxed);
+    migrations_.fetch_add(s.hand_off(first), std::memory_order_relaxed);
   }
   if (!seen.reported && held >= to_ns(options_.budget)) {
     seen.reported = true;
@@ -123,7 +126,10 @@ void Watchdog::watch(Scheduler& s, Seen& seen, std::int64_t now) {
   }
   if (options_.hard_limit.count() > 0 && !seen.condemned && held >= to_ns(options_.hard_limit)) {
     seen.condemned = true;
-    s.condemn(runs);
+    s.condemn(runs);  // fails it when the run returns to the scheduler ...
+    // ... or at a receive that would not suspend (a message waiting).
+    auto* note = make_message<CpuLimitNote>(MsgKind::cpu_limit);
+    rt_.deliver(Pid::from_raw(pid), note);
     cpu_limit_hits_.fetch_add(1, std::memory_order_relaxed);
     HoldReport report(rt_, pid, s.index(), held);
     report.limit_key = "hard_limit_ms";
