@@ -143,9 +143,11 @@ bool Scheduler::install_hand_off_signal() {
 void Scheduler::publish_local_queue() {
   // Only while a process runs (outside runs the loop itself may be taking
   // from the queue, unguarded) and no push is under way.
-  if (running_.load(std::memory_order_relaxed) == 0 ||
-      queue_busy_.load(std::memory_order_relaxed) || !local_head_)
+  if (running_.load(std::memory_order_relaxed) == 0 || !local_head_) return;
+  if (queue_busy_.load(std::memory_order_relaxed)) {
+    signal_missed_.store(true, std::memory_order_relaxed);  // ask again
     return;
+  }
   Process* head = local_head_;
   Process* tail = local_tail_;
   local_head_ = local_tail_ = nullptr;
@@ -205,18 +207,24 @@ std::uint64_t Scheduler::hand_off(bool first) {
   // signal handler published of the local queue at the previous tick.
   std::uint64_t moved = move_list(remote_.exchange(nullptr, std::memory_order_acquire), kept);
   Process* handed = handed_.exchange(nullptr, std::memory_order_acquire);
-  const bool queue_was_busy = handed != nullptr;
+  const bool published = handed != nullptr;
   moved += move_list(handed, kept);
   if (kept) requeue_here(kept);
   // Timers that come due meanwhile would wait for the loop: fire them from
   // here (their processes are woken elsewhere, as the hold redirects them).
   fire_due(now_ns());
-  // Once per hold, and again only while the run keeps queueing processes
-  // here: the signal may interrupt a blocking system call of the process in
-  // hand (EINTR, as with Go's).
-  if ((first || queue_was_busy) && has_thread_.load(std::memory_order_acquire) &&
-      hand_off_signal_installed.load(std::memory_order_acquire))
+  // Once per hold, again at once while the run keeps queueing processes
+  // here (or the signal came mid-push), else every 10th tick: the signal
+  // may interrupt a blocking system call of the process in hand (EINTR, as
+  // with Go's), so not more often than needed.
+  if (first) ticks_unsignalled_ = 0;
+  const bool missed = signal_missed_.exchange(false, std::memory_order_relaxed);
+  const bool due = first || published || missed || ++ticks_unsignalled_ >= 10;
+  if (due && has_thread_.load(std::memory_order_acquire) &&
+      hand_off_signal_installed.load(std::memory_order_acquire)) {
+    ticks_unsignalled_ = 0;
     pthread_kill(thread_handle_, hand_off_signal);
+  }
   return moved;
 }
 

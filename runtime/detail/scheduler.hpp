@@ -180,7 +180,9 @@ class Scheduler {
   bool end_batch_ = false;
   // The local queue, as the hand-off signal sees it (same thread).
   std::atomic<bool> queue_busy_{false};
-  std::atomic<Process*> handed_{nullptr};  // published by the signal handler
+  std::atomic<Process*> handed_{nullptr};   // published by the signal handler
+  std::atomic<bool> signal_missed_{false};  // it came while a push was under way
+  int ticks_unsignalled_ = 0;               // watchdog thread
 
   pthread_t thread_handle_{};
   std::atomic<bool> has_thread_{false};

@@ -221,6 +221,27 @@ TSAN_IGNORE_TEST(Watchdog, ProcessesAlreadyQueuedBehindTheHolderRunElsewhere) {
   CHECK_EQUAL(1, ran_on.load());
 }
 
+// The same for one queued behind the run well after the hold began (the
+// handler is asked again, not only once per hold).
+TSAN_IGNORE_TEST(Watchdog, ProcessesQueuedByTheHolderLaterRunElsewhere) {
+  Runtime rt(two_schedulers());
+  std::atomic<int> ran_on{-1};
+  rt.spawn(
+      [&](Process& self) -> Proc {
+        // Well into the hold: the first hand-off is long past.
+        spin_until([&] { return rt.stats().longest_run_ms >= 30; });
+        self.spawn([&](Process& h) -> Proc {
+          ran_on = static_cast<int>(h.scheduler_index());
+          co_return;
+        });
+        spin_until([&] { return ran_on.load() >= 0; });
+        co_return;
+      },
+      SpawnOptions{.scheduler = 0});
+  CHECK_TRUE(rt.run_for(run_limit));
+  CHECK_EQUAL(1, ran_on.load());
+}
+
 TEST(Watchdog, APinnedProcessWaitsForItsScheduler) {
   Runtime rt(two_schedulers());
   std::jthread sender;  // joined before the runtime goes
