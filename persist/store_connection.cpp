@@ -55,8 +55,8 @@ unsigned store_scheduler(Runtime& rt, std::optional<unsigned> chosen) {
 }
 }  // namespace
 
-StoreConnection::StoreConnection(Runtime& rt, StoreOpener opener,
-                                 std::optional<unsigned> chosen, PersistenceOptions options)
+StoreConnection::StoreConnection(Runtime& rt, StoreOpener opener, std::optional<unsigned> chosen,
+                                 PersistenceOptions options)
     : rt_(rt), scheduler_(store_scheduler(rt, chosen)), opener_(std::move(opener)) {
   const unsigned scheduler = scheduler_;
   slot_ = std::make_unique<detail::StoreSlot>(

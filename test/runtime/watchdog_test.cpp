@@ -203,12 +203,15 @@ TEST(Watchdog, AProcessWokenWhileItsSchedulerIsHeldRunsElsewhere) {
 // The local queue is handed over by a signal the scheduler's thread takes
 // between two instructions; ThreadSanitizer delivers signals only at its
 // own interception points, which a bare spin never reaches.
-TSAN_IGNORE_TEST(Watchdog, ProcessesAlreadyQueuedBehindTheHolderRunElsewhere) {
+// A process pinned to scheduler 0 holds it; once into its run for
+// `into_hold_ms` it spawns a process beside it (queued on scheduler 0,
+// behind this run, which never suspends). Where did that one run?
+static int where_a_process_queued_behind_the_holder_runs(std::uint64_t into_hold_ms) {
   Runtime rt(two_schedulers());
   std::atomic<int> ran_on{-1};
   rt.spawn(
       [&](Process& self) -> Proc {
-        // Queued on scheduler 0, behind this run, which never suspends.
+        spin_until([&] { return rt.stats().longest_run_ms >= into_hold_ms; });
         self.spawn([&](Process& h) -> Proc {
           ran_on = static_cast<int>(h.scheduler_index());
           co_return;
@@ -218,28 +221,16 @@ TSAN_IGNORE_TEST(Watchdog, ProcessesAlreadyQueuedBehindTheHolderRunElsewhere) {
       },
       SpawnOptions{.scheduler = 0});
   CHECK_TRUE(rt.run_for(run_limit));
-  CHECK_EQUAL(1, ran_on.load());
+  return ran_on.load();
 }
 
-// The same for one queued behind the run well after the hold began (the
-// handler is asked again, not only once per hold).
+TSAN_IGNORE_TEST(Watchdog, ProcessesAlreadyQueuedBehindTheHolderRunElsewhere) {
+  CHECK_EQUAL(1, where_a_process_queued_behind_the_holder_runs(0));
+}
+
+// Well after the hold began: the handler is asked again, not only once per hold.
 TSAN_IGNORE_TEST(Watchdog, ProcessesQueuedByTheHolderLaterRunElsewhere) {
-  Runtime rt(two_schedulers());
-  std::atomic<int> ran_on{-1};
-  rt.spawn(
-      [&](Process& self) -> Proc {
-        // Well into the hold: the first hand-off is long past.
-        spin_until([&] { return rt.stats().longest_run_ms >= 30; });
-        self.spawn([&](Process& h) -> Proc {
-          ran_on = static_cast<int>(h.scheduler_index());
-          co_return;
-        });
-        spin_until([&] { return ran_on.load() >= 0; });
-        co_return;
-      },
-      SpawnOptions{.scheduler = 0});
-  CHECK_TRUE(rt.run_for(run_limit));
-  CHECK_EQUAL(1, ran_on.load());
+  CHECK_EQUAL(1, where_a_process_queued_behind_the_holder_runs(30));
 }
 
 TEST(Watchdog, APinnedProcessWaitsForItsScheduler) {
