@@ -166,16 +166,18 @@ class Scheduler {
 
   Process* local_head_ = nullptr;
   Process* local_tail_ = nullptr;
-  std::atomic<Process*> remote_{nullptr};  // LIFO pushed by other threads
+  alignas(64) std::atomic<Process*> remote_{nullptr};  // LIFO pushed by other threads
   std::vector<Process*> free_slots_;
 
   // Watchdog state: written by the owner at each run, read by the watchdog.
-  std::uint64_t run_count_ = 0;  // owner thread; runs_ publishes it
+  // A cache line of its own: remote_ above is written by other threads at
+  // every cross-scheduler wake-up.
+  alignas(64) std::uint64_t run_count_ = 0;  // owner thread; runs_ publishes it
   std::atomic<std::uint64_t> runs_{0};
   std::atomic<std::uint64_t> running_{0};
   std::atomic<std::uint64_t> fail_run_{0};
   std::atomic<std::uint64_t> yield_run_{0};
-  std::atomic<bool> held_{false};
+  alignas(64) std::atomic<bool> held_{false};  // read by threads waking processes here
   std::int64_t watched_yield_ns_ = 0;  // 0: no watchdog, checkpoint reads the clock
   bool end_batch_ = false;
   // The local queue, as the hand-off signal sees it (same thread).
