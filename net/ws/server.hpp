@@ -1,7 +1,7 @@
 #pragma once
 // ws::Server: WebSocket upgrades and plain HTTP on one port, served by
-// libwebsockets on event loops that belong to someone else (the runtime's
-// scheduler loops, or an application's single loop).
+// libwebsockets on event loops that belong to someone else (the loops of the
+// gateway's I/O schedulers, or an application's single loop).
 //
 // Shape: one lws context per loop, none of them listening. The server owns one
 // listening socket, watched on loops[0]; each accepted socket goes round-robin
