@@ -178,7 +178,7 @@ class Scheduler {
   std::atomic<std::uint64_t> fail_run_{0};
   std::atomic<std::uint64_t> yield_run_{0};
   alignas(64) std::atomic<bool> held_{false};  // read by threads waking processes here
-  std::int64_t watched_yield_ns_ = 0;  // 0: no watchdog, checkpoint reads the clock
+  std::int64_t watched_yield_ns_ = 0;          // 0: no watchdog, checkpoint reads the clock
   bool end_batch_ = false;
   // The local queue, as the hand-off signal sees it (same thread).
   std::atomic<bool> queue_busy_{false};
