@@ -65,9 +65,8 @@ void check_route_name(std::string_view name) {
 }
 
 std::size_t count_of(std::string_view text, std::string_view chars) {
-  return static_cast<std::size_t>(std::count_if(text.begin(), text.end(), [&](char c) {
-    return chars.find(c) != std::string_view::npos;
-  }));
+  return static_cast<std::size_t>(std::count_if(
+      text.begin(), text.end(), [&](char c) { return chars.find(c) != std::string_view::npos; }));
 }
 
 void check_head(std::string_view bytes, const HeadLimits& limits) {
@@ -127,8 +126,7 @@ void check_host_and_origin(std::string_view host, std::string_view origin) {
   listed.allowed_hosts = {"example.com", "api.example.com:8443"};
   listed.allowed_origins = {"https://app.example.com"};
   const Refusal host_refusal = check_host(listed, host);
-  FUZZ_CHECK(host_refusal.status == 0 || host_refusal.status == 400 ||
-             host_refusal.status == 421);
+  FUZZ_CHECK(host_refusal.status == 0 || host_refusal.status == 400 || host_refusal.status == 421);
   const Refusal origin_refusal = check_origin(listed, origin, host);
   FUZZ_CHECK(origin_refusal.status == 0 || origin_refusal.status == 403);
   if (origin == "null") FUZZ_CHECK(origin_refusal.status == 403);
