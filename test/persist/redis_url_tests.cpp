@@ -93,3 +93,15 @@ TEST(RedisUrl, ErrorsQuoteTheUrlWithoutItsPassword) {
   check_contains(message, "redis://***@h:99999");
   CHECK(message.find("hunter2") == std::string::npos);
 }
+
+// Found by fuzz/redis_url_fuzz.cpp: std::from_chars takes a sign, so "%-0"
+// decoded to the byte 0x00 and "%-1" to 0xff instead of being refused.
+TEST(RedisUrl, PercentEscapesNeedTwoHexDigits) {
+  check_contains(error_of("redis://app:s%-0@h"), "bad percent-encoding");
+  check_contains(error_of("redis://:%-1@h"), "bad percent-encoding");
+  check_contains(error_of("redis://%-f:pw@h"), "bad percent-encoding");
+  check_contains(error_of("redis://:%4@h"), "bad percent-encoding");
+  check_contains(error_of("redis://:%g0@h"), "bad percent-encoding");
+  STRCMP_EQUAL("\xff", parsed("redis://:%ff@h").password.c_str());
+  STRCMP_EQUAL("A", parsed("redis://:%41@h").password.c_str());
+}
