@@ -9,7 +9,8 @@
 //     and a db in 0..2^20; an accepted unix URL an absolute path without '?';
 //   - user and password are exactly the strict percent-decoding (two hex
 //     digits after each '%') of the URL's userinfo;
-//   - display() never holds the password, and parses back to the same
+//   - display() shows the user, "***" for any password, then only the host,
+//     port and db (or socket path and db), and parses back to the same
 //     transport, host, port, path and db.
 
 #include <cctype>
@@ -94,11 +95,22 @@ void check_endpoint(std::string_view url, const RedisEndpoint& ep) {
   }
   FUZZ_CHECK(ep.db >= 0 && ep.db <= (1 << 20));
 
+  // display(): the user as it is, "***" for the password, then what has no secret.
   const std::string display = ep.display();
-  const std::string context = "redis://unix://?db=:***@[]/" + ep.user + ep.host + ep.path +
-                              std::to_string(ep.port) + std::to_string(ep.db);
-  if (!ep.password.empty() && context.find(ep.password) == std::string::npos) {
-    FUZZ_CHECK(display.find(ep.password) == std::string::npos);
+  std::string rest = display;
+  if (ep.transport == RedisEndpoint::Transport::tcp && !(ep.user.empty() && ep.password.empty())) {
+    const std::string auth = "redis://" + ep.user + ":***@";
+    FUZZ_CHECK(display.starts_with(auth));
+    rest = display.substr(auth.size());
+  }
+  // The rest holds no secret: host, port and db, or the socket path and db.
+  if (ep.transport == RedisEndpoint::Transport::tcp) {
+    const std::string host = ep.host.find(':') == std::string::npos ? ep.host : "[" + ep.host + "]";
+    FUZZ_CHECK(rest == "redis://" + host + ":" + std::to_string(ep.port) + "/" +
+                           std::to_string(ep.db) ||
+               rest == host + ":" + std::to_string(ep.port) + "/" + std::to_string(ep.db));
+  } else {
+    FUZZ_CHECK(rest == "unix://" + ep.path + (ep.db ? "?db=" + std::to_string(ep.db) : ""));
   }
   // A user with these bytes is shown as decoded, so it would not read back.
   if (ep.user.find_first_of(":@/%?[]") != std::string::npos) return;
