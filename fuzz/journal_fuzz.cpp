@@ -44,7 +44,8 @@ void empty_directory();
 
 // One directory for the whole run, emptied after each input, removed at exit.
 const std::string& directory() {
-  static const std::string path = [] {
+  // Never destroyed: the exit handler below still needs it.
+  static const std::string& path = *new std::string([] {
     const char* tmp = std::getenv("TMPDIR");
     std::string pattern = std::string(tmp && *tmp ? tmp : "/tmp") + "/troupe-fuzz-XXXXXX";
     FUZZ_CHECK(::mkdtemp(pattern.data()) != nullptr);
@@ -53,7 +54,7 @@ const std::string& directory() {
       ::rmdir(directory().c_str());
     });
     return pattern;
-  }();
+  }());
   return path;
 }
 
