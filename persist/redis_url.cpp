@@ -86,6 +86,9 @@ StoreResult<RedisEndpoint> parse_tcp(std::string_view url, std::string_view rest
     auto close = authority.find(']');
     if (close == std::string_view::npos) return unexpected(bad(url, "unclosed '[' in the host"));
     ep.host = std::string(authority.substr(1, close - 1));
+    if (ep.host.find('[') != std::string::npos) {
+      return unexpected(bad(url, "'[' inside the brackets of the IPv6 host"));
+    }
     auto after = authority.substr(close + 1);
     if (!after.empty() && !after.starts_with(':')) {
       return unexpected(bad(url, "unexpected text after the IPv6 host"));

@@ -105,3 +105,11 @@ TEST(RedisUrl, PercentEscapesNeedTwoHexDigits) {
   STRCMP_EQUAL("\xff", parsed("redis://:%ff@h").password.c_str());
   STRCMP_EQUAL("A", parsed("redis://:%41@h").password.c_str());
 }
+
+// Found by fuzz/redis_url_fuzz.cpp: "[[]" was taken for the host "[", which
+// display() then showed as "redis://[:6390/0", a URL that does not parse.
+TEST(RedisUrl, BracketedHostHoldsNoBracket) {
+  check_contains(error_of("redis://pw:@[[]:6390"), "'[' inside the brackets");
+  check_contains(error_of("redis://[[::1]]"), "'[' inside the brackets");
+  STRCMP_EQUAL("::1", parsed("redis://[::1]").host.c_str());
+}
