@@ -33,7 +33,7 @@ SAN      ?=
 BUILD    ?= build$(if $(SAN),-$(SAN))
 DEPS_OK  := $(BUILD)/.deps-ok
 # The goals that install missing packages before compiling anything.
-INSTALLING_GOALS := deps test check asan tsan bench bench-ws bench-isolation chaos run
+INSTALLING_GOALS := deps test check asan tsan bench bench-ws bench-isolation chaos run fuzz
 DEPS_FIRST := $(if $(filter $(INSTALLING_GOALS),$(MAKECMDGOALS)),$(DEPS_OK))
 
 PKGS     := libuv libwebsockets hiredis
@@ -83,7 +83,7 @@ BENCH_BINS  := $(BENCH_SRC:bench/%.cpp=$(BUILD)/bench/%)
 EXAMPLE_DIRS := $(patsubst %/,%,$(dir $(wildcard examples/*/main.cpp)))
 EXAMPLE_BINS := $(EXAMPLE_DIRS:examples/%=$(BUILD)/examples/%)
 
-.PHONY: all deps pkg-check test check asan tsan bench chaos run install uninstall format clean lib tests examples
+.PHONY: all deps pkg-check test check asan tsan bench chaos run install uninstall format clean lib tests examples fuzz
 .DEFAULT_GOAL := all
 
 all: lib tests examples $(BENCH_BINS)
@@ -203,5 +203,6 @@ clean:
 -include bench/ws.mk
 -include bench/isolation.mk
 -include examples/examples.mk
+-include fuzz/fuzz.mk
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,5 +1,6 @@
 #include "persist/redis_url.hpp"
 
+#include <cctype>
 #include <charconv>
 
 namespace troupe {
@@ -35,6 +36,10 @@ bool percent_decode(std::string_view in, std::string& out) {
     }
     int v = 0;
     if (i + 2 >= in.size()) return false;
+    // Two hex digits: from_chars alone would also take a sign ("%-1").
+    if (!std::isxdigit(static_cast<unsigned char>(in[i + 1])) ||
+        !std::isxdigit(static_cast<unsigned char>(in[i + 2])))
+      return false;
     auto [end, ec] = std::from_chars(in.data() + i + 1, in.data() + i + 3, v, 16);
     if (ec != std::errc() || end != in.data() + i + 3) return false;
     out += static_cast<char>(v);
@@ -81,6 +86,9 @@ StoreResult<RedisEndpoint> parse_tcp(std::string_view url, std::string_view rest
     auto close = authority.find(']');
     if (close == std::string_view::npos) return unexpected(bad(url, "unclosed '[' in the host"));
     ep.host = std::string(authority.substr(1, close - 1));
+    if (ep.host.find('[') != std::string::npos) {
+      return unexpected(bad(url, "'[' inside the brackets of the IPv6 host"));
+    }
     auto after = authority.substr(close + 1);
     if (!after.empty() && !after.starts_with(':')) {
       return unexpected(bad(url, "unexpected text after the IPv6 host"));

@@ -99,7 +99,8 @@ CodecResult<Snapshot> decode_snapshot(std::string_view bytes) {
   try {
     auto body = bytes.substr(header_size, body_size);
     std::size_t used = 0;
-    auto handle = msgpack::unpack(body.data(), body.size(), used);
+    auto handle = msgpack::unpack(body.data(), body.size(), used, nullptr, nullptr,
+                                  detail::unpack_limit_for(body.size()));
     const msgpack::object& o = handle.get();
     if (used != body.size() || o.type != msgpack::type::ARRAY || o.via.array.size != 3 ||
         o.via.array.ptr[2].type != msgpack::type::BIN) {

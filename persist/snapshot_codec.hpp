@@ -74,6 +74,13 @@ std::string encode(const T& state) {
 }
 
 namespace detail {
+// msgpack's limits for decoding `size` bytes: no array, map, string, binary or
+// extension can have more elements or bytes than there are bytes, so a
+// header claiming billions (a few bytes) is refused before msgpack allocates
+// room for them.
+inline msgpack::unpack_limit unpack_limit_for(std::size_t size) {
+  return msgpack::unpack_limit(size, size, size, size, size);
+}
 TROUPE_EXPORT CodecError type_mismatch(std::string_view type_name, const std::exception& cause);
 TROUPE_EXPORT CodecError trailing_bytes(std::string_view type_name, std::size_t used,
                                         std::size_t size);
@@ -85,7 +92,8 @@ template <class T>
 CodecResult<T> decode(std::string_view bytes, std::string_view type_name = "the state type") {
   try {
     std::size_t used = 0;
-    msgpack::object_handle handle = msgpack::unpack(bytes.data(), bytes.size(), used);
+    msgpack::object_handle handle = msgpack::unpack(
+        bytes.data(), bytes.size(), used, nullptr, nullptr, detail::unpack_limit_for(bytes.size()));
     if (used != bytes.size())
       return unexpected(detail::trailing_bytes(type_name, used, bytes.size()));
     T state{};

@@ -93,3 +93,23 @@ TEST(RedisUrl, ErrorsQuoteTheUrlWithoutItsPassword) {
   check_contains(message, "redis://***@h:99999");
   CHECK(message.find("hunter2") == std::string::npos);
 }
+
+// Found by fuzz/redis_url_fuzz.cpp: std::from_chars takes a sign, so "%-0"
+// decoded to the byte 0x00 and "%-1" to 0xff instead of being refused.
+TEST(RedisUrl, PercentEscapesNeedTwoHexDigits) {
+  check_contains(error_of("redis://app:s%-0@h"), "bad percent-encoding");
+  check_contains(error_of("redis://:%-1@h"), "bad percent-encoding");
+  check_contains(error_of("redis://%-f:pw@h"), "bad percent-encoding");
+  check_contains(error_of("redis://:%4@h"), "bad percent-encoding");
+  check_contains(error_of("redis://:%g0@h"), "bad percent-encoding");
+  STRCMP_EQUAL("\xff", parsed("redis://:%ff@h").password.c_str());
+  STRCMP_EQUAL("A", parsed("redis://:%41@h").password.c_str());
+}
+
+// Found by fuzz/redis_url_fuzz.cpp: "[[]" was taken for the host "[", which
+// display() then showed as "redis://[:6390/0", a URL that does not parse.
+TEST(RedisUrl, BracketedHostHoldsNoBracket) {
+  check_contains(error_of("redis://pw:@[[]:6390"), "'[' inside the brackets");
+  check_contains(error_of("redis://[[::1]]"), "'[' inside the brackets");
+  STRCMP_EQUAL("::1", parsed("redis://[::1]").host.c_str());
+}
