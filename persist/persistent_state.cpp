@@ -44,7 +44,9 @@ struct HeadMeta {
 
 std::optional<HeadMeta> decode_head(const std::string& bytes) {
   try {
-    auto handle = msgpack::unpack(bytes.data(), bytes.size());
+    std::size_t used = 0;  // sizes limited to the bytes there: a stored head is input too
+    auto handle = msgpack::unpack(bytes.data(), bytes.size(), used, nullptr, nullptr,
+                                  detail::unpack_limit_for(bytes.size()));
     const msgpack::object& o = handle.get();
     if (o.type != msgpack::type::ARRAY || o.via.array.size < 3) return std::nullopt;
     HeadMeta meta;

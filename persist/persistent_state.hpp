@@ -282,7 +282,9 @@ class PersistentState final : public PersistentStateBase {
                                        " is older than " + std::to_string(schema_.version) +
                                        " and the actor has no migration hook"});
     try {
-      auto handle = msgpack::unpack(snapshot.payload.data(), snapshot.payload.size());
+      std::size_t used = 0;
+      auto handle = msgpack::unpack(snapshot.payload.data(), snapshot.payload.size(), used, nullptr,
+                                    nullptr, detail::unpack_limit_for(snapshot.payload.size()));
       state_ = schema_.migrate(snapshot.schema_version, handle.get());
       return {};
     } catch (const std::exception& e) {

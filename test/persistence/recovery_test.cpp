@@ -174,6 +174,29 @@ TEST(Recovery, PoisonSnapshotThatCrashesTheActorRepeatedlyIsQuarantinedAndThePre
   CHECK(value_of(*env, "actor/fragile/q/2") != "(absent)");
 }
 
+// A stored payload is input too: one whose array header claims 2^32 - 1
+// elements (five bytes) must fail the migration, not make msgpack allocate
+// for them first.
+TEST(Recovery, AnOldPayloadClaimingBillionsOfElementsFailsItsMigrationCleanly) {
+  const std::string huge_array("\xdd\xff\xff\xff\xff", 5);
+  msgpack::sbuffer head;
+  msgpack::packer<msgpack::sbuffer>(head).pack(std::make_tuple(1, 0, msgpack::type::nil_t()));
+  CHECK_TRUE(
+      env->batch({WriteOp::put_at("actor/huge/head", std::string(head.data(), head.size()), 1),
+                  WriteOp::put("actor/huge/gen/1", encode_snapshot(Snapshot{1, 1, huge_array}))})
+          .ok());
+  bool hook_ran = false;
+  StateSchema<Count> v2{.version = 2, .migrate = [&](std::uint32_t, const msgpack::object&) {
+                          hook_ran = true;
+                          return Count{};
+                        }};
+  auto migrated = load(*env, "huge", v2);
+  CHECK(migrated.failure.has_value());
+  CHECK_FALSE(hook_ran);
+  // Refused by the size limit, not by a failed allocation.
+  check_contains(to_string(*migrated.failure), "size overflow");
+}
+
 TEST(Recovery, GoldenSnapshotOfSchemaOneIsMigratedToSchemaTwo) {
   const auto golden = std::filesystem::path(__FILE__).parent_path() / "data/count_v1_rev1.snapshot";
   const std::string blob = read_file(golden);
