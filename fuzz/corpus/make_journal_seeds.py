@@ -5,13 +5,8 @@ target's structured batch inputs."""
 import os
 import struct
 
-def crc32c(data):
-    crc = 0xFFFFFFFF
-    for b in data:
-        crc ^= b
-        for _ in range(8):
-            crc = (crc >> 1) ^ (0x82F63B78 if crc & 1 else 0)
-    return crc ^ 0xFFFFFFFF
+from seed_support import crc32c
+
 
 def journal(ops):
     out = b"TRJ1" + struct.pack(">I", len(ops))

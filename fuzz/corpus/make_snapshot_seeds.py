@@ -4,13 +4,8 @@ of persist/snapshot_codec.hpp built here by hand, CRC32C included."""
 import os
 import struct
 
-def crc32c(data):
-    crc = 0xFFFFFFFF
-    for b in data:
-        crc ^= b
-        for _ in range(8):
-            crc = (crc >> 1) ^ (0x82F63B78 if crc & 1 else 0)
-    return crc ^ 0xFFFFFFFF
+from seed_support import crc32c
+
 
 def msgpack_uint(n):
     if n < 128:
