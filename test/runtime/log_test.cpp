@@ -8,41 +8,13 @@
 #include <map>
 #include <thread>
 
+#include "test/support/log_recorder.hpp"
 #include "test/support/runtime_helpers.hpp"
 
 using namespace troupe;
 using namespace troupe::test;
 
 namespace {
-
-// A record as a sink may keep it (LogRecord only views the caller's data).
-struct Kept {
-  LogLevel level;
-  std::string component;
-  std::string message;
-  std::map<std::string, std::string> fields;
-};
-
-class Recorder {
- public:
-  Recorder() {
-    set_log_sink([this](const LogRecord& r) {
-      Kept k{r.level, std::string(r.component), std::string(r.message), {}};
-      for (const LogField& f : r.fields) k.fields[std::string(f.key)] = std::string(f.value);
-      std::lock_guard lock(mutex_);
-      kept_.push_back(std::move(k));
-    });
-  }
-  ~Recorder() { set_log_sink(nullptr); }
-  std::vector<Kept> kept() const {
-    std::lock_guard lock(mutex_);
-    return kept_;
-  }
-
- private:
-  mutable std::mutex mutex_;
-  std::vector<Kept> kept_;
-};
 
 // 2026-12-03T12:10:18.123Z
 std::chrono::system_clock::time_point fixed_time() {
@@ -79,7 +51,7 @@ set_log_format(LogFormat::text);
 ;
 
 TEST(Log, TheInstalledSinkReceivesLevelComponentMessageAndFields) {
-  Recorder recorder;
+  LogRecorder recorder;
   log_warning("redis", "connection lost", {{"url", "redis://127.0.0.1:1"}, {"error", "refused"}});
   auto kept = recorder.kept();
   LONGS_EQUAL(1, kept.size());
@@ -92,7 +64,7 @@ TEST(Log, TheInstalledSinkReceivesLevelComponentMessageAndFields) {
 }
 
 TEST(Log, RecordsBelowTheLevelDoNotReachTheSink) {
-  Recorder recorder;
+  LogRecorder recorder;
   CHECK(log_level() == LogLevel::info);  // the default
   CHECK_FALSE(log_enabled(LogLevel::debug));
   log_debug("t", "dropped");
@@ -147,7 +119,7 @@ TEST(Log, TheDefaultSinkWritesOneLinePerRecordToStderrInTheChosenFormat) {
 
 TEST(Log, ResettingTheSinkRestoresTheDefault) {
   {
-    Recorder recorder;
+    LogRecorder recorder;
     std::string out = capture_stderr([] { log_info("t", "to the recorder"); });
     STRCMP_EQUAL("", out.c_str());
     LONGS_EQUAL(1, recorder.kept().size());
@@ -157,7 +129,7 @@ TEST(Log, ResettingTheSinkRestoresTheDefault) {
 }
 
 TEST(Log, ThreadsLogConcurrentlyAndEveryRecordArrives) {
-  Recorder recorder;
+  LogRecorder recorder;
   std::vector<std::thread> threads;
   for (int t = 0; t < 4; ++t)
     threads.emplace_back([t] {

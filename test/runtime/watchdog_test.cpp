@@ -18,6 +18,7 @@
 #include <string>
 #include <thread>
 
+#include "test/support/log_recorder.hpp"
 #include "test/support/runtime_helpers.hpp"
 #include "test/support/sanitizers.hpp"
 
@@ -38,38 +39,6 @@ bool spin_until(Done done) {
   return true;
 }
 
-// Keeps the watchdog's records (LogRecord only views the caller's data).
-class WatchdogRecords {
- public:
-  struct Record {
-    LogLevel level;
-    std::string message;
-    std::map<std::string, std::string> fields;
-  };
-
-  WatchdogRecords() {
-    set_log_sink([this](const LogRecord& r) {
-      if (r.component != "watchdog") return;
-      Record kept{r.level, std::string(r.message), {}};
-      for (const LogField& f : r.fields) kept.fields[std::string(f.key)] = std::string(f.value);
-      std::lock_guard lock(mutex_);
-      records_.push_back(std::move(kept));
-      count_.store(records_.size());
-    });
-  }
-  ~WatchdogRecords() { set_log_sink(nullptr); }
-  std::size_t count() const { return count_.load(); }
-  std::vector<Record> records() const {
-    std::lock_guard lock(mutex_);
-    return records_;
-  }
-
- private:
-  mutable std::mutex mutex_;
-  std::vector<Record> records_;
-  std::atomic<std::size_t> count_{0};
-};
-
 RuntimeOptions two_schedulers() {
   RuntimeOptions options{.schedulers = 2};
   options.watchdog.budget = std::chrono::milliseconds(20);
@@ -86,7 +55,7 @@ struct Answer {
 TEST_GROUP(Watchdog){};
 
 TEST(Watchdog, AProcessPastItsBudgetIsReportedWhileItStillRuns) {
-  WatchdogRecords records;
+  LogRecorder records("watchdog");
   Runtime rt(two_schedulers());
   std::atomic<bool> seen_while_running{false};
   Pid busy = rt.spawn([&](Process& self) -> Proc {
@@ -97,7 +66,7 @@ TEST(Watchdog, AProcessPastItsBudgetIsReportedWhileItStillRuns) {
   });
   CHECK_TRUE(rt.run_for(run_limit));
   CHECK_TRUE(seen_while_running.load());
-  auto kept = records.records();
+  auto kept = records.kept();
   CHECK_TRUE(kept.size() >= 1);
   CHECK(kept[0].level == LogLevel::warning);
   STRCMP_EQUAL(busy.to_string().c_str(), kept[0].fields["pid"].c_str());
@@ -109,7 +78,7 @@ TEST(Watchdog, AProcessPastItsBudgetIsReportedWhileItStillRuns) {
 }
 
 TEST(Watchdog, ShortRunsAreNeverReported) {
-  WatchdogRecords records;
+  LogRecorder records("watchdog");
   Runtime rt(two_schedulers());
   // Many short runs that add up to far more than the budget.
   rt.spawn([](Process& self) -> Proc {
@@ -122,7 +91,7 @@ TEST(Watchdog, ShortRunsAreNeverReported) {
 }
 
 TEST(Watchdog, PastTheHardLimitAProcessFailsAtItsNextSuspensionPoint) {
-  WatchdogRecords records;
+  LogRecorder records("watchdog");
   RuntimeOptions options = two_schedulers();
   options.watchdog.hard_limit = std::chrono::milliseconds(50);
   Runtime rt(options);
@@ -144,7 +113,7 @@ TEST(Watchdog, PastTheHardLimitAProcessFailsAtItsNextSuspensionPoint) {
   CHECK_TRUE(reason.detail().find("cpu limit") != std::string::npos);
   CHECK_FALSE(resumed_after.load());
   bool logged_error = false;
-  for (auto& r : records.records())
+  for (auto& r : records.kept())
     logged_error |= r.level == LogLevel::error && r.fields.count("hard_limit_ms");
   CHECK_TRUE(logged_error);
 }
@@ -342,7 +311,7 @@ TEST(Watchdog, CheckpointDoesNotSuspendAShortRun) {
 }
 
 TEST(Watchdog, OffMeansNoThreadNoReportNoMove) {
-  WatchdogRecords records;
+  LogRecorder records("watchdog");
   RuntimeOptions options = two_schedulers();
   options.watchdog.enabled = false;
   Runtime rt(options);
