@@ -35,9 +35,8 @@ void Runtime::configure(detail::Scheduler& s, SchedulerGroup group) {
   s.reductions_budget = options_.reductions;
   s.set_group(group);
   const auto& w = options_.watchdog;
-  if (w.enabled)
-    s.watch_slices(std::max<std::int64_t>(
-        1, std::chrono::duration_cast<std::chrono::nanoseconds>(w.yield_after).count()));
+  s.set_slice(std::chrono::duration_cast<std::chrono::nanoseconds>(w.yield_after).count(),
+              w.enabled);
 }
 
 SchedulerGroup Runtime::add_schedulers(unsigned count) {

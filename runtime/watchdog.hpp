@@ -23,7 +23,8 @@
 namespace troupe {
 
 struct TROUPE_EXPORT WatchdogOptions {
-  // Off: no thread, no migration, no reports, no limit.
+  // Off: no thread, no migration, no reports, no limit (checkpoint() then
+  // reads the clock against yield_after).
   bool enabled = true;
   std::chrono::milliseconds yield_after{2};
   std::chrono::milliseconds budget{50};

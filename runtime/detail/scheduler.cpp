@@ -235,7 +235,7 @@ ExitReason Scheduler::cpu_limit_reason() {
 
 bool Scheduler::slice_spent(Process& p) {
   const std::uint64_t run = run_count_;
-  if (watched_yield_ns_ > 0)
+  if (slice_watched_)
     return yield_run_.load(std::memory_order_relaxed) == run ||
            fail_run_.load(std::memory_order_relaxed) == run;
   // No watchdog: read the clock, from the first checkpoint of the run.
@@ -245,7 +245,7 @@ bool Scheduler::slice_spent(Process& p) {
     p.slice_start_ns_ = now;
     return false;
   }
-  return now - p.slice_start_ns_ >= 1'000'000;
+  return now - p.slice_start_ns_ >= slice_ns_;
 }
 
 // --- run queues -------------------------------------------------------------
@@ -513,8 +513,13 @@ std::uint64_t Scheduler::add_timer(std::int64_t delay_ns, Pid target, MessageNod
 }
 
 bool Scheduler::cancel_timer(std::uint64_t id) {
-  // A process the watchdog moved cancels what it armed on its old scheduler.
-  if ((id & 0xff) != index_) return cancel_foreign_timer(id);
+  // A process the watchdog moved cancels what it armed on its old scheduler
+  // (the id keeps the index): the owner's timers, under the owner's lock.
+  const auto owner_index = static_cast<unsigned>(id & 0xff);
+  if (owner_index != index_) {
+    Scheduler* owner = rt_.scheduler_at(owner_index);
+    return owner && owner->cancel_timer(id);
+  }
   lock_timers();
   auto it = timers_.find(id);
   if (it == timers_.end()) {
@@ -530,22 +535,6 @@ bool Scheduler::cancel_timer(std::uint64_t id) {
     std::make_heap(due_.begin(), due_.end(), std::greater<>());
   }
   unlock_timers();
-  if (msg) msg->dispose();
-  return true;
-}
-
-bool Scheduler::cancel_foreign_timer(std::uint64_t id) {
-  Scheduler* owner = rt_.scheduler_at(static_cast<unsigned>(id & 0xff));
-  if (!owner || owner == this) return false;
-  owner->lock_timers();
-  auto it = owner->timers_.find(id);
-  if (it == owner->timers_.end()) {
-    owner->unlock_timers();
-    return false;
-  }
-  MessageNode* msg = it->second.msg;
-  owner->timers_.erase(it);  // the owner skips its heap entry
-  owner->unlock_timers();
   if (msg) msg->dispose();
   return true;
 }

@@ -97,7 +97,12 @@ class Scheduler {
   void condemn(std::uint64_t run) { fail_run_.store(run, std::memory_order_relaxed); }
   static ExitReason cpu_limit_reason();
   void ask_yield(std::uint64_t run) { yield_run_.store(run, std::memory_order_relaxed); }
-  void watch_slices(std::int64_t yield_after_ns) { watched_yield_ns_ = yield_after_ns; }
+  // checkpoint() yields after `slice_ns` of a run: as the watchdog says
+  // (`watched`), or else by reading the clock.
+  void set_slice(std::int64_t slice_ns, bool watched) {
+    slice_ns_ = slice_ns;
+    slice_watched_ = watched;
+  }
   // Watchdog: while held, processes woken here from other threads run on
   // the group's other schedulers instead; hand_off() also moves those
   // already queued here (for the local queue, by signalling the thread).
@@ -146,7 +151,6 @@ class Scheduler {
   struct QueueGuard;                 // marks the local queue busy for the hand-off signal
   void requeue_here(Process* list);  // pushes back what may not move
   std::uint64_t move_list(Process* list, Process*& kept);
-  bool cancel_foreign_timer(std::uint64_t id);
   void lock_timers() noexcept {
     while (timers_lock_.test_and_set(std::memory_order_acquire)) {
     }
@@ -178,7 +182,8 @@ class Scheduler {
   std::atomic<std::uint64_t> fail_run_{0};
   std::atomic<std::uint64_t> yield_run_{0};
   alignas(64) std::atomic<bool> held_{false};  // read by threads waking processes here
-  std::int64_t watched_yield_ns_ = 0;          // 0: no watchdog, checkpoint reads the clock
+  std::int64_t slice_ns_ = 2'000'000;
+  bool slice_watched_ = false;
   bool end_batch_ = false;
   // The local queue, as the hand-off signal sees it (same thread).
   std::atomic<bool> queue_busy_{false};
