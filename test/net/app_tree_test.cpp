@@ -16,6 +16,7 @@
 #include "test/net/harness.hpp"
 #include "test/net/ws_client.hpp"
 #include "test/support/free_port.hpp"
+#include "test/support/runtime_helpers.hpp"
 #include "test/support/temp_dir.hpp"
 
 using namespace troupe;
@@ -62,15 +63,7 @@ struct App {
   ~App() { shut_down(); }
 
   // What the root's supervisor reports, asked from a process.
-  std::vector<ChildInfo> children() {
-    return rt.run_on_async<std::vector<ChildInfo>>(
-        0, [this](std::function<void(std::vector<ChildInfo>)> done) {
-          rt.spawn([root = root, done](Process& self) -> Proc {
-            auto found = co_await which_children(self, root);
-            done(found ? found.value() : std::vector<ChildInfo>{});
-          });
-        });
-  }
+  std::vector<ChildInfo> children() { return children_of(rt, root); }
   Pid child(const std::string& id) {
     for (const ChildInfo& c : children())
       if (c.id == id) return c.pid;

@@ -24,6 +24,7 @@
 #include "supervisors/supervisor.hpp"
 #include "test/net/harness.hpp"
 #include "test/net/raw_client.hpp"
+#include "test/support/runtime_helpers.hpp"
 #include "test/support/temp_dir.hpp"
 
 using namespace troupe;
@@ -166,14 +167,7 @@ TEST(Isolation, DurableWritesCompleteWhileASessionComputes) {
                                      .children = {store.child_spec(), gateway.child_spec()}});
   // A supervisor answers once its children have started: the store is open
   // and the gateway listens.
-  auto started =
-      rt.run_on_async<std::size_t>(0, [&rt, root](std::function<void(std::size_t)> done) {
-        rt.spawn([root, done](Process& self) -> Proc {
-          auto found = co_await which_children(self, root);
-          done(found ? found.value().size() : 0);
-        });
-      });
-  CHECK_EQUAL(2u, started);
+  CHECK_EQUAL(2u, children_of(rt, root).size());
   CHECK_TRUE(store.is_open());
 
   std::vector<RawClient> counters;

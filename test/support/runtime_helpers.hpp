@@ -37,6 +37,19 @@ class EventLog {
   std::vector<std::string> events_;
 };
 
+// A supervisor's children, asked from a process, for a test's thread (not
+// a scheduler's). A supervisor answers once its children have started, so
+// this also waits for a tree that rt.start() began. Empty if it is gone.
+inline std::vector<ChildInfo> children_of(Runtime& rt, Pid supervisor) {
+  return rt.run_on_async<std::vector<ChildInfo>>(
+      0, [&rt, supervisor](std::function<void(std::vector<ChildInfo>)> done) {
+        rt.spawn([supervisor, done](Process& self) -> Proc {
+          auto found = co_await which_children(self, supervisor);
+          done(found ? found.value() : std::vector<ChildInfo>{});
+        });
+      });
+}
+
 struct Ping {
   Pid from;
   int n = 0;
