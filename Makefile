@@ -87,7 +87,7 @@ EXAMPLE_BINS := $(EXAMPLE_DIRS:examples/%=$(BUILD)/examples/%)
 .DEFAULT_GOAL := all
 
 all: lib tests examples $(BENCH_BINS)
-lib: $(LIB_A) $(LIB_SO)
+lib: $(LIB_A) $(LIB_SO) $(LIB_TESTING_A)
 tests: $(TEST_BINS)
 examples: $(EXAMPLE_BINS)
 
@@ -122,6 +122,25 @@ $(LIB_SO): $(LIB_OBJ) Makefile
 	@mkdir -p $(@D)
 	$(CXX) -shared -Wl,-soname,libtroupe.so $(LDFLAGS) -o $@ $(LIB_OBJ) $(LDLIBS)
 
+# troupe::testing (testing/, docs/testing.md): the library built again for
+# simulation, its virtual clock and hooks compiled in, plus the kit, in one
+# archive that a test links instead of libtroupe.a. Only the library's files
+# that test TROUPE_SIMULATION are compiled twice: no header does, so both
+# builds' objects link together.
+SIM_SRC       := $(shell grep -l TROUPE_SIMULATION $(LIB_SRC))
+SIM_OBJ       := $(SIM_SRC:%.cpp=$(BUILD)/obj-sim/%.o)
+KIT_OBJ       := $(patsubst %.cpp,$(BUILD)/obj/%.o,$(wildcard testing/*.cpp testing/detail/*.cpp))
+LIB_TESTING_A := $(BUILD)/libtroupe_testing.a
+$(SIM_OBJ): CXXFLAGS += $(LIB_VISIBILITY)
+
+$(BUILD)/obj-sim/%.o: %.cpp $(FLAGS_FILE) | pkg-check
+	@mkdir -p $(@D)
+	$(CXX) $(CXXFLAGS) -DTROUPE_SIMULATION -c $< -o $@
+
+$(LIB_TESTING_A): $(filter-out $(SIM_SRC:%.cpp=$(BUILD)/obj/%.o),$(LIB_OBJ)) $(SIM_OBJ) $(KIT_OBJ)
+	@mkdir -p $(@D)
+	rm -f $@ && ar rcs $@ $^
+
 $(SUPPORT_A): $(SUPPORT_OBJ)
 	@mkdir -p $(@D)
 	rm -f $@ && ar rcs $@ $^
@@ -135,6 +154,12 @@ $(SUPPORT_A): $(SUPPORT_OBJ)
 $(BUILD)/test/%_tests: $$(subst .cpp,.o,$$(addprefix $(BUILD)/obj/,$$(wildcard test/$$*/*.cpp))) $(TEST_MAIN) $(SUPPORT_A) $(LIB_A)
 	@mkdir -p $(@D)
 	$(CXX) $(LDFLAGS) -o $@ $(filter %.o,$^) $(SUPPORT_A) $(LIB_A) $(TEST_LIBS) $(LDLIBS)
+
+# The suite of troupe::testing and of the tests written with it: linked
+# with the simulation build.
+$(BUILD)/test/testing_tests: $$(subst .cpp,.o,$$(addprefix $(BUILD)/obj/,$$(wildcard test/testing/*.cpp))) $(TEST_MAIN) $(SUPPORT_A) $(LIB_TESTING_A)
+	@mkdir -p $(@D)
+	$(CXX) $(LDFLAGS) -o $@ $(filter %.o,$^) $(SUPPORT_A) $(LIB_TESTING_A) $(TEST_LIBS) $(LDLIBS)
 
 $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(SUPPORT_A) $(LIB_A)
 	@mkdir -p $(@D)

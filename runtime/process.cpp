@@ -5,6 +5,7 @@
 #include "runtime/detail/lifo.hpp"
 #include "runtime/detail/relations.hpp"
 #include "runtime/detail/scheduler.hpp"
+#include "runtime/detail/sim_hooks.hpp"
 #include "runtime/detail/state.hpp"
 #include "runtime/runtime.hpp"
 
@@ -72,6 +73,9 @@ void Process::accept(MessageNode* n) {
     case MsgKind::user:
     case MsgKind::exit_msg:
       mailbox_.push_back(n);
+#ifdef TROUPE_SIMULATION
+      if (detail::SimHooks* hooks = detail::sim_hooks()) hooks->on_arrival(*this, *n);
+#endif
       return;
     case MsgKind::down: {
       // Keep it only while the monitor is set: demonitor means never delivered.

@@ -53,6 +53,7 @@ namespace detail {
 
 class Scheduler;
 class ProcessTable;
+struct SimAccess;
 struct SharedRelations;
 struct OwnRelations;
 
@@ -277,6 +278,7 @@ class TROUPE_EXPORT Process {
   friend class Runtime;
   friend class detail::Scheduler;
   friend class detail::ProcessTable;
+  friend struct detail::SimAccess;  // troupe::testing
   friend class Registry;
   template <class... Cs>
   friend class detail::ReceiveAwaitable;

@@ -8,6 +8,7 @@
 #include "runtime/detail/lifo.hpp"
 #include "runtime/detail/relations.hpp"
 #include "runtime/detail/scheduler.hpp"
+#include "runtime/detail/sim_hooks.hpp"
 #include "runtime/detail/state.hpp"
 #include "runtime/detail/watchdog.hpp"
 
@@ -132,6 +133,12 @@ SendResult Runtime::deliver(Pid to, MessageNode* node, bool keep_on_full) {
     node->counted = true;  // drop_oldest: the owner trims when it drains
   }
   node->target_gen = to.generation();
+#ifdef TROUPE_SIMULATION
+  if (detail::SimHooks* hooks = detail::sim_hooks()) {
+    detail::Scheduler* here = detail::Scheduler::current();
+    hooks->on_deliver(here ? Pid::from_raw(here->running()) : Pid{}, to, *node);
+  }
+#endif
   detail::lifo_push<MessageNode, &MessageNode::next>(p->inbox_, node, std::memory_order_seq_cst);
   wake(p, to.generation());
   return SendResult::ok;

@@ -46,6 +46,7 @@ struct TROUPE_EXPORT RuntimeOptions {
 namespace detail {
 class Scheduler;
 class Watchdog;
+struct SimAccess;
 }  // namespace detail
 
 class TROUPE_EXPORT Runtime {
@@ -192,6 +193,7 @@ class TROUPE_EXPORT Runtime {
   friend class detail::Scheduler;
   friend class Registry;
   friend class detail::Watchdog;
+  friend struct detail::SimAccess;  // troupe::testing
 
   // Queues `node` for `to`, or frees it; with keep_on_full, a node a full
   // mailbox rejects stays the caller's.

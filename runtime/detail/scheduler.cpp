@@ -17,6 +17,7 @@
 
 #include "runtime/detail/lifo.hpp"
 #include "runtime/detail/relations.hpp"
+#include "runtime/detail/sim_hooks.hpp"
 #include "runtime/detail/state.hpp"
 #include "runtime/log.hpp"
 #include "runtime/process.hpp"
@@ -62,6 +63,9 @@ void check_uv(int rc, const char* what) {
 }  // namespace
 
 std::int64_t now_ns() {
+#ifdef TROUPE_SIMULATION
+  if (SimHooks* hooks = sim_hooks()) return hooks->steady_now_ns();
+#endif
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
              std::chrono::steady_clock::now().time_since_epoch())
       .count();
@@ -317,6 +321,9 @@ void Scheduler::run_posted() {
 void Scheduler::on_async(uv_async_t* h) {
   auto* s = static_cast<Scheduler*>(h->data);
   CurrentGuard guard(s);
+#ifdef TROUPE_SIMULATION
+  if (sim_hooks()) return;  // the simulation runs posted work and processes (run_one)
+#endif
   s->run_posted();
   s->run_batch();
 }
@@ -324,7 +331,53 @@ void Scheduler::on_async(uv_async_t* h) {
 void Scheduler::on_idle(uv_idle_t* h) {
   auto* s = static_cast<Scheduler*>(h->data);
   CurrentGuard guard(s);
+#ifdef TROUPE_SIMULATION
+  if (sim_hooks()) {
+    uv_idle_stop(h);
+    return;
+  }
+#endif
   s->run_batch();
+}
+
+// --- driven by troupe::testing ------------------------------------------------
+
+std::size_t Scheduler::runnable() {
+  CurrentGuard guard(this);
+  run_posted();
+  take_remote();
+  std::size_t n = 0;
+  for (Process* p = local_head_; p; p = p->next_run_) ++n;
+  return n;
+}
+
+bool Scheduler::run_one(std::size_t choice) {
+  CurrentGuard guard(this);
+  run_posted();
+  take_remote();
+  Process* prev = nullptr;
+  Process* p = local_head_;
+  for (; p && choice > 0; --choice) {
+    prev = p;
+    p = p->next_run_;
+  }
+  if (!p) return false;
+  (prev ? prev->next_run_ : local_head_) = p->next_run_;
+  if (local_tail_ == p) local_tail_ = prev;
+  run_process(p);
+  return true;
+}
+
+std::optional<std::int64_t> Scheduler::next_deadline() {
+  lock_timers();
+  while (!due_.empty() && !timers_.count(due_.front().id)) {
+    std::pop_heap(due_.begin(), due_.end(), std::greater<>());
+    due_.pop_back();
+  }
+  std::optional<std::int64_t> deadline;
+  if (!due_.empty()) deadline = due_.front().deadline;
+  unlock_timers();
+  return deadline;
 }
 
 void Scheduler::run_batch() {
@@ -553,6 +606,9 @@ void Scheduler::arm_timer() {
   }
   armed_deadline_ = due_.front().deadline;
   unlock_timers();
+#ifdef TROUPE_SIMULATION
+  if (sim_hooks()) return;  // virtual time: the simulation fires them (fire_due)
+#endif
   std::int64_t wait = armed_deadline_ - now_ns();
   std::uint64_t ms = wait <= 0 ? 0 : static_cast<std::uint64_t>((wait + 999'999) / 1'000'000);
   uv_update_time(loop_);

@@ -10,6 +10,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <unordered_map>
 #include <vector>
@@ -78,6 +79,16 @@ class Scheduler {
   bool cancel_timer(std::uint64_t id);
   std::uint64_t next_id() { return (++id_counter_ << 8) | index_; }
 
+  // troupe::testing's simulation, on the thread that drives the loop: the
+  // processes ready to run (after taking posted work and wake-ups from
+  // other threads), running the `choice`-th of them (false if there is
+  // none), the earliest timer's deadline (now_ns's clock), and firing the
+  // timers due by `now` (any thread: timers are locked).
+  std::size_t runnable();
+  bool run_one(std::size_t choice);
+  std::optional<std::int64_t> next_deadline();
+  void fire_due(std::int64_t now);
+
   // libuv thread-pool callbacks of Process::offload.
   static void on_offload_run(uv_work_t* req);
   static void on_offload_done(uv_work_t* req, int status);
@@ -142,7 +153,6 @@ class Scheduler {
   void requeue(Process* p);
   void finish(Process* p, ExitReason reason);
   void fire_timers();
-  void fire_due(std::int64_t now);  // any thread (timers are locked)
   void arm_timer();
   void run_posted();
   void terminate_all();
