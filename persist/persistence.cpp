@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <limits>
 
+#include "runtime/clock.hpp"
 #include "runtime/log.hpp"
 
 namespace troupe {
@@ -66,7 +67,7 @@ void Persistence::report_unsaved(const std::string& actor, const StoreError& err
 PersistenceStats Persistence::metrics() const {
   std::lock_guard lock(mutex_);
   PersistenceStats m{writes_, write_failures_, write_time_, dirty_since_.size(), {}};
-  const auto now = std::chrono::steady_clock::now();
+  const auto now = steady_now();
   for (const auto& [state, since] : dirty_since_)
     m.oldest_unsaved = std::max(m.oldest_unsaved, now - since);
   return m;

@@ -4,6 +4,7 @@
 #include <random>
 
 #include "runtime/backoff.hpp"
+#include "runtime/clock.hpp"
 
 namespace troupe {
 
@@ -26,8 +27,7 @@ using SystemClock = std::chrono::system_clock;
 
 std::uint64_t new_token() {
   static std::atomic<std::uint64_t> counter{
-      std::random_device{}() ^
-      static_cast<std::uint64_t>(SystemClock::now().time_since_epoch().count())};
+      std::random_device{}() ^ static_cast<std::uint64_t>(system_now().time_since_epoch().count())};
   // splitmix64: distinct counters give well-spread tokens.
   std::uint64_t z = counter.fetch_add(0x9e3779b97f4a7c15, std::memory_order_relaxed);
   z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9;
@@ -184,7 +184,7 @@ Task<> PersistentStateBase::quarantine(Process& self, Revision revision, std::st
 
 void PersistentStateBase::touch(std::optional<Durability> durability) {
   const Durability d = durability.value_or(options_.durability);
-  const auto now = Clock::now();
+  const auto now = steady_now();
   if (!dirty()) {
     first_dirty_ = now;
     store_.record_dirty(this, now);
@@ -214,7 +214,7 @@ void PersistentStateBase::tick_at(Clock::time_point at) {
   if (tick_at_ && *tick_at_ <= at) return;  // an earlier tick will reconsider
   tick_at_ = at;
   tick_id_ = ++next_tick_id_;
-  auto delay = at - Clock::now();
+  auto delay = at - steady_now();
   if (delay <= Duration::zero())
     self_->send(self_->self(), Tick{token_, tick_id_});
   else
@@ -225,7 +225,7 @@ void PersistentStateBase::schedule() {
   if (fenced_ || in_flight_ || !dirty() || !self_) return;
   // Too big to write: it waits for a change (that may shrink it) or a commit.
   if (oversize_at_changes_ == changes_) return;
-  const auto now = Clock::now();
+  const auto now = steady_now();
   std::optional<Clock::time_point> due;
   if (urgent_) due = now;
   if (debounce_) {
@@ -244,7 +244,7 @@ void PersistentStateBase::start_write() {
   const Revision revision = revision_ + 1;
   std::string snapshot = encode_snapshot(Snapshot{schema_, revision, encode_payload()});
   const std::uint64_t id = ++next_write_id_;
-  in_flight_ = InFlight{id, revision, changes_, urgent_, debounce_, Clock::now()};
+  in_flight_ = InFlight{id, revision, changes_, urgent_, debounce_, steady_now()};
   urgent_ = false;
   debounce_.reset();
   const std::size_t limit = store_.options().max_snapshot_bytes;
@@ -306,7 +306,7 @@ void PersistentStateBase::on_write_done(WriteDone& done) {
     case WriteDone::Result::committed:
       revision_ = written.revision;
       written_changes_ = std::max(written_changes_, written.changes);
-      store_.record_write(this, true, Clock::now() - written.started, !dirty());
+      store_.record_write(this, true, steady_now() - written.started, !dirty());
       if (!committed_since_load_) store_.clear_strikes(actor_);
       committed_since_load_ = true;
       last_error_.reset();
@@ -320,7 +320,7 @@ void PersistentStateBase::on_write_done(WriteDone& done) {
       store_.record_write(this, false, {}, false);
       last_error_ = done.error;
       const auto& o = store_.options();
-      retry_at_ = Clock::now() + backoff_delay(Backoff{.base = o.retry_initial, .cap = o.retry_max},
+      retry_at_ = steady_now() + backoff_delay(Backoff{.base = o.retry_initial, .cap = o.retry_max},
                                                failed_writes_++);
       urgent_ = urgent_ || written.urgent;
       if (!debounce_) debounce_ = written.debounce;
@@ -361,7 +361,7 @@ Task<StoreResult<Revision>> PersistentStateBase::commit(Process& self) {
 }
 
 Task<StoreResult<Revision>> PersistentStateBase::commit(Process& self, Duration timeout) {
-  const auto deadline = Clock::now() + timeout;
+  const auto deadline = steady_now() + timeout;
   const std::uint64_t target = changes_;
   std::optional<std::uint64_t> own;
   for (;;) {
@@ -373,7 +373,7 @@ Task<StoreResult<Revision>> PersistentStateBase::commit(Process& self, Duration 
     }
     const std::uint64_t id = in_flight_->id;
     const std::uint64_t token = token_;
-    auto left = deadline - Clock::now();
+    auto left = deadline - steady_now();
     auto done = co_await self.receive(
         when([token, id](const WriteDone& d) { return d.token == token && d.id == id; },
              [](WriteDone& d) { return std::optional<WriteDone>(std::move(d)); }),
@@ -413,9 +413,9 @@ Task<StoreResult<void>> PersistentStateBase::flush(Process& self, const ExitReas
     record_crash();
     if (!options_.write_on_crash) co_return StoreResult<void>{};
   }
-  const auto end = Clock::now() + deadline;
+  const auto end = steady_now() + deadline;
   while (dirty() || in_flight_) {
-    auto left = end - Clock::now();
+    auto left = end - steady_now();
     if (left <= Duration::zero()) break;
     auto committed = co_await commit(self, left);
     if (committed) break;
@@ -423,9 +423,9 @@ Task<StoreResult<void>> PersistentStateBase::flush(Process& self, const ExitReas
     if (oversize_at_changes_ == changes_) break;  // retrying cannot help
     // Back off before the next attempt (the store is down), within the deadline.
     // Until the retry that on_write_done scheduled, else the backoff's base.
-    Duration pause = retry_at_ ? *retry_at_ - Clock::now() : Duration::zero();
+    Duration pause = retry_at_ ? *retry_at_ - steady_now() : Duration::zero();
     if (pause <= Duration::zero()) pause = store_.options().retry_initial;
-    pause = std::min<Duration>(pause, end - Clock::now());
+    pause = std::min<Duration>(pause, end - steady_now());
     if (pause > Duration::zero()) co_await self.sleep_for(pause);
   }
   if (!dirty()) co_return StoreResult<void>{};
@@ -445,7 +445,7 @@ StateStats PersistentStateBase::stats() const {
   s.dirty = dirty();
   s.dirty_changes = changes_ - written_changes_;
   if (s.dirty) {
-    s.dirty_age = Clock::now() - first_dirty_;
+    s.dirty_age = steady_now() - first_dirty_;
     s.dirty_bytes = encode_payload().size();
   }
   s.write_in_flight = in_flight_.has_value();

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "runtime/call.hpp"
+#include "runtime/clock.hpp"
 #include "runtime/detail/message.hpp"
 #include "runtime/exit_reason.hpp"
 #include "runtime/export.hpp"
@@ -591,7 +592,7 @@ struct TROUPE_EXPORT NodeOwner {
 template <class T>
 Task<SendResult> Process::send_when_room(Pid to, T msg, Duration timeout) {
   detail::NodeOwner owned{detail::make_message<T>(detail::MsgKind::user, std::move(msg))};
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  const auto deadline = steady_now() + timeout;
   for (;;) {
     SendResult result = deliver_or_keep(to, owned.node);
     if (result != SendResult::mailbox_full) {
@@ -603,7 +604,7 @@ Task<SendResult> Process::send_when_room(Pid to, T msg, Duration timeout) {
       end_call(ref);
       continue;
     }
-    auto left = deadline - std::chrono::steady_clock::now();
+    auto left = deadline - steady_now();
     auto room =
         co_await await_reply<detail::Room>(ref, left > Duration::zero() ? left : Duration::zero());
     if (!room) co_return SendResult::mailbox_full;

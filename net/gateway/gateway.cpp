@@ -6,6 +6,7 @@
 
 #include "net/gateway/detail/route_state.hpp"
 #include "net/ws/server.hpp"
+#include "runtime/clock.hpp"
 #include "runtime/log.hpp"
 #include "supervisors/supervisor.hpp"
 
@@ -218,7 +219,7 @@ Admission Gateway::Route::authorize(const HttpRequest& r) {
     for (const std::string* prefix : {&g.alarm_prefix, &g.use_prefix})
       if (auto e = g.persistence->store().store().key_error(*prefix + full)) return too_long(e);
   }
-  if (auto wait = health->refused(full, detail::Clock::now())) {
+  if (auto wait = health->refused(full, steady_now())) {
     auto seconds = std::chrono::ceil<std::chrono::seconds>(*wait).count();
     return Admission::reject(503, "session unavailable after repeated crashes; retry in " +
                                       std::to_string(seconds) + " s\n");
@@ -265,7 +266,7 @@ std::string Gateway::metrics_text() const {
   per_route("troupe_session_crashes_total", "counter",
             [](const Route& k) { return k.health->crashes(); });
   per_route("troupe_sessions_refused", "gauge",
-            [](const Route& k) { return k.health->refused_count(detail::Clock::now()); });
+            [](const Route& k) { return k.health->refused_count(steady_now()); });
   per_route("troupe_session_pending_frames", "gauge", [](const Route& k) {
     std::int64_t pending = 0;
     for (auto& relay : k.relays) pending += relay->pending.load(std::memory_order_relaxed);

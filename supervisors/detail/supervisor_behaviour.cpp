@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "runtime/clock.hpp"
+
 namespace troupe::detail {
 
 namespace {
@@ -62,7 +64,7 @@ Task<StartResult> SupervisorBehaviour::start(It it, bool restart) {
   it->restarting = false;
   if (Pid child = r.value()) {
     it->pid = child;
-    it->started_at = Clock::now();
+    it->started_at = steady_now();
     by_pid_[child] = it;
     report(restart ? SupervisorEvent::Kind::child_restarted : SupervisorEvent::Kind::child_started,
            *it, child);
@@ -122,7 +124,7 @@ Task<> SupervisorBehaviour::stop_all_at_once() {
   Process& self = process();
   std::vector<Waiting> timed;
   std::unordered_map<Ref, Pid> pending;
-  const auto now = Clock::now();
+  const auto now = steady_now();
   for (Child& c : children_) {
     c.restarting = false;
     if (!c.pid) continue;
@@ -146,7 +148,7 @@ Task<> SupervisorBehaviour::stop_all_at_once() {
   while (!pending.empty()) {
     Duration wait = infinite_wait;
     if (next_deadline < timed.size())
-      wait = std::max(Duration::zero(), Duration(timed[next_deadline].deadline - Clock::now()));
+      wait = std::max(Duration::zero(), Duration(timed[next_deadline].deadline - steady_now()));
     bool got =
         co_await self.receive(when([&pending](const Down& d) { return pending.count(d.ref) != 0; },
                                    [&pending](Down& d) {
@@ -155,7 +157,7 @@ Task<> SupervisorBehaviour::stop_all_at_once() {
                                    }),
                               after(wait, [] { return false; }));
     if (got) continue;
-    const auto t = Clock::now();
+    const auto t = steady_now();
     for (; next_deadline < timed.size() && timed[next_deadline].deadline <= t; ++next_deadline)
       if (pending.count(timed[next_deadline].monitor))
         self.exit(timed[next_deadline].pid, troupe::kill);
@@ -277,7 +279,7 @@ Task<> SupervisorBehaviour::stop_siblings(It it, const std::vector<It>& group) {
 // after every start spends the budget at the backoff's pace, not in a loop.
 Task<> SupervisorBehaviour::delay_restart(It it) {
   const Backoff& b = it->spec.backoff;
-  if (Clock::now() - it->started_at >= b.reset_after) it->backoff_n = 0;
+  if (steady_now() - it->started_at >= b.reset_after) it->backoff_n = 0;
   Duration delay = backoff_delay(b, it->backoff_n);
   ++it->backoff_n;
   it->restarting = true;
@@ -300,7 +302,7 @@ void SupervisorBehaviour::retry_later(It it) {
 }
 
 Task<> SupervisorBehaviour::restart(It it) {
-  if (!window_.add(Clock::now())) {
+  if (!window_.add(steady_now())) {
     ExitReason reason = ExitReason::shutdown_with("reached_max_restart_intensity");
     report(SupervisorEvent::Kind::intensity_exceeded, *it, {}, reason);
     stop(std::move(reason));

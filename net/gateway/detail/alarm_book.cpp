@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "runtime/backoff.hpp"
+#include "runtime/clock.hpp"
 #include "runtime/log.hpp"
 #include "runtime/receive.hpp"
 #include "runtime/runtime.hpp"
@@ -129,11 +130,11 @@ Proc alarm_keeper(Process& self, AlarmBook& book, AlarmKeeperHooks hooks) {
   BackoffCounter load_failures(
       Backoff{.base = std::chrono::milliseconds(100), .cap = std::chrono::seconds(5)});
   bool loaded = false;
-  Clock::time_point load_at = Clock::now();  // while !loaded
+  Clock::time_point load_at = system_now();  // while !loaded
   // Due names already woken, and when to wake them again.
   std::map<std::string, Clock::time_point> retry;
   for (;;) {
-    auto now = Clock::now();
+    auto now = system_now();
     if (!loaded && load_at <= now) {
       auto added = co_await book.load(self);
       if (added) {
@@ -143,9 +144,9 @@ Proc alarm_keeper(Process& self, AlarmBook& book, AlarmKeeperHooks hooks) {
       } else {
         log_warning("gateway", "cannot read the alarms, retrying",
                     {{"error", to_string(added.error())}});
-        load_at = Clock::now() + load_failures.next();
+        load_at = system_now() + load_failures.next();
       }
-      now = Clock::now();
+      now = system_now();
     }
     std::erase_if(retry, [&](const auto& r) {
       auto at = book.get(r.first);

@@ -10,6 +10,7 @@
 
 #include "net/gateway/detail/route_state.hpp"
 #include "net/ws/server.hpp"
+#include "runtime/clock.hpp"
 #include "runtime/log.hpp"
 #include "supervisors/supervisor.hpp"
 
@@ -54,7 +55,7 @@ Task<Registry::Lookup> Gateway::Route::find_session(Process& self, const std::st
       [this, name](Process& starter) -> Task<Registry::Lookup> {
         // Only here, the one starter of the name, does the name's crash
         // record decide: start now, after a backoff, or not for a while.
-        auto decision = health->before_start(name, detail::Clock::now());
+        auto decision = health->before_start(name, steady_now());
         if (decision.refused)
           co_return unexpected(
               ExitReason::error(std::string(refused_reason) + " (" + decision.last_error + ")"));
@@ -95,12 +96,12 @@ Proc wake_for_alarm(Process& self, Gateway::Route* route, std::string name) {
     if (found.ok() || route->gateway_stopping() || !route->alarms->get(short_name)) co_return;
     log_warning("gateway", "cannot start a session for its alarm",
                 {{"name", name}, {"error", to_string(found.error())}});
-    auto retry = route->health->refused(name, detail::Clock::now());
+    auto retry = route->health->refused(name, steady_now());
     if (!retry) co_return;
     // Wakes at least every second to notice the gateway stopping.
-    auto until = detail::Clock::now() + *retry;
-    while (detail::Clock::now() < until && !route->gateway_stopping())
-      co_await self.sleep_for(std::min<Duration>(until - detail::Clock::now(), 1s));
+    auto until = steady_now() + *retry;
+    while (steady_now() < until && !route->gateway_stopping())
+      co_await self.sleep_for(std::min<Duration>(until - steady_now(), 1s));
   }
 }
 

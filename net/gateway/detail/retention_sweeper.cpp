@@ -6,6 +6,7 @@
 
 #include "net/gateway/gateway.hpp"
 #include "persist/retention.hpp"
+#include "runtime/clock.hpp"
 #include "runtime/log.hpp"
 #include "supervisors/supervisor.hpp"
 
@@ -16,9 +17,7 @@ namespace {
 using std::chrono::milliseconds;
 
 std::int64_t now_ms() {
-  return std::chrono::duration_cast<milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
+  return std::chrono::duration_cast<milliseconds>(system_now().time_since_epoch()).count();
 }
 
 std::int64_t to_ms(Duration d) {
@@ -169,9 +168,9 @@ const Retention::Route* Retention::route_of(const std::string& full, std::string
 // --- the sweeper --------------------------------------------------------------------------
 
 Proc Retention::sweep_loop(Process& self) {
-  auto next_sweep = std::chrono::steady_clock::now();
+  auto next_sweep = steady_now();
   for (;;) {
-    const auto now = std::chrono::steady_clock::now();
+    const auto now = steady_now();
     std::unordered_set<std::string> recorded;
     bool swept = false;
     if (records_ && enabled() && now >= next_sweep) {

@@ -17,6 +17,7 @@
 #include "net/gateway/detail/alarm_book.hpp"
 #include "net/gateway/session.hpp"
 #include "runtime/behaviour.hpp"
+#include "runtime/clock.hpp"
 #include "runtime/export.hpp"
 
 namespace troupe {
@@ -148,7 +149,7 @@ TROUPE_HEADER_COROUTINE Task<> serve_session(Process& self, SessionHost& host, S
   BehaviourLoop<S> loop(self, s);
   for (;;) {
     const auto alarm = alarm_slot;
-    const auto until_alarm = alarm ? *alarm - std::chrono::system_clock::now() : Duration::max();
+    const auto until_alarm = alarm ? *alarm - system_now() : Duration::max();
     if (alarm && until_alarm <= Duration::zero()) {
       co_await run_callback([&] { return s.on_alarm(); });
       // Cleared only now, so that a crash in on_alarm runs it again; an

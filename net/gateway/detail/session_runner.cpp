@@ -5,6 +5,7 @@
 
 #include "net/gateway/detail/route_state.hpp"
 #include "net/ws/server.hpp"
+#include "runtime/clock.hpp"
 #include "runtime/log.hpp"
 
 namespace troupe {
@@ -61,7 +62,7 @@ Proc SessionRunner::run(Process& self, Gateway::Route* route, std::string name, 
   host.server = &route->gateway->server();
   host.persistence = route->gateway->persistence();
 
-  const auto started = detail::Clock::now();
+  const auto started = steady_now();
   std::exception_ptr crash;
   ExitReason why;
   try {
@@ -81,7 +82,7 @@ Proc SessionRunner::run(Process& self, Gateway::Route* route, std::string name, 
   // session, against the snapshot it loaded: a poison strike), then the
   // process fails with it. A due alarm needs an incarnation even if nobody
   // is connected.
-  route->health->crashed(full_name, to_string(why), started, detail::Clock::now());
+  route->health->crashed(full_name, to_string(why), started, steady_now());
   co_await detail::SessionAccess::end_state(*session, self, why);
   if (detail::SessionAccess::alarm(*session)) route->restart_later(full_name);
   std::rethrow_exception(crash);
