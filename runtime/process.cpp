@@ -73,9 +73,6 @@ void Process::accept(MessageNode* n) {
     case MsgKind::user:
     case MsgKind::exit_msg:
       mailbox_.push_back(n);
-#ifdef TROUPE_SIMULATION
-      if (detail::SimHooks* hooks = detail::sim_hooks()) hooks->on_arrival(*this, *n);
-#endif
       return;
     case MsgKind::down: {
       // Keep it only while the monitor is set: demonitor means never delivered.
@@ -217,6 +214,10 @@ bool Process::scan() {
   MessageNode* n = prev ? prev->next : mailbox_.head;
   while (n) {
     if (waiter_match_(waiter_ctx_, n)) {
+#ifdef TROUPE_SIMULATION
+      if (detail::SimHooks* hooks = detail::sim_hooks(); hooks && !hooks->on_receive(*this, *n))
+        return false;  // failed instead (set_pending_exit)
+#endif
       mailbox_.remove_after(prev, n);
       consumed(n);
       matched_ = n;

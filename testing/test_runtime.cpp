@@ -64,12 +64,13 @@ class TestRuntime::Hooks final : public detail::SimHooks {
     t_.deliveries_.push_back(d);
   }
 
-  void on_arrival(Process& p, const detail::MessageNode& node) override {
-    if (node.kind != detail::MsgKind::user) return;
+  bool on_receive(Process& p, const detail::MessageNode& node) override {
+    if (node.kind != detail::MsgKind::user) return true;
     auto it = t_.crashes_.find(SimAccess::self(p).raw());
-    if (it == t_.crashes_.end() || --it->second.left > 0) return;
+    if (it == t_.crashes_.end() || --it->second.left > 0) return true;
     SimAccess::fail(p, std::move(it->second.reason));
     t_.crashes_.erase(it);
+    return false;
   }
 
  private:

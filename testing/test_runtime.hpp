@@ -169,9 +169,9 @@ class TestRuntime {
   }
 
   // --- faults ---
-  // `pid` crashes (exit reason `reason`) when its `nth` message (1: the
-  // next one; counting from now) reaches its mailbox, before it can handle
-  // it: a supervisor sees the crash and restarts it.
+  // `pid` crashes (exit reason `reason`) when a receive of its takes its
+  // `nth` message (1: the next one it takes; counting from now), before it
+  // handles it: a supervisor sees the crash and restarts it.
   void crash_at(Pid pid, std::size_t nth,
                 ExitReason reason = ExitReason::error("injected crash (troupe::testing)"));
 

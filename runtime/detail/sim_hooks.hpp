@@ -4,7 +4,7 @@
 // The library is built twice: normally, where no hook is ever consulted (the
 // code that would is not compiled: no cost), and for simulation
 // (-DTROUPE_SIMULATION, libtroupe_testing.a), where the clock, message
-// deliveries, mailbox arrivals and the choice of the next process to run ask
+// deliveries, receives and the choice of the next process to run ask
 // the installed hooks, if any. Only .cpp files test the macro: every header
 // reads the same in both builds, so they link with each other's objects.
 
@@ -31,9 +31,10 @@ class TROUPE_EXPORT SimHooks {
   // `node` is about to be queued for `to`, sent by `from` (empty outside a
   // process).
   virtual void on_deliver(Pid from, Pid to, const MessageNode& node) = 0;
-  // A user message reached p's mailbox, on p's thread; the hook may make p
-  // fail at once (Process::fail_now) as if it had crashed on it.
-  virtual void on_arrival(Process& p, const MessageNode& node) = 0;
+  // A receive of p's is about to take `node`, on p's thread. False: p
+  // fails instead, before handling it, as if it had crashed on it (the hook
+  // has set its exit reason).
+  virtual bool on_receive(Process& p, const MessageNode& node) = 0;
 };
 
 // The hooks in force: set by one testing::TestRuntime at a time.
