@@ -30,8 +30,12 @@ namespace troupe::testing {
 
 enum class StoreFault {
   fail,        // not applied; the caller gets the error at once
-  time_out,    // not applied; never answered until release_held() or close():
-               // the caller's own timeout decides (AwaitableStore, commit)
+  time_out,    // not applied; answered (unavailable) only at release_held() or
+               // close(): a slow backend. Meanwhile the caller's own timeout
+               // decides (commit, AwaitableStore); background writes wait for
+               // the answer, as the Store contract lets them (every operation
+               // is answered once: a real store's own timeout answers it), so
+               // release what a test held.
   lose_reply,  // applied; the caller gets `unavailable`, as if the link
                // dropped after the write: the ambiguous case
 };

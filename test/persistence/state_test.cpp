@@ -1,5 +1,5 @@
 // PersistentState on a FileStore in a temporary directory: fencing of a stale
-// incarnation, debounce coalescing, what the actor exposes of its unwritten
+// incarnation, what the actor exposes of its unwritten
 // state, and flushing on a supervisor's shutdown.
 #include "persist/persistent_server.hpp"
 #include "supervisors/supervisor.hpp"
@@ -17,13 +17,6 @@ struct Count {
   MSGPACK_DEFINE(n)
 };
 struct Go {};
-
-// Handles the state's own messages until it is clean, for at most `limit`.
-Task<> settle(Process& self, PersistentStateBase& state, Duration limit = 5s) {
-  const auto end = std::chrono::steady_clock::now() + limit;
-  while ((state.dirty() || state.stats().write_in_flight) && std::chrono::steady_clock::now() < end)
-    co_await self.receive([&](AnyMessage& m) { state.handle(m); }, after(limit, [] {}));
-}
 
 long stored_count(StoreEnv& env, const std::string& actor) {
   long n = -1;
@@ -93,46 +86,8 @@ TEST(PersistentState, StaleIncarnationCannotOverwriteNewerStateAndExitsWithAClea
   LONGS_EQUAL(100, stored_count(*env, "fenced"));
 }
 
-TEST(PersistentState, DebounceCoalescesChangesIntoOneWriteAndTheNewestStateWins) {
-  StateStats before, after;
-  CHECK_TRUE(run_process(env->rt, [&](Process& self) -> Task<> {
-    PersistentState<Count> state(*env->actors, "debounced", {},
-                                 {.durability = Durability::debounce(30ms, 1s)});
-    co_await state.load(self);
-    for (int i = 0; i < 100; ++i) ++state.mutate().n;
-    before = state.stats();
-    co_await settle(self, state);
-    after = state.stats();
-  }));
-  CHECK_TRUE(before.dirty);
-  LONGS_EQUAL(100, before.dirty_changes);
-  CHECK(before.dirty_bytes > 0);
-  CHECK_FALSE(after.dirty);
-  LONGS_EQUAL(1, after.revision);  // one write for a hundred changes
-  LONGS_EQUAL(100, stored_count(*env, "debounced"));
-}
-
-TEST(PersistentState, DebounceWritesAtMaxWaitWhileChangesKeepComing) {
-  Revision revision = 0;
-  std::uint64_t changes = 0;
-  CHECK_TRUE(run_process(env->rt, [&](Process& self) -> Task<> {
-    PersistentState<Count> state(*env->actors, "busy", {},
-                                 {.durability = Durability::debounce(50ms, 100ms)});
-    co_await state.load(self);
-    // A change every 10 ms for 500 ms: `wait` never passes, max_wait does.
-    const auto end = std::chrono::steady_clock::now() + 500ms;
-    while (std::chrono::steady_clock::now() < end) {
-      ++state.mutate().n;
-      ++changes;
-      co_await self.receive([&](AnyMessage& m) { state.handle(m); }, after(10ms, [] {}));
-    }
-    co_await settle(self, state);
-    revision = state.revision();
-  }));
-  CHECK_TEXT(revision >= 2 && revision < changes / 2,
-             ("revision " + std::to_string(revision) + " for " + std::to_string(changes)).c_str());
-  LONGS_EQUAL(static_cast<long>(changes), stored_count(*env, "busy"));
-}
+// Debounce windows (coalescing, max_wait) are tested on virtual time, to
+// the nanosecond: test/testing/persistent_state_test.cpp.
 
 TEST(PersistentState, OnStopStateIsWrittenOnlyByFlush) {
   Revision after_changes = 99, after_flush = 0;

@@ -4,7 +4,7 @@
 
 #include <csignal>
 
-#include "test/supervisors/sup_helpers.hpp"
+#include "test/support/supervisor_helpers.hpp"
 
 using namespace troupe;
 using namespace troupe::test;

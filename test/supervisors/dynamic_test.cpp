@@ -1,7 +1,7 @@
 // Dynamic supervisors, and child management on static ones.
 #include <CppUTest/TestHarness.h>
 
-#include "test/supervisors/sup_helpers.hpp"
+#include "test/support/supervisor_helpers.hpp"
 
 using namespace troupe;
 using namespace troupe::test;

@@ -2,7 +2,7 @@
 #include <CppUTest/TestHarness.h>
 
 #include "runtime/log.hpp"
-#include "test/supervisors/sup_helpers.hpp"
+#include "test/support/supervisor_helpers.hpp"
 #include "test/support/log_recorder.hpp"
 
 using namespace troupe;

@@ -1,7 +1,7 @@
 // Shutdown: reverse order, brutal_kill, timeouts, infinity, auto_shutdown.
 #include <CppUTest/TestHarness.h>
 
-#include "test/supervisors/sup_helpers.hpp"
+#include "test/support/supervisor_helpers.hpp"
 
 using namespace troupe;
 using namespace troupe::test;

@@ -4,7 +4,7 @@
 #include <sstream>
 
 #include "supervisors/restart_window.hpp"
-#include "test/supervisors/sup_helpers.hpp"
+#include "test/support/supervisor_helpers.hpp"
 
 using namespace troupe;
 using namespace troupe::test;

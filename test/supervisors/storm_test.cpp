@@ -5,7 +5,7 @@
 #include <random>
 #include <set>
 
-#include "test/supervisors/sup_helpers.hpp"
+#include "test/support/supervisor_helpers.hpp"
 
 using namespace troupe;
 using namespace troupe::test;

@@ -1,7 +1,7 @@
 // Strategies, restart types, restart intensity and escalation.
 #include <CppUTest/TestHarness.h>
 
-#include "test/supervisors/sup_helpers.hpp"
+#include "test/support/supervisor_helpers.hpp"
 
 using namespace troupe;
 using namespace troupe::test;

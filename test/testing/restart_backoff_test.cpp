@@ -1,16 +1,25 @@
-// Restart backoff at run time: delays, intensity and reset.
+// Restart backoff at run time: delays, intensity and reset, on virtual
+// time (troupe::testing), so the delays and windows are exact.
 #include <CppUTest/TestHarness.h>
 
-#include "test/supervisors/sup_helpers.hpp"
+#include "test/support/supervisor_helpers.hpp"
+#include "testing/cpputest.hpp"
+#include "testing/test_runtime.hpp"
 
 using namespace troupe;
 using namespace troupe::test;
+using troupe::testing::TestRuntime;
 
 namespace {
 ChildSpec backed_off(const std::string& id, Pid observer, Backoff b) {
   ChildSpec spec = worker_spec(id, observer);
   spec.backoff = b;
   return spec;
+}
+// Runs until every process has ended, on virtual time.
+bool all_ended(TestRuntime& t) {
+  t.advance(std::chrono::minutes(1));
+  return t.runtime().process_count() == 0;
 }
 std::vector<long> delays_ms(const EventRecorder& r) {
   std::vector<long> out;
@@ -32,8 +41,8 @@ TEST_GROUP(RestartBackoff) {
 };
 
 TEST(RestartBackoff, ConsecutiveRestartsWaitExponentiallyLonger) {
-  Runtime rt({.schedulers = 2});
-  rt.spawn([&](Process& self) -> Proc {
+  TestRuntime t;
+  t.spawn([&](Process& self) -> Proc {
     self.trap_exit(true);
     Backoff b{.base = 2ms, .cap = 1s, .jitter = 0, .reset_after = 10s};
     SupervisorSpec spec{.intensity = 10, .children = {backed_off("w", self.self(), b)}};
@@ -45,7 +54,7 @@ TEST(RestartBackoff, ConsecutiveRestartsWaitExponentiallyLonger) {
     }
     self.exit(*sup, troupe::shutdown);
   });
-  CHECK(rt.run_for(run_limit));
+  CHECK(all_ended(t));
   auto d = delays_ms(*recorder);
   LONGS_EQUAL(4, d.size());
   LONGS_EQUAL(2, d[0]);
@@ -55,9 +64,9 @@ TEST(RestartBackoff, ConsecutiveRestartsWaitExponentiallyLonger) {
 }
 
 TEST(RestartBackoff, TheChildIsNotRunningDuringTheDelay) {
-  Runtime rt({.schedulers = 2});
+  TestRuntime t;
   std::vector<ChildInfo> during;
-  rt.spawn([&](Process& self) -> Proc {
+  t.spawn([&](Process& self) -> Proc {
     self.trap_exit(true);
     Backoff b{.base = 10s, .cap = 10s, .jitter = 0};
     SupervisorSpec spec{.children = {backed_off("w", self.self(), b)}};
@@ -68,7 +77,7 @@ TEST(RestartBackoff, TheChildIsNotRunningDuringTheDelay) {
     during = (co_await which_children(self, *sup)).value();  // after the crash was handled
     self.exit(*sup, troupe::shutdown);  // a pending restart does not delay the shutdown
   });
-  CHECK(rt.run_for(run_limit));
+  CHECK(all_ended(t));
   LONGS_EQUAL(1, during.size());
   CHECK_FALSE(during[0].pid.valid());
   CHECK(during[0].restarting);
@@ -76,10 +85,10 @@ TEST(RestartBackoff, TheChildIsNotRunningDuringTheDelay) {
 
 TEST(RestartBackoff, ACrashLoopWithBackoffStaysWithinIntensity) {
   // Intensity 2 per 100 ms. Without backoff, three immediate crashes would
-  // exceed it; with restarts spaced by at least 60 ms it is never exceeded.
-  Runtime rt({.schedulers = 2});
+  // exceed it; with restarts spaced by 60 ms it is never exceeded.
+  TestRuntime t;
   int restarts = 0;
-  rt.spawn([&](Process& self) -> Proc {
+  t.spawn([&](Process& self) -> Proc {
     self.trap_exit(true);
     Backoff b{.base = 60ms, .cap = 60ms, .jitter = 0};
     SupervisorSpec spec{
@@ -93,14 +102,14 @@ TEST(RestartBackoff, ACrashLoopWithBackoffStaysWithinIntensity) {
     }
     self.exit(*sup, troupe::shutdown);
   });
-  CHECK(rt.run_for(run_limit));
+  CHECK(all_ended(t));
   LONGS_EQUAL(5, restarts);
   LONGS_EQUAL(0, recorder->count(SupervisorEvent::Kind::intensity_exceeded));
 }
 
 TEST(RestartBackoff, DelayResetsAfterTheChildStaysUp) {
-  Runtime rt({.schedulers = 2});
-  rt.spawn([&](Process& self) -> Proc {
+  TestRuntime t;
+  t.spawn([&](Process& self) -> Proc {
     self.trap_exit(true);
     Backoff b{.base = 2ms, .cap = 1s, .jitter = 0, .reset_after = 50ms};
     SupervisorSpec spec{.intensity = 10, .children = {backed_off("w", self.self(), b)}};
@@ -115,7 +124,7 @@ TEST(RestartBackoff, DelayResetsAfterTheChildStaysUp) {
     co_await next_started(self);
     self.exit(*sup, troupe::shutdown);
   });
-  CHECK(rt.run_for(run_limit));
+  CHECK(all_ended(t));
   auto d = delays_ms(*recorder);
   LONGS_EQUAL(3, d.size());
   LONGS_EQUAL(2, d[0]);
