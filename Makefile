@@ -8,7 +8,7 @@
 #   make bench      the actor benchmarks (bench/README.md)
 #   make chaos      long fault runs: a 30 s Redis outage under 100 clients
 #   make run        make deps, then serve the examples
-#   make install    headers, libraries, troupe.pc and TroupeConfig.cmake under PREFIX
+#   make install    headers, libraries, troupe.pc, troupe-testing.pc and TroupeConfig.cmake under PREFIX
 #
 # Only deps, test/check, asan, tsan, bench, bench-ws, chaos and run install
 # packages; every other target builds with what is installed, and stops
@@ -201,13 +201,15 @@ chaos: deps $(BUILD)/examples/server
 run: deps lib examples
 	@bash tools/run.sh $(BUILD) $(ARGS)
 
-PUBLIC_HEADERS := troupe.hpp $(wildcard $(addsuffix /*.hpp,$(LAYERS)) $(addsuffix /detail/*.hpp,$(LAYERS)))
+PUBLIC_HEADERS := troupe.hpp $(wildcard $(addsuffix /*.hpp,$(LAYERS) testing) $(addsuffix /detail/*.hpp,$(LAYERS) testing))
 CMAKE_DIR := $(DESTDIR)$(PREFIX)/lib/cmake/Troupe
 install: lib
 	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include/troupe $(CMAKE_DIR)
 	for h in $(PUBLIC_HEADERS); do install -D -m 644 $$h $(DESTDIR)$(PREFIX)/include/troupe/$$h; done
 	install -m 644 $(LIB_A) $(DESTDIR)$(PREFIX)/lib/
 	install -m 755 $(LIB_SO) $(DESTDIR)$(PREFIX)/lib/
+	install -m 644 $(LIB_TESTING_A) $(DESTDIR)$(PREFIX)/lib/
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' tools/troupe-testing.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/troupe-testing.pc
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' tools/troupe.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/troupe.pc
 	sed -e 's|@VERSION@|$(VERSION)|' tools/cmake/TroupeConfig.cmake.in > $(CMAKE_DIR)/TroupeConfig.cmake
 	sed -e 's|@VERSION@|$(VERSION)|' -e "s|@SIZEOF_VOID_P@|$$(getconf LONG_BIT | awk '{print $$1/8}')|" \
@@ -215,7 +217,7 @@ install: lib
 
 uninstall:
 	rm -rf $(DESTDIR)$(PREFIX)/include/troupe $(DESTDIR)$(PREFIX)/lib/libtroupe.* \
-	  $(DESTDIR)$(PREFIX)/lib/pkgconfig/troupe.pc $(CMAKE_DIR)
+	  $(DESTDIR)$(PREFIX)/lib/pkgconfig/troupe.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/troupe-testing.pc $(CMAKE_DIR)
 
 format:
 	clang-format -i $(shell git ls-files '*.cpp' '*.hpp')

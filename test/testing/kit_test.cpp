@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "runtime/messages.hpp"
+#include "test/support/supervisor_helpers.hpp"
 #include "testing/cpputest.hpp"
 #include "testing/test_runtime.hpp"
 
@@ -211,4 +212,30 @@ TEST(Kit, CrashAtTheNthMessageEndsTheProcessBeforeItHandlesIt) {
   CHECK_FALSE(t.runtime().alive(worker));
   CHECK(reason.has_value());
   CHECK(to_string(*reason).find("injected crash") != std::string::npos);
+}
+
+TEST(Kit, ASupervisorRestartsAChildCrashedAtItsNthMessage) {
+  using namespace troupe;
+  using namespace troupe::test;
+  TestRuntime t;
+  auto observer = t.probe();
+  t.spawn([&](Process& self) -> Proc {
+    SupervisorSpec spec{.children = {worker_spec("w", observer.pid())}};
+    co_await start_supervisor(self, spec);
+    co_await self.receive([](const Question&) {});  // holds the supervisor
+  });
+  const Pid first = observer.expect<Started>().pid;
+  std::optional<ExitReason> reason;
+  t.spawn([&](Process& self) -> Proc {
+    self.monitor(first);
+    co_await self.receive([&](const Down& d) { reason = d.reason; });
+  });
+  t.run();
+  t.crash_at(first, 1);
+  cast(t.runtime(), first, Crash{ExitReason::error("handled")});
+  const Pid second = observer.expect<Started>().pid;
+  CHECK(second != first);
+  CHECK_TRUE(t.runtime().alive(second));
+  CHECK(reason.has_value());
+  CHECK(to_string(*reason).find("injected crash") != std::string::npos);  // not "handled"
 }
