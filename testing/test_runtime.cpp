@@ -151,6 +151,18 @@ void TestRuntime::advance(Duration d) {
   run();
 }
 
+bool TestRuntime::run_to_end(Duration limit) {
+  const std::int64_t end = now_ns_ + std::chrono::nanoseconds(limit).count();
+  for (;;) {
+    run();
+    if (rt_->process_count() == 0) return true;
+    auto next = SimAccess::scheduler(*rt_).next_deadline();
+    if (!next || *next > end) return false;
+    now_ns_ = std::max(now_ns_, *next);
+    fire_due();
+  }
+}
+
 bool TestRuntime::advance_to_next_timer() {
   run();
   auto next = SimAccess::scheduler(*rt_).next_deadline();

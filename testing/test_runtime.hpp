@@ -123,6 +123,10 @@ class TestRuntime {
   // Runs, then moves time to the next timer's deadline and fires it (and
   // any other due then); false if no timer is set.
   bool advance_to_next_timer();
+  // Runs and fires timers in order until every process has ended (true),
+  // or no timer is left or `limit` of virtual time has passed (false): a
+  // whole scenario, on virtual time.
+  bool run_to_end(Duration limit = std::chrono::hours(1));
   // Virtual time: steady_now() and system_now() inside the simulation.
   SteadyTime now() const;
   SystemTime wall_now() const;

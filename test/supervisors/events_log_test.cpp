@@ -2,8 +2,8 @@
 #include <CppUTest/TestHarness.h>
 
 #include "runtime/log.hpp"
-#include "test/support/supervisor_helpers.hpp"
 #include "test/support/log_recorder.hpp"
+#include "test/support/supervisor_helpers.hpp"
 
 using namespace troupe;
 using namespace troupe::test;

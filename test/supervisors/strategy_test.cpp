@@ -16,13 +16,6 @@ SupervisorSpec three_workers(Strategy strategy, Pid observer, int intensity = 10
                                      worker_spec("c", observer)}};
 }
 
-// Starts `spec` and consumes the Started reports of its `n` workers.
-Task<Pid> start_and_wait(Process& self, SupervisorSpec spec, std::size_t n) {
-  auto sup = co_await start_supervisor(self, std::move(spec));
-  for (std::size_t i = 0; i < n; ++i) co_await next_started(self);
-  co_return sup.value();
-}
-
 // Crashes `id` and collects the reports that follow until `starts` workers
 // have started again: "stop:x" for Stopped, "start:x" for Started.
 Task<std::string> crash_and_collect(Process& self, const std::string& id, std::size_t starts) {
@@ -221,27 +214,6 @@ TEST(Supervisor, ExceedingIntensityStopsTheChildrenAndExits) {
   CHECK(sup_reason == ExitReason::shutdown_with("reached_max_restart_intensity"));
   STRCMP_EQUAL("acb", stops.c_str());  // a crashed; then c and b, in reverse order
   LONGS_EQUAL(1, recorder->count(SupervisorEvent::Kind::intensity_exceeded));
-}
-
-TEST(Supervisor, RestartsOlderThanThePeriodDoNotCount) {
-  Runtime rt({.schedulers = 2});
-  int restarts = 0;
-  rt.spawn([&](Process& self) -> Proc {
-    self.trap_exit(true);
-    SupervisorSpec spec{
-        .intensity = 1, .period = 30ms, .children = {worker_spec("w", self.self())}};
-    Pid sup = co_await start_and_wait(self, spec, 1);
-    for (int i = 0; i < 3; ++i) {
-      co_await self.sleep_for(40ms);  // the previous restart leaves the window
-      cast(self, "w", Crash{});
-      co_await next_started(self);
-      ++restarts;
-    }
-    self.exit(sup, troupe::shutdown);
-  });
-  CHECK(rt.run_for(run_limit));
-  LONGS_EQUAL(3, restarts);
-  LONGS_EQUAL(0, recorder->count(SupervisorEvent::Kind::intensity_exceeded));
 }
 
 TEST(Supervisor, EscalationThroughThreeLevelsEndsTheTree) {

@@ -107,4 +107,12 @@ TROUPE_HEADER_COROUTINE inline Task<Stopped> next_stopped(Process& self) {
   co_return co_await self.receive<Stopped>();
 }
 
+// Starts `spec` and consumes the Started reports of its `n` workers.
+TROUPE_HEADER_COROUTINE inline Task<Pid> start_and_wait(Process& self, SupervisorSpec spec,
+                                                        std::size_t n) {
+  auto sup = co_await start_supervisor(self, std::move(spec));
+  for (std::size_t i = 0; i < n; ++i) co_await next_started(self);
+  co_return sup.value();
+}
+
 }  // namespace troupe::test

@@ -16,11 +16,6 @@ ChildSpec backed_off(const std::string& id, Pid observer, Backoff b) {
   spec.backoff = b;
   return spec;
 }
-// Runs until every process has ended, on virtual time.
-bool all_ended(TestRuntime& t) {
-  t.advance(std::chrono::minutes(1));
-  return t.runtime().process_count() == 0;
-}
 std::vector<long> delays_ms(const EventRecorder& r) {
   std::vector<long> out;
   for (auto& e : r.events())
@@ -54,7 +49,7 @@ TEST(RestartBackoff, ConsecutiveRestartsWaitExponentiallyLonger) {
     }
     self.exit(*sup, troupe::shutdown);
   });
-  CHECK(all_ended(t));
+  CHECK(t.run_to_end());
   auto d = delays_ms(*recorder);
   LONGS_EQUAL(4, d.size());
   LONGS_EQUAL(2, d[0]);
@@ -77,7 +72,7 @@ TEST(RestartBackoff, TheChildIsNotRunningDuringTheDelay) {
     during = (co_await which_children(self, *sup)).value();  // after the crash was handled
     self.exit(*sup, troupe::shutdown);  // a pending restart does not delay the shutdown
   });
-  CHECK(all_ended(t));
+  CHECK(t.run_to_end());
   LONGS_EQUAL(1, during.size());
   CHECK_FALSE(during[0].pid.valid());
   CHECK(during[0].restarting);
@@ -102,7 +97,7 @@ TEST(RestartBackoff, ACrashLoopWithBackoffStaysWithinIntensity) {
     }
     self.exit(*sup, troupe::shutdown);
   });
-  CHECK(all_ended(t));
+  CHECK(t.run_to_end());
   LONGS_EQUAL(5, restarts);
   LONGS_EQUAL(0, recorder->count(SupervisorEvent::Kind::intensity_exceeded));
 }
@@ -124,7 +119,7 @@ TEST(RestartBackoff, DelayResetsAfterTheChildStaysUp) {
     co_await next_started(self);
     self.exit(*sup, troupe::shutdown);
   });
-  CHECK(all_ended(t));
+  CHECK(t.run_to_end());
   auto d = delays_ms(*recorder);
   LONGS_EQUAL(3, d.size());
   LONGS_EQUAL(2, d[0]);

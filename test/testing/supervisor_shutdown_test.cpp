@@ -1,10 +1,17 @@
-// Shutdown: reverse order, brutal_kill, timeouts, infinity, auto_shutdown.
+// Shutdown: reverse order, brutal_kill, timeouts, infinity, auto_shutdown;
+// on virtual time (troupe::testing), so a child that lingers past its
+// shutdown timeout does so by an exact margin, not a race with the clock.
 #include <CppUTest/TestHarness.h>
 
+#include <map>
+
 #include "test/support/supervisor_helpers.hpp"
+#include "testing/cpputest.hpp"
+#include "testing/test_runtime.hpp"
 
 using namespace troupe;
 using namespace troupe::test;
+using troupe::testing::TestRuntime;
 
 namespace {
 
@@ -27,17 +34,21 @@ ChildStart lingering_child(std::string id, Pid observer, Duration linger) {
 }
 
 // Starts a supervisor with `spec`, collects the Reported pids of `n`
-// children, stops the supervisor and returns each child's exit reason.
-Task<std::vector<ExitReason>> stop_and_collect(Process& self, SupervisorSpec spec, std::size_t n) {
+// children, stops the supervisor and returns each child's exit reason, by
+// child id (the children report in any order: they are different senders).
+Task<std::map<std::string, ExitReason>> stop_and_collect(Process& self, SupervisorSpec spec,
+                                                         std::size_t n) {
   auto sup = co_await start_supervisor(self, std::move(spec));
-  std::vector<Ref> refs;
-  for (std::size_t i = 0; i < n; ++i)
-    refs.push_back(self.monitor((co_await self.receive<Reported>()).pid));
+  std::vector<std::pair<std::string, Ref>> refs;
+  for (std::size_t i = 0; i < n; ++i) {
+    Reported r = co_await self.receive<Reported>();
+    refs.emplace_back(r.id, self.monitor(r.pid));
+  }
   self.exit(*sup, troupe::shutdown);
-  std::vector<ExitReason> reasons;
-  for (Ref ref : refs)
-    reasons.push_back(co_await self.receive(
-        when([ref](const Down& d) { return d.ref == ref; }, [](Down& d) { return d.reason; })));
+  std::map<std::string, ExitReason> reasons;
+  for (auto& [id, ref] : refs)
+    reasons[id] = co_await self.receive(when([ref = ref](const Down& d) { return d.ref == ref; },
+                                             [](Down& d) { return d.reason; }));
   co_return reasons;
 }
 
@@ -54,9 +65,9 @@ TEST_GROUP(SupervisorShutdown) {
 };
 
 TEST(SupervisorShutdown, ChildrenStopInReverseOrder) {
-  Runtime rt({.schedulers = 2});
+  TestRuntime t;
   std::string stops;
-  rt.spawn([&](Process& self) -> Proc {
+  t.spawn([&](Process& self) -> Proc {
     self.trap_exit(true);
     Pid me = self.self();
     SupervisorSpec spec{
@@ -66,28 +77,28 @@ TEST(SupervisorShutdown, ChildrenStopInReverseOrder) {
     self.exit(*sup, troupe::shutdown);  // the parent's exit signal
     for (int i = 0; i < 3; ++i) stops += (co_await next_stopped(self)).id;
   });
-  CHECK(rt.run_for(run_limit));
+  CHECK(t.run_to_end());
   STRCMP_EQUAL("cba", stops.c_str());
 }
 
 TEST(SupervisorShutdown, BrutalKillKillsWithoutAskingFirst) {
-  Runtime rt({.schedulers = 2});
-  std::vector<ExitReason> reasons;
-  rt.spawn([&](Process& self) -> Proc {
+  TestRuntime t;
+  std::map<std::string, ExitReason> reasons;
+  t.spawn([&](Process& self) -> Proc {
     self.trap_exit(true);
     SupervisorSpec spec{.children = {{.id = "k",
                                       .start = lingering_child("k", self.self(), -1ms),
                                       .shutdown = brutal_kill}}};
     reasons = co_await stop_and_collect(self, spec, 1);
   });
-  CHECK(rt.run_for(run_limit));
-  CHECK(reasons.at(0) == troupe::killed);
+  CHECK(t.run_to_end());
+  CHECK(reasons.at("k") == troupe::killed);
 }
 
 TEST(SupervisorShutdown, TimeoutSendsShutdownThenKillsAChildThatDoesNotEnd) {
-  Runtime rt({.schedulers = 2});
-  std::vector<ExitReason> reasons;
-  rt.spawn([&](Process& self) -> Proc {
+  TestRuntime t;
+  std::map<std::string, ExitReason> reasons;
+  t.spawn([&](Process& self) -> Proc {
     self.trap_exit(true);
     Pid me = self.self();
     SupervisorSpec spec{
@@ -96,30 +107,30 @@ TEST(SupervisorShutdown, TimeoutSendsShutdownThenKillsAChildThatDoesNotEnd) {
             {.id = "stuck", .start = lingering_child("stuck", me, -1ms), .shutdown = 20ms}}};
     reasons = co_await stop_and_collect(self, spec, 2);
   });
-  CHECK(rt.run_for(run_limit));
-  CHECK(reasons.at(0) == troupe::shutdown);  // ended on its own when asked
-  CHECK(reasons.at(1) == troupe::killed);    // killed after its 20 ms
+  CHECK(t.run_to_end());
+  CHECK(reasons.at("quick") == troupe::shutdown);  // ended on its own when asked
+  CHECK(reasons.at("stuck") == troupe::killed);    // killed after its 20 ms
 }
 
 TEST(SupervisorShutdown, InfinityWaitsForTheChildToEnd) {
-  Runtime rt({.schedulers = 2});
-  std::vector<ExitReason> reasons;
-  rt.spawn([&](Process& self) -> Proc {
+  TestRuntime t;
+  std::map<std::string, ExitReason> reasons;
+  t.spawn([&](Process& self) -> Proc {
     self.trap_exit(true);
     SupervisorSpec spec{.children = {{.id = "slow",
                                       .start = lingering_child("slow", self.self(), 30ms),
                                       .shutdown = infinity}}};
     reasons = co_await stop_and_collect(self, spec, 1);
   });
-  CHECK(rt.run_for(run_limit));
-  CHECK(reasons.at(0) == troupe::shutdown);
+  CHECK(t.run_to_end());
+  CHECK(reasons.at("slow") == troupe::shutdown);
 }
 
 TEST(SupervisorShutdown, AnySignificantChildEndingShutsTheSupervisorDown) {
-  Runtime rt({.schedulers = 2});
+  TestRuntime t;
   ExitReason sup_reason;
   std::string stops;
-  rt.spawn([&](Process& self) -> Proc {
+  t.spawn([&](Process& self) -> Proc {
     self.trap_exit(true);
     Pid me = self.self();
     ChildSpec job = worker_spec("job", me, transient);
@@ -137,16 +148,16 @@ TEST(SupervisorShutdown, AnySignificantChildEndingShutsTheSupervisorDown) {
                               done = e.from == *sup;
                             });
   });
-  CHECK(rt.run_for(run_limit));
+  CHECK(t.run_to_end());
   CHECK(sup_reason == ExitReason::shutdown_with("auto_shutdown"));
   STRCMP_EQUAL("job other ", stops.c_str());
 }
 
 TEST(SupervisorShutdown, AllSignificantWaitsForTheLastSignificantChild) {
-  Runtime rt({.schedulers = 2});
+  TestRuntime t;
   bool alive_after_first = false;
   ExitReason sup_reason;
-  rt.spawn([&](Process& self) -> Proc {
+  t.spawn([&](Process& self) -> Proc {
     self.trap_exit(true);
     Pid me = self.self();
     ChildSpec one = worker_spec("one", me, temporary), two = worker_spec("two", me, transient);
@@ -162,16 +173,16 @@ TEST(SupervisorShutdown, AllSignificantWaitsForTheLastSignificantChild) {
     co_await self.receive(when([&](const Exit& e) { return e.from == *sup; },
                                [&](Exit& e) { sup_reason = e.reason; }));
   });
-  CHECK(rt.run_for(run_limit));
+  CHECK(t.run_to_end());
   CHECK(alive_after_first);
   CHECK(sup_reason == ExitReason::shutdown_with("auto_shutdown"));
 }
 
 TEST(SupervisorShutdown, StartRootRunsATreeWithoutAParent) {
-  Runtime rt({.schedulers = 2});
+  TestRuntime t;
   std::string answer;
   ExitReason reason;
-  rt.spawn([&](Process& self) -> Proc {
+  t.spawn([&](Process& self) -> Proc {
     SupervisorSpec spec{.children = {worker_spec("rooted", self.self())}};
     Pid root = start_root(self.runtime(), spec, "root");
     co_await next_started(self);
@@ -182,7 +193,7 @@ TEST(SupervisorShutdown, StartRootRunsATreeWithoutAParent) {
     reason = co_await self.receive(
         when([ref](const Down& d) { return d.ref == ref; }, [](Down& d) { return d.reason; }));
   });
-  CHECK(rt.run_for(run_limit));
+  CHECK(t.run_to_end());
   STRCMP_EQUAL("rooted", answer.c_str());
   CHECK(reason == troupe::shutdown);
 }
