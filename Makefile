@@ -223,7 +223,7 @@ format:
 	clang-format -i $(shell git ls-files '*.cpp' '*.hpp')
 
 clean:
-	rm -rf build build-asan build-tsan
+	rm -rf build build-asan build-tsan build-fuzz
 
 # Fragments owned by the parts they build: the WebSocket benchmark
 # (bench-ws) and the example apps' extra targets.
