@@ -114,3 +114,24 @@ TEST(ConformanceClose, MessagesBeforeTheClientsCloseReachTheHandler) {
   CHECK_EQUAL(2u, server.handler().count(Event::Kind::message));
   CHECK_TRUE(server.stop());
 }
+
+// What the client sees (above) is also what the handler is told.
+TEST(ConformanceClose, FailedClosesReachTheHandlerWithTheCodeSent) {
+  TestServer server(quick_options());
+  const std::pair<std::string, std::uint16_t> sent[] = {
+      {"\x03", 1002},                          // 7.3.2
+      {close_payload(1000, "bye\xff"), 1007},  // 7.5.1
+      {close_payload(5000), 1002},             // 7.13.1
+      {close_payload(1005), 1002},             // 7.9.4
+  };
+  for (const auto& [payload, code] : sent) {
+    CHECK_EQUAL(std::string(), run_case(server.port(), Case{"handler",
+                                                            {send(frame(opcode::close, payload))},
+                                                            Ending::close_answered,
+                                                            {code}}));
+    const auto closed = server.handler().wait(Event::Kind::close, 3s);
+    CHECK_TRUE(closed.has_value());
+    CHECK_EQUAL(code, closed->code);
+  }
+  CHECK_TRUE(server.stop());
+}

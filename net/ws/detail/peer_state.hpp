@@ -108,8 +108,9 @@ struct PeerState {
   // is out, TCP is closed without waiting for an answer, which lws could not
   // parse anyway when the failure came in the middle of a frame.
   bool failing = false;
-  bool reported = false;        // on_close was called
-  bool counted_closed = false;  // left LoopWorker::open_wsis_
+  bool write_side_shut = false;  // shutdown(SHUT_WR) after that close frame
+  bool reported = false;         // on_close was called
+  bool counted_closed = false;   // left LoopWorker::open_wsis_
   std::uint16_t close_code = 0;
   std::string close_reason;
 };

@@ -6,6 +6,8 @@
 // 0, because returning -1 from SERVER_WRITEABLE drops the socket without a
 // close frame there (warmcat/libwebsockets#3569).
 
+#include <sys/socket.h>
+
 #include <algorithm>
 #include <cctype>
 #include <cstring>
@@ -432,14 +434,22 @@ int LoopWorker::on_writeable(PeerState& peer) {
   // lws fails a connection itself (reserved bits or opcodes, a bad
   // continuation, a control frame too long or fragmented) with a close
   // frame whose reason it keeps in its close buffer, then waits 5 s for an
-  // answer that its parser, left inside the bad frame, cannot recognise.
-  // WRITEABLE comes once that close frame is out: close TCP now.
+  // answer that its parser, left inside the bad frame, cannot recognise; the
+  // same for the connections we fail. WRITEABLE comes once that close frame
+  // is out: end our side of TCP now (RFC 6455 section 7.1.7). Not close():
+  // with the rest of a bad frame still unread, the kernel would answer with
+  // a reset, and a reset can destroy the close frame before the client
+  // reads it. lws reads (and discards) until the client closes too, or
+  // until close_timeout.
   const bool failed_by_lws = !peer.close_frame_started && lws_get_close_length(peer.wsi) > 0;
   if (failed_by_lws || (peer.failing && peer.close_frame_started)) {
-    // The close frame is out, so returning -1 (which drops the connection
-    // without one on Debian's build, warmcat/libwebsockets#3569) is what is
-    // wanted; a sync kill here makes lws go on to read a dead socket.
-    return -1;
+    if (!peer.write_side_shut) {
+      peer.write_side_shut = true;
+      ::shutdown(lws_get_socket_fd(peer.wsi), SHUT_WR);
+      const auto grace = std::max<long long>(1, shared_.options.close_timeout.count());
+      lws_set_timeout(peer.wsi, PENDING_TIMEOUT_CLOSE_ACK, static_cast<int>(grace));
+    }
+    return 0;
   }
   if (peer.close_frame_started) return 0;
   if (!peer.corked.empty()) {  // only when closing: they go before the close frame
