@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <cstdlib>
@@ -144,7 +145,8 @@ int RawClient::upgrade(std::string_view path, std::string_view extra_headers,
   return status_of(read_head(timeout));
 }
 
-bool RawClient::send_frame(std::uint8_t op, std::string_view payload, bool fin, std::uint8_t rsv) {
+std::string RawClient::encode_frame(std::uint8_t op, std::string_view payload, bool fin,
+                                    std::uint8_t rsv) {
   std::string frame;
   frame += static_cast<char>((fin ? 0x80 : 0x00) | (rsv & 0x70) | (op & 0x0f));
   const std::size_t n = payload.size();
@@ -160,8 +162,25 @@ bool RawClient::send_frame(std::uint8_t op, std::string_view payload, bool fin, 
   }
   const unsigned char mask[4] = {0x12, 0x34, 0x56, 0x78};
   frame.append(reinterpret_cast<const char*>(mask), 4);
-  for (std::size_t i = 0; i < n; ++i) frame += static_cast<char>(payload[i] ^ mask[i % 4]);
-  return send_all(frame);
+  const std::size_t start = frame.size();
+  frame.resize(start + n);
+  for (std::size_t i = 0; i < n; ++i)
+    frame[start + i] = static_cast<char>(payload[i] ^ static_cast<char>(mask[i % 4]));
+  return frame;
+}
+
+bool RawClient::send_frame(std::uint8_t op, std::string_view payload, bool fin, std::uint8_t rsv) {
+  return send_all(encode_frame(op, payload, fin, rsv));
+}
+
+bool RawClient::send_chopped(std::string_view bytes, std::size_t chop) {
+  if (chop == 0) return send_all(bytes);
+  while (!bytes.empty()) {
+    const std::size_t n = std::min(chop, bytes.size());
+    if (!send_all(bytes.substr(0, n))) return false;
+    bytes.remove_prefix(n);
+  }
+  return true;
 }
 
 std::optional<RawFrame> RawClient::read_frame(milliseconds timeout) {

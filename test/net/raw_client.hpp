@@ -46,6 +46,11 @@ class RawClient {
   // A masked client frame; `rsv` sets the reserved bits (0x70) for malformed ones.
   bool send_frame(std::uint8_t opcode, std::string_view payload, bool fin = true,
                   std::uint8_t rsv = 0);
+  // The bytes of one masked client frame, to concatenate or chop before sending.
+  static std::string encode_frame(std::uint8_t opcode, std::string_view payload, bool fin = true,
+                                  std::uint8_t rsv = 0);
+  // Sends `bytes` in writes of at most `chop` bytes each (0: one write).
+  bool send_chopped(std::string_view bytes, std::size_t chop);
   std::optional<RawFrame> read_frame(milliseconds timeout);
   // Reads (and discards) until the server closes the TCP connection.
   bool wait_eof(milliseconds timeout);

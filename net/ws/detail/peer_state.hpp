@@ -81,7 +81,18 @@ struct PeerState {
   // Everything this connection holds for its client, for the outbound limits.
   std::size_t held_bytes() const { return outbound_bytes + corked.size() + lws_held_bytes; }
 
-  std::string inbound;  // fragments of the message being received
+  std::string inbound;              // fragments of the message being received
+  std::size_t utf8_checked = 0;     // bytes of `inbound` known to be whole, valid UTF-8
+  bool inbound_fragmented = false;  // the message being received came in more than one frame
+
+  // lws answers pings itself, in its next POLLOUT, and a ping may have come
+  // between the fragments of a message: until the next SERVER_WRITEABLE
+  // (which lws calls only after writing that pong) nothing is written
+  // directly, so the message's echo cannot overtake the pong.
+  bool hold_direct_writes = false;
+  // Reading is paused while lws holds part of a write: lws drops the
+  // connection without a close frame if a close arrives then.
+  bool paused_for_backlog = false;
 
   // ws::RouteLimits::rate_limit (LoopWorker::admit_rate), set up at the first
   // message. While rx_paused lws does not read the socket until resume_at_ms.
@@ -93,8 +104,13 @@ struct PeerState {
 
   bool closing = false;              // no more sends or receives are processed
   bool close_frame_started = false;  // lws was told to close
-  bool reported = false;             // on_close was called
-  bool counted_closed = false;       // left LoopWorker::open_wsis_
+  // The connection was failed (RFC 6455 section 7.1.7): once the close frame
+  // is out, TCP is closed without waiting for an answer, which lws could not
+  // parse anyway when the failure came in the middle of a frame.
+  bool failing = false;
+  bool write_side_shut = false;  // shutdown(SHUT_WR) after that close frame
+  bool reported = false;         // on_close was called
+  bool counted_closed = false;   // left LoopWorker::open_wsis_
   std::uint16_t close_code = 0;
   std::string close_reason;
 };

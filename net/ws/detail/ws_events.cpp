@@ -6,6 +6,8 @@
 // 0, because returning -1 from SERVER_WRITEABLE drops the socket without a
 // close frame there (warmcat/libwebsockets#3569).
 
+#include <sys/socket.h>
+
 #include <algorithm>
 #include <cctype>
 #include <cstring>
@@ -37,6 +39,61 @@ bool guarded(F&& f) {
   } catch (...) {
     return false;
   }
+}
+
+// True when `tail` (1 to 3 bytes, shorter than the character its first byte
+// starts) can still become a well-formed character (RFC 3629 section 4).
+bool starts_a_character(std::string_view tail) {
+  const auto lead = static_cast<unsigned char>(tail[0]);
+  if (lead < 0xc2 || lead > 0xf4) return false;
+  unsigned char low = 0x80, high = 0xbf;
+  if (lead == 0xe0) low = 0xa0;   // overlong
+  if (lead == 0xed) high = 0x9f;  // surrogates
+  if (lead == 0xf0) low = 0x90;   // overlong
+  if (lead == 0xf4) high = 0x8f;  // past U+10FFFF
+  for (std::size_t i = 1; i < tail.size(); ++i) {
+    const auto byte = static_cast<unsigned char>(tail[i]);
+    if (i == 1 ? (byte < low || byte > high) : (byte < 0x80 || byte > 0xbf)) return false;
+  }
+  return true;
+}
+
+// Checks the text received so far from `checked` on, so that invalid UTF-8
+// fails the connection at the chunk that makes it invalid, not at the end of
+// the message (RFC 6455 section 8.1). Advances `checked` past the last whole
+// character; an unfinished one at the end is allowed unless `final`.
+bool utf8_valid_so_far(std::string_view text, std::size_t& checked, bool final) {
+  std::size_t whole = text.size();
+  if (!final) {
+    // A character has at most 4 bytes: look at most 3 back for its first one.
+    std::size_t i = whole;
+    const std::size_t stop = std::max(checked, whole >= 3 ? whole - 3 : 0);
+    while (i > stop && (static_cast<unsigned char>(text[i - 1]) & 0xc0) == 0x80) --i;
+    if (i > checked) {
+      const auto lead = static_cast<unsigned char>(text[i - 1]);
+      const std::size_t length = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : lead >= 0xc0 ? 2 : 1;
+      if (whole - (i - 1) < length) whole = i - 1;
+    }
+  }
+  if (!is_valid_utf8(text.substr(checked, whole - checked))) return false;
+  checked = whole;
+  return whole == text.size() || starts_a_character(text.substr(whole));
+}
+
+// Our reason for pausing lws's reading, beside lws_rx_flow_control's
+// boolean one that throttle.cpp uses for rate limits.
+constexpr int backlog_rxflow_reason = 1 << 1;
+
+void pause_for_backlog(PeerState& peer) {
+  if (peer.paused_for_backlog || !peer.wsi) return;
+  peer.paused_for_backlog = true;
+  lws_rx_flow_control(peer.wsi, LWS_RXFLOW_REASON_APPLIES_DISABLE | backlog_rxflow_reason);
+}
+
+void resume_after_backlog(PeerState& peer) {
+  if (!peer.paused_for_backlog) return;
+  peer.paused_for_backlog = false;
+  lws_rx_flow_control(peer.wsi, LWS_RXFLOW_REASON_APPLIES_ENABLE | backlog_rxflow_reason);
 }
 
 // RFC 6455 section 4.1: the key is 16 random bytes in base64.
@@ -167,20 +224,34 @@ int LoopWorker::on_receive(lws* wsi, PeerState& peer, const char* data, std::siz
   if (lws_is_first_fragment(wsi)) {
     peer.inbound.clear();
     peer.inbound_kind = lws_frame_is_binary(wsi) ? MessageKind::binary : MessageKind::text;
+    peer.utf8_checked = 0;
+    peer.inbound_fragmented = false;
   }
   // Counting what is still to come of this frame refuses a huge frame at its
   // first chunk, before any of it is buffered.
   const std::size_t remaining = lws_remaining_packet_payload(wsi);
   if (peer.inbound.size() + len + remaining > shared_.options.max_message_bytes) {
     AtomicCounters::bump(shared_.counters.closed_for_size);
+    peer.failing = true;  // the rest of the frame is never read
     close_now(peer, close_code::message_too_big, "message too big");
     return 0;
   }
   peer.inbound.append(data, len);
-  if (!lws_is_final_fragment(wsi)) return 0;
-  if (peer.inbound_kind == MessageKind::text && !is_valid_utf8(peer.inbound)) {
+  const bool final = lws_is_final_fragment(wsi);
+  if (peer.inbound_kind == MessageKind::text &&
+      !utf8_valid_so_far(peer.inbound, peer.utf8_checked, final)) {
+    peer.failing = true;
     close_now(peer, close_code::invalid_payload, "invalid UTF-8");
     return 0;
+  }
+  if (!final) {
+    if (remaining == 0) peer.inbound_fragmented = true;  // a frame ended, not the message
+    return 0;
+  }
+  if (peer.inbound_fragmented) {
+    // A ping may have come between the fragments: its pong goes first.
+    peer.hold_direct_writes = true;
+    lws_callback_on_writable(wsi);
   }
 
   AtomicCounters::bump(shared_.counters.frames_in);
@@ -201,7 +272,8 @@ int LoopWorker::on_receive(lws* wsi, PeerState& peer, const char* data, std::siz
 // WRITEABLE; the test of lws_partial_buffered means at most one write waits
 // there, beside the bounded outbound queue.
 bool LoopWorker::can_write_now(PeerState& peer) const {
-  return !peer.closing && peer.outbound.empty() && !lws_partial_buffered(peer.wsi);
+  return !peer.closing && !peer.hold_direct_writes && peer.outbound.empty() &&
+         !lws_partial_buffered(peer.wsi);
 }
 
 namespace {
@@ -259,6 +331,7 @@ void LoopWorker::write_corked(PeerState& peer) {
   if (lws_partial_buffered(peer.wsi)) {
     // Counted until lws has flushed it, which the next WRITEABLE tells.
     peer.lws_held_bytes += out.size();
+    pause_for_backlog(peer);
     lws_callback_on_writable(peer.wsi);
   }
   account(peer);
@@ -356,6 +429,28 @@ void LoopWorker::account(PeerState& peer) {
 int LoopWorker::on_writeable(PeerState& peer) {
   peer.lws_held_bytes = 0;  // lws delivers WRITEABLE only once it flushed them
   account(peer);
+  resume_after_backlog(peer);
+  peer.hold_direct_writes = false;  // lws writes a pending pong before calling this
+  // lws fails a connection itself (reserved bits or opcodes, a bad
+  // continuation, a control frame too long or fragmented) with a close
+  // frame whose reason it keeps in its close buffer, then waits 5 s for an
+  // answer that its parser, left inside the bad frame, cannot recognise; the
+  // same for the connections we fail. WRITEABLE comes once that close frame
+  // is out: end our side of TCP now (RFC 6455 section 7.1.7). Not close():
+  // with the rest of a bad frame still unread, the kernel would answer with
+  // a reset, and a reset can destroy the close frame before the client
+  // reads it. lws reads (and discards) until the client closes too, or
+  // until close_timeout.
+  const bool failed_by_lws = !peer.close_frame_started && lws_get_close_length(peer.wsi) > 0;
+  if (failed_by_lws || (peer.failing && peer.close_frame_started)) {
+    if (!peer.write_side_shut) {
+      peer.write_side_shut = true;
+      ::shutdown(lws_get_socket_fd(peer.wsi), SHUT_WR);
+      const auto grace = std::max<long long>(1, shared_.options.close_timeout.count());
+      lws_set_timeout(peer.wsi, PENDING_TIMEOUT_CLOSE_ACK, static_cast<int>(grace));
+    }
+    return 0;
+  }
   if (peer.close_frame_started) return 0;
   if (!peer.corked.empty()) {  // only when closing: they go before the close frame
     write_corked(peer);
@@ -376,7 +471,10 @@ int LoopWorker::on_writeable(PeerState& peer) {
     AtomicCounters::bump(shared_.counters.bytes_out, size);
     peer.outbound_bytes -= size;
     peer.outbound.pop_front();
-    if (lws_partial_buffered(peer.wsi)) peer.lws_held_bytes = size;
+    if (lws_partial_buffered(peer.wsi)) {
+      peer.lws_held_bytes = size;
+      pause_for_backlog(peer);
+    }
     account(peer);
     if (!peer.outbound.empty() || peer.closing || peer.lws_held_bytes > 0)
       lws_callback_on_writable(peer.wsi);
@@ -434,9 +532,10 @@ void LoopWorker::report_close(PeerState& peer, std::uint16_t code, std::string_v
 }
 
 // lws echoes the peer's close payload and has already replaced a code that
-// may not be sent on the wire by 1002; a 1-byte payload or a reason that is
-// not UTF-8 (RFC 6455 sections 5.5.1, 7.1.6) it would echo or drop silently,
-// so those fail the connection here with a close frame of our own.
+// may not be sent on the wire by 1002; a 1-byte payload, a code past 4999
+// (none is defined, RFC 6455 section 7.4.2) or a reason that is not UTF-8
+// (sections 5.5.1, 7.1.6) it would echo or drop silently, so those fail the
+// connection here with a close frame of our own.
 int LoopWorker::on_peer_close(PeerState& peer, const unsigned char* payload, std::size_t len) {
   std::uint16_t code = close_code::no_status;
   std::string_view reason;
@@ -448,15 +547,33 @@ int LoopWorker::on_peer_close(PeerState& peer, const unsigned char* payload, std
   std::string_view why;
   if (len == 1) {
     answer = close_code::protocol_error, why = "bad close frame";
+  } else if (code >= 5000) {
+    answer = close_code::protocol_error, why = "bad close code";
   } else if (!is_valid_utf8(reason)) {
     answer = close_code::invalid_payload, why = "close reason not UTF-8";
   }
   if (answer == 0) {
+    // Messages that came before the close were delivered; what they caused
+    // to be sent goes to lws now, which writes everything it holds before
+    // the close frame it echoes (docs/net.md, "Conformance").
+    write_corked(peer);
+    for (OutFrame& frame : peer.outbound) {
+      const auto mode = frame.kind() == MessageKind::text ? LWS_WRITE_TEXT : LWS_WRITE_BINARY;
+      if (lws_write(peer.wsi, frame.payload(), frame.size(), mode) < static_cast<int>(frame.size()))
+        break;
+      AtomicCounters::bump(shared_.counters.frames_out);
+      AtomicCounters::bump(shared_.counters.bytes_out, frame.size());
+    }
+    peer.outbound.clear();
+    peer.outbound_bytes = 0;
+    account(peer);
     report_close(peer, code, reason);
     return 0;
   }
   report_close(peer, answer, why);
   peer.close_frame_started = true;
+  // lws takes a second close frame for data: it would never see the answer.
+  peer.failing = true;
   std::string text(why);
   lws_close_reason(peer.wsi, static_cast<lws_close_status>(answer),
                    reinterpret_cast<unsigned char*>(text.data()), text.size());
