@@ -100,7 +100,11 @@ void FileStore::submit(std::vector<std::string> keys, Work work, StoreCallback<T
   auto result = std::make_shared<std::optional<StoreResult<T>>>();
   job->work = [this, result, work = std::move(work)]() mutable {
     try {
-      result->emplace(work(*dir_));
+      // A batch committed but not applied goes before anything newer.
+      if (auto finished = dir_->finish_committed(); !finished)
+        result->emplace(unexpected(finished.error()));
+      else
+        result->emplace(work(*dir_));
     } catch (const std::exception& e) {
       result->emplace(unexpected(
           StoreError{StoreErrc::io_error, "FileStore " + options_.directory + ": " + e.what()}));

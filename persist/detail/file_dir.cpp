@@ -222,8 +222,8 @@ StoreResult<Revision> FileDir::read_revision(const std::string& key) const {
   return get_be(h, 4, 8);
 }
 
-StoreResult<void> FileDir::write(const std::string& key, std::string_view value,
-                                 Revision revision) const {
+StoreResult<std::string> FileDir::stage(const std::string& key, std::string_view value,
+                                        Revision revision) const {
   std::string header(entry_magic);
   put_be(header, revision, 8);
   std::string temp = next_temp_name();
@@ -241,13 +241,21 @@ StoreResult<void> FileDir::write(const std::string& key, std::string_view value,
     step = "close";
     err = errno;
   }
-  if (!step && ::renameat(dir_fd_, temp.c_str(), dir_fd_, key_to_file_name(key).c_str()) != 0) {
-    step = "rename";
-    err = errno;
-  }
   if (step) {
     ::unlinkat(dir_fd_, temp.c_str(), 0);
     return unexpected(io_error(step, key, err));
+  }
+  return temp;
+}
+
+StoreResult<void> FileDir::write(const std::string& key, std::string_view value,
+                                 Revision revision) const {
+  auto temp = stage(key, value, revision);
+  if (!temp) return unexpected(temp.error());
+  if (::renameat(dir_fd_, temp->c_str(), dir_fd_, key_to_file_name(key).c_str()) != 0) {
+    const int err = errno;
+    ::unlinkat(dir_fd_, temp->c_str(), 0);
+    return unexpected(io_error("rename", key, err));
   }
   return {};
 }
@@ -301,39 +309,94 @@ StoreResult<void> FileDir::apply(const std::vector<WriteOp>& ops, const BatchPla
 
 StoreResult<void> FileDir::apply_batch(const std::vector<WriteOp>& ops,
                                        const BatchPlan& plan) const {
-  // The journal's rename is the commit point: before it nothing of the batch
-  // exists, after it open() finishes the batch even if this thread dies.
+  // 1. Every put's file under a temporary name: what needs room on the disk
+  // and fails when it is full. Nothing of the batch is visible yet.
+  std::vector<std::string> staged(ops.size());
+  auto unstage = [&](std::size_t from) {
+    for (std::size_t i = from; i < staged.size(); ++i)
+      if (!staged[i].empty()) ::unlinkat(dir_fd_, staged[i].c_str(), 0);
+  };
+  for (std::size_t i = 0; i < ops.size(); ++i) {
+    if (ops[i].kind == WriteOp::Kind::del) continue;
+    auto temp = stage(ops[i].key, ops[i].value, plan[i]);
+    if (!temp) {
+      unstage(0);
+      return unexpected(temp.error());
+    }
+    staged[i] = std::move(*temp);
+  }
+  // 2. The journal's rename is the commit point: before it nothing of the
+  // batch exists, after it open() finishes the batch even if this thread dies.
   std::string journal = ".journal-" + std::to_string(next_id_.fetch_add(1));
   std::string temp = next_temp_name();
   std::string bytes = encode_journal(ops, plan);
   int fd = ::openat(dir_fd_, temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-  if (fd < 0) return unexpected(io_error("create the batch journal", {}, errno));
-  iovec iov{bytes.data(), bytes.size()};
-  bool ok = write_all(fd, &iov, 1) && (!fsync_ || ::fdatasync(fd) == 0);
+  bool ok = fd >= 0;
   int err = errno;
-  ok = (::close(fd) == 0) && ok;
+  if (ok) {
+    iovec iov{bytes.data(), bytes.size()};
+    ok = write_all(fd, &iov, 1) && (!fsync_ || ::fdatasync(fd) == 0);
+    err = errno;
+    ok = (::close(fd) == 0) && ok;
+  }
   if (ok && ::renameat(dir_fd_, temp.c_str(), dir_fd_, journal.c_str()) != 0) {
     ok = false;
     err = errno;
   }
   if (!ok) {
     ::unlinkat(dir_fd_, temp.c_str(), 0);
+    unstage(0);
     return unexpected(io_error("write the batch journal", {}, err));
   }
+  // 3. Into place, in the batch's order: renames and unlinks, which need no
+  // room. Should one fail, the batch is committed but not applied: it is
+  // finished before anything else touches the store.
   auto applied = sync();
-  if (applied) applied = apply(ops, plan);
-  if (!applied) {
-    auto e = applied.error();
-    e.message += " (the batch is committed in " + journal +
-                 " and will be completed when the store is next opened)";
-    return unexpected(std::move(e));
+  for (std::size_t i = 0; applied && i < ops.size(); ++i) {
+    if (ops[i].kind == WriteOp::Kind::del) {
+      if (auto r = remove(ops[i].key); !r) applied = unexpected(r.error());
+    } else if (::renameat(dir_fd_, staged[i].c_str(), dir_fd_,
+                          key_to_file_name(ops[i].key).c_str()) != 0) {
+      applied = unexpected(io_error("rename", ops[i].key, errno));
+    } else {
+      staged[i].clear();
+    }
   }
+  if (applied) applied = sync();
   // Durably gone before the batch is acknowledged, so that a later crash can
   // never replay it over newer writes.
-  if (::unlinkat(dir_fd_, journal.c_str(), 0) != 0) {
-    return unexpected(io_error("remove the batch journal", {}, errno));
+  if (applied && ::unlinkat(dir_fd_, journal.c_str(), 0) != 0)
+    applied = unexpected(io_error("remove the batch journal", {}, errno));
+  if (applied) applied = sync();
+  if (!applied) {
+    unstage(0);
+    {
+      std::lock_guard<std::mutex> lock(committed_mutex_);
+      committed_.push_back(journal);
+      has_committed_.store(true, std::memory_order_release);
+    }
+    auto e = applied.error();
+    e.message += " (the batch is committed in " + journal +
+                 " and is finished before any later operation of this store)";
+    return unexpected(std::move(e));
   }
-  return sync();
+  return {};
+}
+
+StoreResult<void> FileDir::finish_committed() const {
+  if (!has_committed_.load(std::memory_order_acquire)) return {};
+  std::lock_guard<std::mutex> lock(committed_mutex_);
+  while (!committed_.empty()) {
+    if (auto r = replay_journal(committed_.front()); !r) {
+      auto e = r.error();
+      e.message =
+          "a committed batch is not finished yet, so nothing newer is written: " + e.message;
+      return unexpected(std::move(e));
+    }
+    committed_.erase(committed_.begin());
+  }
+  has_committed_.store(false, std::memory_order_release);
+  return {};
 }
 
 StoreResult<void> FileDir::replay_journal(const std::string& name) const {

@@ -19,6 +19,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -54,8 +55,17 @@ class FileDir {
   StoreResult<void> sync() const;
   // Every key held, in ascending order.
   StoreResult<std::vector<std::string>> keys() const;
-  // Applies a planned batch all-or-nothing across crashes: journal first.
+  // Applies a planned batch all-or-nothing across crashes. Every put's file
+  // is written first under a temporary name (the step that needs room on
+  // the disk); a failure there leaves nothing of the batch. Then the
+  // journal's rename commits it, and the files are renamed into place. A
+  // failure after the commit (rare: a rename or unlink) is an error for the
+  // caller, and the batch is finished before any later operation
+  // (finish_committed), so no newer write can be replayed over.
   StoreResult<void> apply_batch(const std::vector<WriteOp>& ops, const BatchPlan& plan) const;
+  // Finishes batches committed but not applied (see apply_batch); an error
+  // while one cannot be finished yet. Every operation calls it first.
+  StoreResult<void> finish_committed() const;
 
   const std::string& path() const { return path_; }
 
@@ -64,6 +74,9 @@ class FileDir {
   StoreResult<void> recover() const;
   StoreResult<void> replay_journal(const std::string& name) const;
   StoreResult<void> apply(const std::vector<WriteOp>& ops, const BatchPlan& plan) const;
+  // Writes `value` at `revision` to a new temporary file; its name.
+  StoreResult<std::string> stage(const std::string& key, std::string_view value,
+                                 Revision revision) const;
   std::string next_temp_name() const;
   StoreError io_error(std::string_view what, std::string_view key, int err) const;
 
@@ -72,6 +85,10 @@ class FileDir {
   int lock_fd_;
   bool fsync_;
   mutable std::atomic<std::uint64_t> next_id_{0};
+  // Journals of committed batches not yet applied, oldest first.
+  mutable std::mutex committed_mutex_;
+  mutable std::vector<std::string> committed_;
+  mutable std::atomic<bool> has_committed_{false};
 };
 
 }  // namespace troupe::detail
