@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# The soak's checker must be able to fail. Two short runs break the
+# accounting on purpose (tools/soak/clients.py, broken_accounting):
+#   --break lose  counts an increment as acknowledged that was never sent:
+#                 the run must fail with lost=1 duplicated=0;
+#   --break dup   resends an acknowledged id once 300 newer ids went to its
+#                 counter, past the server's 256-id dedupe window, so the
+#                 server really applies it twice: duplicated=1 lost=0.
+# Usage: selftest.sh SERVER_BINARY
+set -u
+cd "$(dirname "$0")/../.."
+server=$1
+status=0
+expect() {  # expect BREAK MODE WANTED_FIELDS
+  local out rc last
+  out=$(timeout -s INT -k 30 200 /usr/bin/python3 tools/soak/soak.py "$server" examples/server/www \
+          --seconds 20 --modes "$2" --break "$1" 2>&1)
+  rc=$?
+  last=$(tail -n 1 <<<"$out")
+  if [[ $rc -eq 1 && "$last" == soak\ seconds=* && " $last " == *" $3 "* ]]; then
+    echo "soak-selftest: --break $1 ($2) failed the run as it must: $last"
+  else
+    echo "$out" | tail -n 15
+    echo "soak-selftest: --break $1 ($2) FAILED: exit $rc, wanted 1 and '$3'"
+    status=1
+  fi
+}
+expect lose file "lost=1 duplicated=0"
+expect dup redis "lost=0 duplicated=1"
+exit $status
