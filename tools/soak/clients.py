@@ -76,6 +76,7 @@ class Client:
         self.connected = False
         self.connects = 0
         self.last_ack = 0.0
+        self.last_connect = 0.0
         self.unacked = {}  # id -> when to (re)send it
 
     async def run(self):
@@ -107,6 +108,7 @@ class Client:
         first = json.loads(await asyncio.wait_for(ws.recv(), FIRST_FRAME_WITHIN))
         self.on_first(first, before)
         self.connected = True
+        self.last_connect = time.monotonic()
         self.connects += 1
         self.load.connects += 1
         for op in self.unacked:  # everything unacknowledged goes again, same ids
@@ -146,9 +148,12 @@ class Client:
             self.load.errors += 1
             self.unacked[op] = time.monotonic() + ERROR_RETRY
 
-    def settled_since(self, t):
-        """Connected, and acknowledged something after t (or has nothing to do)."""
-        return self.connected and (self.last_ack > t or (self.load.draining and not self.unacked))
+    def settled_since(self, t, reconnected=False):
+        """Connected (again after t if `reconnected`), and acknowledged
+        something after t (or, draining, has nothing left to send)."""
+        if not self.connected or (reconnected and self.last_connect <= t):
+            return False
+        return self.last_ack > t or (self.load.draining and not self.unacked)
 
     async def drop(self, abrupt):
         ws = self.ws

@@ -10,11 +10,15 @@
 set -u
 cd "$(dirname "$0")/../.."
 server=$1
+# Every fault but the full disk, which can lose acknowledged writes today
+# (docs/soak.md, "Findings"): the figures must come from the break alone.
+FAULTS=session_crash,server_kill,redis_kill,slow_consumers,churn
 status=0
 expect() {  # expect BREAK MODE WANTED_FIELDS
   local out rc last
   out=$(timeout -s INT -k 30 200 /usr/bin/python3 tools/soak/soak.py "$server" examples/server/www \
-          --seconds 20 --modes "$2" --break "$1" 2>&1)
+          --seconds 20 --modes "$2" --break "$1" --faults "$FAULTS" \
+          --log-dir "$(dirname "$(dirname "$server")")/soak/selftest-$1" 2>&1)
   rc=$?
   last=$(tail -n 1 <<<"$out")
   if [[ $rc -eq 1 && "$last" == soak\ seconds=* && " $last " == *" $3 "* ]]; then

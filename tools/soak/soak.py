@@ -165,15 +165,15 @@ class Mode:
 
     # -- checkpoints ------------------------------------------------------
 
-    async def settle(self, since, limit, what):
+    async def settle(self, since, limit, what, reconnected=False):
         """Waits until every client is connected and acknowledged after
         `since`; a failure (with the laggards) past `limit` seconds."""
         end = time.monotonic() + limit
         while time.monotonic() < end:
-            if all(c.settled_since(since) for c in self.clients):
+            if all(c.settled_since(since, reconnected) for c in self.clients):
                 return True
             await asyncio.sleep(0.05)
-        behind = [c.path for c in self.clients if not c.settled_since(since)]
+        behind = [c.path for c in self.clients if not c.settled_since(since, reconnected)]
         self.fail("%d clients not reconnected and acknowledged within %.0f s %s: %s"
                   % (len(behind), limit, what, behind[:4]))
         return False
@@ -302,12 +302,21 @@ class Mode:
         return self.result
 
     async def finish(self):
-        """Faults off: every client drains, then each counter and room is read."""
+        """Faults off: every client drains; then the server is killed once
+        more, so that what is read next comes from the store and not from
+        the sessions' memory; the clients reconnect (checking the values
+        they get) and each counter and room is read."""
         self.load.draining = True
         if not await self.settle(time.monotonic(), DRAIN_WITHIN, "while draining"):
             return
         if any(c.unacked for c in self.clients):
             self.fail("unacknowledged operations left after draining")
+        killed = time.monotonic()
+        self.server.kill()
+        if not await self.restart_server():
+            return
+        if not await self.settle(killed, SETTLE_WITHIN, "after the final restart", True):
+            return
         port = self.server.port
         for counter in self.counters:
             value = await read_counter(port, counter)
@@ -348,10 +357,13 @@ class Mode:
 
 
 async def run_mode(name, seconds, args, rng, cleanup):
+    # SIGTERM cancels the run as SIGINT does (asyncio.run's own handler):
+    # every finally below runs, then main() reports the interruption.
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, asyncio.current_task().cancel)
     mode = Mode(name, args, rng, cleanup)
     try:
         await mode.run(seconds)
-    except Exception as e:
+    except (Exception, SystemExit) as e:  # SystemExit: py_support.fail, e.g. Redis not up
         mode.fail("%s: %s" % (type(e).__name__, e))
     finally:
         cleanup.run()
@@ -405,7 +417,7 @@ def main(argv):
         for name in modes:
             results.append(asyncio.run(run_mode(name, args.seconds / len(modes), args, rng,
                                                 cleanup)))
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, asyncio.CancelledError):
         print("soak: interrupted", flush=True)
         return 130
     finally:
