@@ -22,7 +22,9 @@ PR_SET_PDEATHSIG = 1
 
 def die_with_parent():
     """In a child before exec: SIGKILL when the controller dies, even by
-    SIGKILL, so no server outlives the soak."""
+    SIGKILL, so no server outlives the soak. (Strictly, when the thread that
+    started it ends: restarts run on the event loop's executor threads,
+    which live until the mode's asyncio.run returns, after its cleanup.)"""
     ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
 
 
