@@ -2,7 +2,7 @@
 """A chaos soak with real processes (docs/soak.md).
 
 Usage: soak.py SERVER_BINARY WWW_DIR [--seconds N] [--modes file,redis]
-               [--seed N] [--log-dir DIR] [--break lose|dup]
+               [--seed N] [--log-dir DIR] [--faults A,B] [--break lose|dup|fd]
 
 Runs the example server in its FileStore mode and then its Redis mode, each
 for half of --seconds, under a steady load of counter and chat clients,
@@ -20,7 +20,9 @@ room is read. Prints one line per mode and, last, the total:
 and exits 1 when an invariant broke: an acknowledged operation lost, one
 applied twice, a client that did not reconnect or drain in time, the
 server exiting on its own, or fd/RSS growth past the thresholds below.
---break lose|dup breaks the accounting on purpose (clients.py) and must fail.
+--break lose|dup breaks the accounting on purpose (clients.py), --break fd
+holds two more connections open after every fault (descriptors that grow
+with the cycles, as a leak would): each must fail the run.
 """
 import argparse
 import asyncio
@@ -32,8 +34,8 @@ import sys
 import tempfile
 import time
 
-from clients import (ChatClient, CounterClient, Load, crash_room, read_counter, read_history,
-                     short_visit, slow_consumer)
+from clients import (ChatClient, CounterClient, Load, connect, crash_room, read_counter,
+                     read_history, short_visit, slow_consumer)
 from invariants import ChatLedger, CounterLedger, RetryWindow, Violations, growth
 from processes import Redis, Server, SmallDisk
 
@@ -105,6 +107,7 @@ class Mode:
         self.load = None
         self.clients = []
         self.tasks = []
+        self.held = []  # --break fd
 
     def say(self, text):
         print("[soak %s %6.1fs] %s" % (self.name, time.monotonic() - self.started, text),
@@ -289,12 +292,17 @@ class Mode:
                 self.say("fault %s: %s" % (fault, detail))
                 if not self.check_server_alive():
                     await self.restart_server()
+                if "fd" in self.args.breaks:  # --break fd: 2 more connections held per fault
+                    self.held += [await connect(self.load.url("/counter/" + c))
+                                  for c in self.counters[:2]]
                 if await self.settle(ended, SETTLE_WITHIN, "after " + fault):
                     await self.sample()
                 await asyncio.sleep(self.rng.uniform(0.5, 2.0))
             self.result.seconds = time.monotonic() - began
             await self.finish()
         finally:
+            for ws in self.held:
+                ws.transport.abort()
             self.load.stopping = True
             for t in self.tasks:
                 t.cancel()
@@ -391,7 +399,7 @@ def parse(argv):
     p.add_argument("--faults", default=None,
                    help="only these faults (comma-separated), e.g. disk_full,server_kill")
     p.add_argument("--break", dest="breaks", action="append", default=[],
-                   choices=["lose", "dup"])
+                   choices=["lose", "dup", "fd"])
     return p.parse_args(argv)
 
 
