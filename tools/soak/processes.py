@@ -150,10 +150,6 @@ class SmallDisk:
         except FileNotFoundError:
             return []
 
-    def full(self):
-        st = os.statvfs(self.mount_point)
-        return st.f_bavail == 0
-
     def unmount(self):
         if self.mounted:
             subprocess.run(["umount", "-l", self.mount_point], check=False)
