@@ -7,10 +7,11 @@
 #   make asan/tsan  the same suites under ASan+UBSan / ThreadSanitizer
 #   make bench      the actor benchmarks (bench/README.md)
 #   make chaos      long fault runs: a 30 s Redis outage under 100 clients
+#   make soak       a chaos soak with real processes, SOAK_S seconds (docs/soak.md)
 #   make run        make deps, then serve the examples
 #   make install    headers, libraries, troupe.pc, troupe-testing.pc and TroupeConfig.cmake under PREFIX
 #
-# Only deps, test/check, asan, tsan, bench, bench-ws, chaos and run install
+# Only deps, test/check, asan, tsan, bench, bench-ws, chaos, soak and run install
 # packages; every other target builds with what is installed, and stops
 # with the names of the pkg-config modules it cannot find.
 
@@ -33,7 +34,7 @@ SAN      ?=
 BUILD    ?= build$(if $(SAN),-$(SAN))
 DEPS_OK  := $(BUILD)/.deps-ok
 # The goals that install missing packages before compiling anything.
-INSTALLING_GOALS := deps test check asan tsan bench bench-ws bench-isolation chaos run fuzz
+INSTALLING_GOALS := deps test check asan tsan bench bench-ws bench-isolation chaos soak run fuzz
 DEPS_FIRST := $(if $(filter $(INSTALLING_GOALS),$(MAKECMDGOALS)),$(DEPS_OK))
 
 PKGS     := libuv libwebsockets hiredis
@@ -83,7 +84,7 @@ BENCH_BINS  := $(BENCH_SRC:bench/%.cpp=$(BUILD)/bench/%)
 EXAMPLE_DIRS := $(patsubst %/,%,$(dir $(wildcard examples/*/main.cpp)))
 EXAMPLE_BINS := $(EXAMPLE_DIRS:examples/%=$(BUILD)/examples/%)
 
-.PHONY: all deps pkg-check test check asan tsan bench chaos run install uninstall format clean lib tests examples fuzz
+.PHONY: all deps pkg-check test check asan tsan bench chaos soak run install uninstall format clean lib tests examples fuzz
 .DEFAULT_GOAL := all
 
 all: lib tests examples $(BENCH_BINS)
@@ -226,10 +227,11 @@ clean:
 	rm -rf build build-asan build-tsan build-fuzz
 
 # Fragments owned by the parts they build: the WebSocket benchmark
-# (bench-ws) and the example apps' extra targets.
+# (bench-ws), the example apps' extra targets, the fuzzers and the soak.
 -include bench/ws.mk
 -include bench/isolation.mk
 -include examples/examples.mk
 -include fuzz/fuzz.mk
+-include tools/soak/soak.mk
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
