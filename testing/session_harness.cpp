@@ -178,6 +178,57 @@ void SessionHarnessBase::crash(std::string reason, std::string_view name) {
       t_.fail("SessionHarness: crash: " + full_name_of(name) + " did not end (stuck waiting?)");
 }
 
+namespace {
+
+// A store's answer, shared with its callback (which may come after a
+// failed wait has thrown).
+template <class T>
+struct Answer {
+  std::optional<StoreResult<T>> result;
+};
+
+// Steps `t` until the store has answered.
+template <class T>
+StoreResult<T> await_store(TestRuntime& t, const std::shared_ptr<Answer<T>>& a, const char* what) {
+  // A step that finds no process ready runs the loop, where the answer
+  // comes: it may report that nothing ran although the answer came.
+  while (!a->result)
+    if (!t.step() && !a->result)
+      t.fail(std::string("SessionHarness: the store did not answer ") + what);
+  if (!a->result->ok())
+    t.fail(std::string("SessionHarness: ") + what + ": " + to_string(a->result->error()));
+  return std::move(*a->result);
+}
+
+}  // namespace
+
+std::vector<std::string> SessionHarnessBase::stored_keys(std::string_view prefix) {
+  if (!persistence_) t_.fail("SessionHarness: stored_keys without a store");
+  Store& store = persistence_->store().store();
+  std::vector<std::string> keys;
+  ListOptions page;
+  for (;;) {
+    auto answer = std::make_shared<Answer<Page>>();
+    store.list(std::string(prefix), page,
+               [answer](StoreResult<Page> r) { answer->result = std::move(r); });
+    Page got = await_store(t_, answer, "stored_keys").value();
+    for (auto& item : got.items) keys.push_back(std::move(item.key));
+    if (got.next_cursor.empty()) return keys;
+    page.cursor = std::move(got.next_cursor);
+  }
+}
+
+std::optional<std::string> SessionHarnessBase::stored_value(std::string_view key) {
+  if (!persistence_) t_.fail("SessionHarness: stored_value without a store");
+  auto answer = std::make_shared<Answer<std::optional<Entry>>>();
+  persistence_->store().store().get(
+      std::string(key),
+      [answer](StoreResult<std::optional<Entry>> r) { answer->result = std::move(r); });
+  std::optional<Entry> got = await_store(t_, answer, "stored_value").value();
+  if (!got) return std::nullopt;
+  return std::move(got->value);
+}
+
 // --- the client ---------------------------------------------------------------------------------
 
 void Client::require_open(const char* what) const {

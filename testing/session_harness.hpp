@@ -193,6 +193,13 @@ class SessionHarnessBase {
   // (on_connect with resumed = true). Fails if it is not running.
   void crash(std::string reason = "crash injected by SessionHarness", std::string_view name = {});
 
+  // What the persistence's store holds under `prefix` (raw keys, e.g.
+  // "alarms/rooms/" for the route's alarms), and the value of `key`:
+  // read on the store's loop, stepping the runtime until it answers. Fails
+  // without a store, or if it answers with an error.
+  std::vector<std::string> stored_keys(std::string_view prefix);
+  std::optional<std::string> stored_value(std::string_view key);
+
   // The gateway behind the route (for its persistence and metrics).
   Gateway& gateway() { return *gateway_; }
   Persistence* persistence() const { return persistence_; }
