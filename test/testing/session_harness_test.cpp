@@ -70,10 +70,15 @@ struct Tally {
   MSGPACK_DEFINE(n);
 };
 
-// Sends its count on connect; "+" counts one, committed before its ack.
+// Sends its count on connect; "+" counts one, committed before its ack;
+// "crash" crashes it.
 struct Counter : PersistentSession<Counter, Tally> {
+  explicit Counter(int* starts) : starts(starts) {}
+  int* starts;
+  void on_start() { ++*starts; }
   void on_connect(Connection& c, const ConnectInfo&) { c.send(std::to_string(state().n)); }
-  Task<> on_message(Connection& c, std::string_view, MessageKind) {
+  Task<> on_message(Connection& c, std::string_view text, MessageKind) {
+    if (text == "crash") throw std::runtime_error("asked to crash");
     mutate().n += 1;
     co_await commit_or_exit();
     c.send("ack " + std::to_string(state().n));
@@ -296,22 +301,26 @@ TEST(SessionHarness, InvalidUtf8TextIsRefusedAsTheServerWould) {
 TEST(SessionHarness, PersistentStateSurvivesACrashAndAnIdleStop) {
   TestRuntime t;
   MemoryStore store(t.loop());
-  SessionHarness<Counter> h(t, "count/visits", {.route = {.idle_timeout = 50ms}, .store = &store});
+  int starts = 0;
+  SessionHarness<Counter> h(
+      t, "count/visits", [&] { return std::make_unique<Counter>(&starts); },
+      {.route = {.idle_timeout = 50ms, .hand_over_interrupted = true}, .store = &store});
   auto& a = h.connect();
   a.expect_frame("0");
   a.send("+");
   a.send("+");
   a.expect_frame("ack 1");
   a.expect_frame("ack 2");
-  h.crash();
-  a.expect_frame("2");  // the restarted session loaded 2
+  a.send("crash");
   a.send("+");
+  a.expect_frame("2");  // the restarted session loaded 2
   a.expect_frame("ack 3");
   a.disconnect();
   t.advance(50ms);
   CHECK_FALSE(h.alive());
   auto& b = h.connect();
   b.expect_frame("3");  // started again from its snapshot
+  LONGS_EQUAL(3, starts);
 }
 
 TEST(SessionHarness, AnExpectedFrameThatNeverComesFailsNamingTheSeed) {
