@@ -88,8 +88,11 @@ SessionHarnessBase::SessionHarnessBase(TestRuntime& t, std::string session, Sess
   }
   sink_ = std::make_unique<Sink>(*this);
   // The connections' loop is the runtime's one scheduler.
-  gateway_ = std::make_unique<Gateway>(
-      t.runtime(), GatewayOptions{.io_schedulers = 0, .persistence = persistence_});
+  gateway_ = std::make_unique<Gateway>(t.runtime(),
+                                       GatewayOptions{.io_schedulers = 0,
+                                                      .persistence = persistence_,
+                                                      .retention = options.retention,
+                                                      .retention_sweep = options.retention_sweep});
   gateway_->add_route(prefix_, std::move(factory), std::move(options.route));
   route_ = &detail::SocketlessGateway::start(*gateway_, *sink_);
 }

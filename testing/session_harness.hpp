@@ -88,6 +88,10 @@ struct SessionHarnessOptions {
   PersistenceOptions persistence_options;
   // Or a Persistence of the test's own, on this runtime (wins over store).
   Persistence* persistence = nullptr;
+  // GatewayOptions::retention and retention_sweep: erase the state of names
+  // unused this long (docs/persist.md, "Retention"), on virtual time.
+  Duration retention{};
+  Duration retention_sweep{};
 };
 
 class SessionHarnessBase;
