@@ -30,11 +30,14 @@
 // backoff) needs t.advance() first. A failure goes through
 // TestRuntime::fail (the seed is in its message).
 //
-// A session the session itself closes: the client's closed() says with
-// which code; the route hears of the close after a loop turn, as with a
-// real client answering the close handshake. One harness per TestRuntime
-// at a time (it registers the route's supervisor by name). Test thread
-// only.
+// A connection the session closes: the client's closed() says with which
+// code; the route hears of the close after a loop turn, as with a real
+// client answering the close handshake. Destroying the harness closes the
+// open clients with 1001 and stops the sessions in order (on_stop, state
+// flushed), as Gateway::stop does: make the store before the harness.
+// One harness per TestRuntime at a time (its gateway registers its
+// supervisors and helpers by name); harnesses one after another on one
+// store play a restart of the server. Test thread only.
 
 #include <cstdint>
 #include <functional>
