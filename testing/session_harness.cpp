@@ -172,6 +172,12 @@ Pid SessionHarnessBase::expect_alive(std::string_view name) {
   }
 }
 
+void SessionHarnessBase::run_until(const std::function<bool()>& done, std::string_view what) {
+  while (!done())
+    if (!t_.step() && !done())
+      t_.fail("SessionHarness: run_until: the runtime ran out of work before " + std::string(what));
+}
+
 void SessionHarnessBase::crash(std::string reason, std::string_view name) {
   const Pid p = pid(name);
   if (!p) t_.fail("SessionHarness: crash: " + full_name_of(name) + " is not running");

@@ -200,6 +200,11 @@ class SessionHarnessBase {
   // (on_connect with resumed = true). Fails if it is not running.
   void crash(std::string reason = "crash injected by SessionHarness", std::string_view name = {});
 
+  // Steps the runtime until `done()` is true (checked before each step), to
+  // act at a chosen point: `what` names it in the failure if the runtime
+  // runs out of work first. Time does not move.
+  void run_until(const std::function<bool()>& done, std::string_view what = "the condition");
+
   // What the persistence's store holds under `prefix` (raw keys, e.g.
   // "alarms/rooms/" for the route's alarms), and the value of `key`:
   // read on the store's loop, stepping the runtime until it answers. Fails

@@ -220,6 +220,9 @@ TEST(SessionHarness, ACrashRestartsTheSessionAndHandsTheConnectionsOver) {
   h.crash();
   CHECK_FALSE(h.alive());
   a.send("still here");  // waits for the next incarnation
+  h.run_until([&] { return h.alive(); }, "the next incarnation");
+  CHECK(h.pid() != first);
+
   a.expect_frame("hello lobby resumed");
   a.expect_frame("still here");
   b.expect_frame("hello lobby resumed");
@@ -344,6 +347,12 @@ TEST(SessionHarness, AnExpectedFrameThatNeverComesFailsNamingTheSeed) {
     FAIL("expect_frame should have failed");
   } catch (const ExpectationFailed& e) {
     CHECK(std::string(e.what()).find("got \"one\"") != std::string::npos);
+  }
+  try {
+    h.run_until([] { return false; }, "a frame that never comes");
+    FAIL("run_until should have failed");
+  } catch (const ExpectationFailed& e) {
+    CHECK(std::string(e.what()).find("a frame that never comes") != std::string::npos);
   }
 }
 
