@@ -1,11 +1,13 @@
 #include "testing/session_harness.hpp"
 
+#include <sstream>
 #include <stdexcept>
 
 #include "net/gateway/detail/route_state.hpp"
 #include "net/ws/utf8.hpp"
 #include "persist/awaitable_store.hpp"
 #include "supervisors/supervisor.hpp"
+#include "testing/detail/sim_access.hpp"
 
 namespace troupe {
 namespace detail {
@@ -72,6 +74,19 @@ std::pair<std::string, std::string> split_session(const std::string& session) {
     throw std::invalid_argument("SessionHarness: the session is \"<route>/<name>\", not \"" +
                                 session + "\"");
   return {"/" + session.substr(0, slash), session.substr(slash + 1)};
+}
+
+// For a failure: what the test may have missed ("; a timer is set, the
+// next due in 50 ms: does it need t.advance()?"), or nothing if none is.
+std::string timer_hint(TestRuntime& t) {
+  auto next = detail::SimAccess::scheduler(t.runtime()).next_deadline();
+  if (!next) return {};
+  const auto now =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(t.now().time_since_epoch()).count();
+  const double ms = static_cast<double>(*next - now) / 1e6;
+  std::ostringstream os;
+  os << "; a timer is set, the next due in " << ms << " ms: does it need t.advance()?";
+  return os.str();
 }
 
 }  // namespace
@@ -168,14 +183,16 @@ Pid SessionHarnessBase::pid(std::string_view name) const {
 Pid SessionHarnessBase::expect_alive(std::string_view name) {
   for (;;) {
     if (Pid p = pid(name)) return p;
-    if (!t_.step()) t_.fail("SessionHarness: expected " + full_name_of(name) + " to run");
+    if (!t_.step())
+      t_.fail("SessionHarness: expected " + full_name_of(name) + " to run" + timer_hint(t_));
   }
 }
 
 void SessionHarnessBase::run_until(const std::function<bool()>& done, std::string_view what) {
   while (!done())
     if (!t_.step() && !done())
-      t_.fail("SessionHarness: run_until: the runtime ran out of work before " + std::string(what));
+      t_.fail("SessionHarness: run_until: the runtime ran out of work before " + std::string(what) +
+              timer_hint(t_));
 }
 
 void SessionHarnessBase::crash(std::string reason, std::string_view name) {
@@ -262,7 +279,7 @@ std::string Client::next_frame() {
     if (!h_->t_.step())
       h_->t_.fail("SessionHarness: expected a frame from " + session_ + " on connection " +
                   std::to_string(id_.value >> 8) + ", nothing came (" +
-                  std::to_string(frames_.size()) + " read before)");
+                  std::to_string(frames_.size()) + " read before)" + timer_hint(h_->t_));
   }
   return frames_[read_++].data;
 }
@@ -291,7 +308,8 @@ CloseInfo Client::expect_closed() {
       h_->t_.fail("SessionHarness: expected " + session_ +
                   " to close a client that is not open (disconnected or refused)");
     if (!h_->t_.step())
-      h_->t_.fail("SessionHarness: expected " + session_ + " to close the connection; it did not");
+      h_->t_.fail("SessionHarness: expected " + session_ + " to close the connection; it did not" +
+                  timer_hint(h_->t_));
   }
   return *closed_;
 }

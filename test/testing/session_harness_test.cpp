@@ -340,6 +340,7 @@ TEST(SessionHarness, AnExpectedFrameThatNeverComesFailsNamingTheSeed) {
     std::string what = e.what();
     CHECK(what.find("rooms/lobby") != std::string::npos);
     CHECK(what.find("seed=7") != std::string::npos);
+    CHECK(what.find("t.advance()") != std::string::npos);  // the gateway's timers are set
   }
   c.send("one");
   try {
