@@ -24,6 +24,7 @@
 #include "json.hpp"
 #include "net/gateway/persistent_session.hpp"
 #include "protocol.hpp"
+#include "runtime/clock.hpp"
 #include "text.hpp"
 
 namespace examples {
@@ -338,9 +339,11 @@ class TicTacToe : public troupe::PersistentSession<TicTacToe, GameState> {
 
   static std::string other(const std::string& seat) { return seat == "x" ? "o" : "x"; }
 
+  // The wall clock as the runtime reads it (troupe::system_now), so that a
+  // test on virtual time (troupe::testing) runs the turn timer.
   static std::int64_t now_ms() {
     return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
+               troupe::system_now().time_since_epoch())
         .count();
   }
 

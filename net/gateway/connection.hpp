@@ -29,6 +29,19 @@ struct TROUPE_EXPORT FrameProgress {
   std::atomic<std::uint64_t> taken{0};
   std::atomic<std::uint64_t> handled{0};
 };
+
+// Where the frames and closes of connections without a socket go: those of
+// troupe::testing's SessionHarness (testing/session_harness.hpp), which
+// records them for its test. The gateway's own connections have none and
+// go to its ws::Server; same contract as ws::Server::send and close.
+class TROUPE_EXPORT ConnectionSink {
+ public:
+  virtual bool send(ConnectionId id, std::string_view data, MessageKind kind) = 0;
+  virtual void close(ConnectionId id, std::uint16_t code, std::string_view reason) = 0;
+
+ protected:
+  ~ConnectionSink() = default;
+};
 }  // namespace detail
 
 // One client connection as its session sees it. The gateway owns the socket;
@@ -36,7 +49,9 @@ struct TROUPE_EXPORT FrameProgress {
 // thread). Tags and `state` belong to the session.
 class TROUPE_EXPORT Connection {
  public:
-  Connection(ConnectionId id, ws::Server* server) : id_(id), server_(server) {}
+  // Frames go to `server`, or to `sink` if given (a SessionHarness's).
+  Connection(ConnectionId id, ws::Server* server, detail::ConnectionSink* sink = nullptr)
+      : id_(id), server_(server), sink_(sink) {}
 
   ConnectionId id() const { return id_; }
   // Queues a frame; false if the connection is already gone, or if a text
@@ -56,6 +71,7 @@ class TROUPE_EXPORT Connection {
   friend struct detail::SessionAccess;
   ConnectionId id_;
   ws::Server* server_;
+  detail::ConnectionSink* sink_;  // null but in a SessionHarness
   std::vector<std::string> tags_;
   // How far the session got with this connection's frames, shared with the
   // gateway's relay, and the relay's count of frames not taken up yet.

@@ -51,7 +51,8 @@ namespace troupe {
 
 namespace detail {
 class Retention;
-}
+struct SocketlessGateway;  // troupe::testing's SessionHarness (testing/session_harness.cpp)
+}  // namespace detail
 
 // How a route makes and runs its sessions, whatever their type (route()).
 struct TROUPE_EXPORT SessionFactory {
@@ -224,6 +225,9 @@ class TROUPE_EXPORT Gateway {
   struct Route;  // internal: one per route
 
  private:
+  // Starts the routes' supervisors but no server, its connections a
+  // ConnectionSink's: for SessionHarness, which drives the routes itself.
+  friend struct detail::SocketlessGateway;
   std::string metrics_text() const;
   HttpResponse health() const;
   // The pieces start()/stop() and child_spec() are made of.

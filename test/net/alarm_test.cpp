@@ -1,7 +1,8 @@
-// Session alarms through a real gateway: on a running session, on one the
-// gateway starts for it after an idle stop, across a restart of the server
-// (the alarm kept in a FileStore), again after a crash in on_alarm, and
-// replaced or cancelled.
+// Session alarms through a real gateway and a FileStore: across a restart
+// of the server, and the keeper's reading of the stored keys. Their logic
+// (on a running session, on one the gateway starts for it after an idle
+// stop, again after a crash in on_alarm, replaced or cancelled) runs on
+// virtual time in test/testing/session_alarm_test.cpp.
 
 #include <CppUTest/TestHarness.h>
 
@@ -113,42 +114,6 @@ TEST_GROUP(Alarm) {
   Watchdog watchdog{60s};
 };
 
-TEST(Alarm, FiresOnTheRunningSessionAndIsCleared) {
-  AlarmServer server;
-  WsTestClient client;
-  auto c = client.connect(server.stored.port(), "/clock/one");
-  CHECK_TRUE(c->wait_open(3s));
-  c->send("alarm:50");
-  STRCMP_EQUAL("set", next(*c).c_str());
-  STRCMP_EQUAL("ring", next(*c).c_str());
-  c->send("when");
-  STRCMP_EQUAL("none", next(*c).c_str());
-  auto rings = server.rings.snapshot();
-  LONGS_EQUAL(1, rings.size());
-  LONGS_EQUAL(1, rings[0].connections);
-  CHECK_TRUE(server.stored_alarms().empty());
-}
-
-TEST(Alarm, StartsAnIdleStoppedSessionWithNoConnection) {
-  AlarmServer server(50ms);
-  {
-    WsTestClient client;
-    auto c = client.connect(server.stored.port(), "/clock/sleeper");
-    CHECK_TRUE(c->wait_open(3s));
-    c->send("alarm:600");
-    STRCMP_EQUAL("set", next(*c).c_str());
-    c->close(1000, "bye");
-  }
-  // It stops idle before its alarm ...
-  CHECK_TRUE(server.rings.wait_stops(1));
-  LONGS_EQUAL(0, server.rings.snapshot().size());
-  // ... and the gateway starts it again for the alarm.
-  CHECK_TRUE(server.rings.wait_rings(1));
-  auto rings = server.rings.snapshot();
-  STRCMP_EQUAL("sleeper", rings[0].session.c_str());
-  LONGS_EQUAL(0, rings[0].connections);
-}
-
 TEST(Alarm, SurvivesARestartOfTheServer) {
   AlarmServer server(50ms);
   {
@@ -169,52 +134,6 @@ TEST(Alarm, SurvivesARestartOfTheServer) {
   // Cleared once it ran: a later restart does not run it again.
   CHECK_TRUE(server.rings.wait_stops(2));  // idle before the restart, and after the alarm
   CHECK_TRUE(server.stored_alarms().empty());
-}
-
-TEST(Alarm, ACrashInOnAlarmRunsItAgain) {
-  AlarmServer server;
-  WsTestClient client;
-  auto c = client.connect(server.stored.port(), "/clock/crashy");
-  CHECK_TRUE(c->wait_open(3s));
-  c->send("alarm:20");
-  STRCMP_EQUAL("set", next(*c).c_str());
-  CHECK_TRUE(server.rings.wait_rings(2));
-  c->send("when");
-  // The first ring reached the client; the restarted incarnation rang before
-  // the connection was handed to it, then cleared the alarm.
-  STRCMP_EQUAL("ring", next(*c).c_str());
-  STRCMP_EQUAL("none", next(*c).c_str());
-  auto rings = server.rings.snapshot();
-  LONGS_EQUAL(2, rings.size());
-  LONGS_EQUAL(1, rings[0].connections);
-  LONGS_EQUAL(0, rings[1].connections);
-  CHECK_TRUE(server.stored_alarms().empty());
-}
-
-TEST(Alarm, ALaterAlarmReplacesAnEarlierOneAndCancelledOnesNeverRing) {
-  AlarmServer server;
-  WsTestClient client;
-  auto a = client.connect(server.stored.port(), "/clock/a");
-  auto b = client.connect(server.stored.port(), "/clock/b");
-  CHECK_TRUE(a->wait_open(3s) && b->wait_open(3s));
-  // a: 50 ms, replaced by 400 ms; b: 200 ms then cancelled, then 300 ms.
-  a->send("alarm:50");
-  STRCMP_EQUAL("set", next(*a).c_str());
-  a->send("alarm:400");
-  STRCMP_EQUAL("set", next(*a).c_str());
-  b->send("alarm:200");
-  STRCMP_EQUAL("set", next(*b).c_str());
-  b->send("cancel");
-  STRCMP_EQUAL("cancelled", next(*b).c_str());
-  b->send("alarm:300");
-  STRCMP_EQUAL("set", next(*b).c_str());
-  CHECK_TRUE(server.rings.wait_rings(2));
-  // Had a's first alarm or b's cancelled one rung, they would come first.
-  auto rings = server.rings.snapshot();
-  STRCMP_EQUAL("b", rings[0].session.c_str());
-  STRCMP_EQUAL("a", rings[1].session.c_str());
-  STRCMP_EQUAL("ring", next(*a).c_str());
-  STRCMP_EQUAL("ring", next(*b).c_str());
 }
 
 TEST(Alarm, AStoredAlarmThatIsNotATimeIsIgnoredAndTheOthersRing) {

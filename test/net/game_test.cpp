@@ -1,8 +1,9 @@
 // The tic-tac-toe example (examples/server/game.hpp) through a real gateway
 // with WebSocket clients: seats and roles, moves and their errors, wins,
 // reconnecting players and their seat tokens, a restart of the game or of
-// the server, and the turn timer, whose alarm ends the game also when
-// nobody is connected.
+// the server, and the turn timer across a restart of the server. The turn
+// timer's deadlines (a player who does not move loses, also when nobody is
+// connected) run on virtual time in test/testing/session_game_test.cpp.
 
 #include "examples/server/game.hpp"
 
@@ -375,73 +376,6 @@ TEST(Game, TheGameSurvivesARestartOfTheServer) {
   std::string anns;
   auto ann = server.join(client, "keep", "ann", &anns);
   STRCMP_EQUAL("x", field(anns, "role").c_str());
-}
-
-TEST(Game, APlayerWhoDoesNotMoveInTimeLoses) {
-  GameServer server(500ms);
-  WsTestClient client;
-  auto ann = server.join(client, "clock", "ann");
-  auto bob = server.join(client, "clock", "bob");
-  next_state(*ann);
-  // No clock before the first move: nobody loses while the game waits.
-  CHECK_FALSE(server.stored_alarm("clock").has_value());
-
-  ann->send(R"({"type":"move","cell":4})");
-  std::string after_x = next_state(*bob);
-  next_state(*ann);
-  std::int64_t bobs_deadline = number(after_x, "deadline");
-  // The alarm is in the store before anyone hears of the move.
-  auto stored = server.stored_alarm("clock");
-  CHECK_TRUE(stored.has_value());
-  LONGS_EQUAL(bobs_deadline, std::atoll(stored.value_or("0").c_str()));
-
-  // Bob answers in time, which gives ann a new deadline...
-  bob->send(R"({"type":"move","cell":0})");
-  std::string after_o = next_state(*ann);
-  next_state(*bob);
-  std::int64_t anns_deadline = number(after_o, "deadline");
-  CHECK_TRUE(anns_deadline > bobs_deadline);
-  STRCMP_EQUAL("x", field(after_o, "turn").c_str());
-
-  // ...which she lets pass: bob wins, not before her deadline.
-  std::string ended = next_state(*ann);
-  CHECK_TRUE(now_ms() >= anns_deadline);
-  STRCMP_EQUAL("o", field(ended, "winner").c_str());
-  STRCMP_EQUAL("timeout", field(ended, "reason").c_str());
-  STRCMP_EQUAL("null", field(ended, "deadline").c_str());
-  STRCMP_EQUAL("o...x....", field(ended, "board").c_str());
-  STRCMP_EQUAL("o", field(next_state(*bob), "winner").c_str());
-}
-
-TEST(Game, TheAlarmStartsAStoppedGameToEndTheTurn) {
-  GameServer server(1s, {.idle_timeout = 50ms});
-  std::int64_t deadline = 0;
-  {
-    WsTestClient client;
-    auto ann = server.join(client, "idle", "ann");
-    auto bob = server.join(client, "idle", "bob");
-    next_state(*ann);
-    ann->send(R"({"type":"move","cell":4})");
-    deadline = number(next_state(*ann), "deadline");
-    next_state(*bob);
-    ann->close(1000, "bye");
-    bob->close(1000, "bye");
-    CHECK_TRUE(ann->wait_closed(3s).has_value() && bob->wait_closed(3s).has_value());
-  }
-  // Nobody connected: the game stops, before bob's time is up...
-  CHECK_TRUE(server.life.wait(server.life.stops, 1));
-  CHECK_TRUE(now_ms() < deadline);
-  // ...and the gateway starts it again for the alarm, which it serves alone.
-  CHECK_TRUE(server.life.wait(server.life.alarms, 1));
-  LONGS_EQUAL(0, server.life.connections_at_alarm);
-  CHECK_TRUE(server.life.wait(server.life.stops, 2));
-
-  WsTestClient client;
-  std::string seen;
-  auto cat = server.join(client, "idle", "cat", &seen);
-  STRCMP_EQUAL("x", field(seen, "winner").c_str());
-  STRCMP_EQUAL("timeout", field(seen, "reason").c_str());
-  STRCMP_EQUAL("....x....", field(seen, "board").c_str());
 }
 
 TEST(Game, TheTurnTimerSurvivesARestartOfTheServer) {

@@ -1,13 +1,15 @@
 // Retention (GatewayOptions::retention) through a real gateway on a
 // FileStore: the state of a name unused for the period is erased (its keys
-// gone, /metrics counting fewer), a running name's state and a recently used
-// one's are kept, retention off keeps everything, and state from before
-// retention was on survives the first sweep.
+// gone, /metrics counting fewer) while a running name's is kept, retention
+// off keeps everything (as /metrics reports it), and erasing never overlaps
+// an incarnation started meanwhile on another thread. The rules by the
+// clock (recent names, names with an alarm, state older than retention,
+// records when it is off) run on virtual time in
+// test/testing/session_retention_test.cpp.
 
 #include <CppUTest/TestHarness.h>
 
 #include <atomic>
-#include <charconv>
 #include <condition_variable>
 #include <cstdlib>
 #include <map>
@@ -56,12 +58,7 @@ struct Counter : PersistentSession<Counter, Tally> {
   Stops* stops;
 
   void on_connect(Connection& c, const ConnectInfo&) { c.send(std::to_string(state().n)); }
-  Task<> on_message(Connection& c, std::string_view text, MessageKind) {
-    if (text == "alarm") {
-      auto set = co_await set_alarm(std::chrono::system_clock::now() + std::chrono::hours(1));
-      c.send(set ? "set" : "error");
-      co_return;
-    }
+  Task<> on_message(Connection& c, std::string_view, MessageKind) {
     mutate().n += 1;
     co_await commit_or_exit();
     c.send("ack " + std::to_string(state().n));
@@ -72,12 +69,6 @@ struct Counter : PersistentSession<Counter, Tally> {
 std::string next_text(ClientConnection& c) {
   auto m = c.next_message(5s);
   return m ? m->data : std::string("<nothing>");
-}
-
-std::int64_t now_ms() {
-  return std::chrono::duration_cast<milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
 }
 
 // Polls `done` every 10 ms for at most `limit`: whether it came true.
@@ -186,23 +177,6 @@ TEST(Retention, StateOfANameUnusedForThePeriodIsErasedWhileARunningNamesIsKept) 
   f.use_once("old", 1);
 }
 
-TEST(Retention, RecentlyUsedStateIsKept) {
-  Fixture f;
-  f.start(1h);
-  f.use_once("recent", 1);
-  CHECK_TRUE(f.wait_passes(3));
-  CHECK_TRUE(f.keys(f.state_of("recent")) >= 2);
-  const std::int64_t before = now_ms();
-  f.use_once("recent", 2);
-  // Its use record holds the time of its last stop.
-  auto record = f.stored("used/count/recent");
-  CHECK_EQUAL(1u, record.size());
-  std::int64_t at = 0;
-  std::from_chars(record[0].value.data(), record[0].value.data() + record[0].value.size(), at);
-  CHECK_TRUE(at >= before);
-  LONGS_EQUAL(0, f.metric("troupe_retention_erased_total"));
-}
-
 TEST(Retention, OffKeepsEverythingAndWritesNoUseRecords) {
   Fixture f;
   f.start(Duration::zero());
@@ -214,38 +188,6 @@ TEST(Retention, OffKeepsEverythingAndWritesNoUseRecords) {
   CHECK_EQUAL(0u, f.keys("used/"));
   LONGS_EQUAL(static_cast<long>(stored), f.metric("troupe_stored_keys"));
   LONGS_EQUAL(0, f.metric("troupe_retention_erased_total"));
-}
-
-TEST(Retention, StateWithoutAUseRecordSurvivesTheFirstSweepAndLastsAFullPeriod) {
-  Fixture f;
-  f.start(Duration::zero());  // written before retention was on
-  f.use_once("legacy", 1);
-  f.stop();
-  CHECK_EQUAL(0u, f.keys("used/"));
-  const std::int64_t started = now_ms();
-  const Duration retention = 300ms;
-  f.start(retention);
-  CHECK_TRUE(f.wait_passes(1));
-  // The first sweep gave it a record from its own time, not the epoch.
-  CHECK_TRUE(eventually([&] { return f.keys("used/count/legacy") == 1; }));
-  auto record = f.stored("used/count/legacy");
-  std::int64_t at = 0;
-  if (!record.empty())
-    std::from_chars(record[0].value.data(), record[0].value.data() + record[0].value.size(), at);
-  CHECK_TRUE(at >= started);
-  CHECK_TRUE(eventually([&] { return f.keys(f.state_of("legacy")) == 0; }));
-  CHECK_TRUE(now_ms() - started >= 300);
-}
-
-TEST(Retention, RecordsLeftFromARunWithRetentionAreDroppedWhenItIsOff) {
-  Fixture f;
-  f.start(1h);
-  f.use_once("then", 1);
-  CHECK_EQUAL(1u, f.keys("used/count/then"));
-  f.stop();
-  f.start(Duration::zero());
-  CHECK_TRUE(eventually([&] { return f.keys("used/") == 0; }));
-  CHECK_TRUE(f.keys(f.state_of("then")) >= 2);
 }
 
 // Sessions that stop and start again all the time while the sweeper erases
@@ -275,28 +217,4 @@ TEST(Retention, ErasingNeverOverlapsAnIncarnationThatStartsMeanwhile) {
   CHECK_TRUE(eventually([&] { return f.keys("actor/") == 0; }));
   CHECK_TRUE(f.metric("troupe_retention_erased_total") >= 3);
   CHECK_TRUE(fresh > 0);  // measured: about 120 of the 150 starts
-}
-
-TEST(Retention, ANameWithAnAlarmPendingIsKept) {
-  Fixture f;
-  f.start(50ms);
-  f.use_once("waker", 1);
-  {
-    WsTestClient client;
-    auto c = client.connect(f.gateway->port(), "/count/waker");
-    CHECK_TRUE(c->wait_open(3s));
-    STRCMP_EQUAL("1", next_text(*c).c_str());
-    c->send("alarm");
-    STRCMP_EQUAL("set", next_text(*c).c_str());
-    c->close(1000, "bye");
-    CHECK_TRUE(c->wait_closed(3s).has_value());
-    CHECK_TRUE(f.stops.wait_stops(2));
-  }
-  f.use_once("plain", 1);
-  // "plain", stopped after "waker", is erased: "waker" is past the period too.
-  CHECK_TRUE(eventually([&] { return f.keys(f.state_of("plain")) == 0; }));
-  CHECK_TRUE(f.wait_passes(2));
-  CHECK_TRUE(f.keys(f.state_of("waker")) >= 2);
-  CHECK_EQUAL(1u, f.keys("alarms/count/waker"));
-  CHECK_EQUAL(1u, f.keys("used/count/waker"));
 }

@@ -1,5 +1,7 @@
 // Session actors behind the gateway, with real WebSocket clients over
-// loopback: one session per name, broadcast, crash survival, idle stop.
+// loopback: one session per name, broadcast, crash survival. The session
+// logic that runs on timers (idle stop, state across a crash and an idle
+// stop) is tested on virtual time in test/testing/session_harness_test.cpp.
 
 #include <CppUTest/TestHarness.h>
 
@@ -276,21 +278,6 @@ TEST(Session, CloseOnCrashClosesWith1012) {
   LONGS_EQUAL(1012, closing->close_code());
 }
 
-TEST(Session, IdleSessionStopsAndTheNextConnectionStartsItAgain) {
-  Fixture f({.idle_timeout = 50ms});
-  WsTestClient client;
-  auto a = client.connect(f.gateway.port(), "/rooms/sleepy");
-  CHECK_TRUE(a->wait_open(3s));
-  STRCMP_EQUAL("hello sleepy", next_text(*a).c_str());
-  a->close(1000, "bye");
-  CHECK_TRUE(a->wait_closed(3s).has_value());
-  CHECK_TRUE(f.life.wait_stops(1));
-  auto b = client.connect(f.gateway.port(), "/rooms/sleepy");
-  CHECK_TRUE(b->wait_open(3s));
-  STRCMP_EQUAL("hello sleepy", next_text(*b).c_str());
-  LONGS_EQUAL(2, f.life.starts.load());
-}
-
 TEST(Session, AuthorizeRejectsBeforeAnySessionStarts) {
   Fixture f({.authorize = [](const HttpRequest& r) {
     return r.query_param("token") == "secret" ? Admission::admit() : Admission::reject(401);
@@ -401,41 +388,6 @@ struct Counter : PersistentSession<Counter, Tally> {
 };
 
 }  // namespace
-
-TEST(Session, StateSurvivesACrashAndAnIdleStop) {
-  Runtime rt({.schedulers = 2});
-  TempFileStore files(rt);
-  Persistence store(files.client());
-  Lifecycle life;
-  {
-    Gateway gateway(rt, {.server = quick_options(), .persistence = &store});
-    gateway.route("/count", [&] { return std::make_unique<Counter>(&life); },
-                  {.idle_timeout = 50ms, .hand_over_interrupted = true});
-    CHECK_FALSE(gateway.start());
-    WsTestClient client;
-    auto a = client.connect(gateway.port(), "/count/visits");
-    CHECK_TRUE(a->wait_open(3s));
-    STRCMP_EQUAL("0", next_text(*a).c_str());
-    a->send("+");
-    a->send("+");
-    STRCMP_EQUAL("ack 1", next_text(*a).c_str());
-    STRCMP_EQUAL("ack 2", next_text(*a).c_str());
-    a->send("crash");
-    a->send("+");
-    STRCMP_EQUAL("2", next_text(*a).c_str());  // the restarted session loaded 2
-    STRCMP_EQUAL("ack 3", next_text(*a).c_str());
-    a->close(1000, "bye");
-    CHECK_TRUE(a->wait_closed(3s).has_value());
-    CHECK_TRUE(life.wait_stops(1));  // idle: stopped
-    auto b = client.connect(gateway.port(), "/count/visits");
-    CHECK_TRUE(b->wait_open(3s));
-    STRCMP_EQUAL("3", next_text(*b).c_str());  // started again from its snapshot
-    LONGS_EQUAL(3, life.starts.load());
-    gateway.stop();
-  }
-  files.close();
-  rt.shutdown();
-}
 
 TEST(Session, StoppingTheGatewayRunsOnStopSoStateWrittenOnlyThenIsKept) {
   Runtime rt({.schedulers = 2});

@@ -34,6 +34,12 @@ bool Gateway::Route::wait_helpers_gone(Duration limit) {
   return helpers_cv.wait_for(lock, limit, [&] { return helpers == 0; });
 }
 
+void Gateway::Route::close(ConnectionId conn, std::uint16_t code, std::string_view reason) {
+  if (sink) [[unlikely]]
+    return sink->close(conn, code, reason);
+  gateway->server().close(conn, code, reason);
+}
+
 void detail::RelayedConnection::drop_handled() {
   // Kept until handled, not just taken: a frame being handled when its
   // session crashes is still here to be named (hand_over_interrupted).
@@ -151,7 +157,7 @@ void close_group(Gateway::Route& route, detail::Relay& relay, const std::string&
   relay.groups.erase(it);
   for (ConnectionId id : members) relay.connections.at(id).closing = true;
   // close() may call on_close right here, which erases the connection.
-  for (ConnectionId id : members) route.gateway->server().close(id, code, reason);
+  for (ConnectionId id : members) route.close(id, code, reason);
 }
 
 // The connections whose frame the session was handling when it ended: each
@@ -176,8 +182,7 @@ void close_interrupted(Gateway::Route& route, detail::Relay& relay, SessionGroup
     std::erase(group.members, id);
   }
   for (ConnectionId id : interrupted)
-    route.gateway->server().close(id, close_code::internal_error,
-                                  "session failed while handling your message");
+    route.close(id, close_code::internal_error, "session failed while handling your message");
 }
 
 Proc session_watcher(Process& self, Gateway::Route* route, unsigned loop, std::string name) {
@@ -271,7 +276,7 @@ void Gateway::Route::on_message(ConnectionId conn, std::string_view data, Messag
   RelayedConnection& c = it->second;
   c.drop_handled();
   if (c.waiting() >= options.max_pending_frames) {
-    gateway->server().close(conn, close_code::policy_violation, "too many frames queued");
+    close(conn, close_code::policy_violation, "too many frames queued");
     return;  // `c` may be gone: close() can run on_close at once
   }
   detail::SessionFrame frame{conn, std::make_shared<const std::string>(data), kind, c.next_seq++};

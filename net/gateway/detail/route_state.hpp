@@ -98,6 +98,11 @@ struct Gateway::Route : ws::Handler {
   std::string alarm_keeper;                            // registry name of its alarm keeper
   std::vector<std::unique_ptr<detail::Relay>> relays;  // one per loop
   detail::Retention* retention = nullptr;              // the gateway's
+  // Null: connections are the server's. Set: they are a SessionHarness's
+  // (testing/session_harness.hpp), and their frames and closes go there.
+  detail::ConnectionSink* sink = nullptr;
+  // Closes a connection of this route (the server's or the sink's).
+  void close(ConnectionId conn, std::uint16_t code, std::string_view reason);
 
   // The crash record of its sessions, by registry name ("rooms/lobby").
   std::unique_ptr<detail::SessionHealth> health;

@@ -64,6 +64,7 @@ class SessionHost {
   Pid parent;  // the route's supervisor: its exit signal is a shutdown
   Duration idle_timeout{};
   ws::Server* server = nullptr;
+  ConnectionSink* sink = nullptr;  // instead of `server`: a SessionHarness's
   Persistence* persistence = nullptr;
 
   // The session's alarm as the route's book has it.
@@ -97,9 +98,9 @@ struct SessionAccess {
   static Task<> end_state(SessionBase& s, Process& self, const ExitReason& reason) {
     return s.end_state(self, reason);
   }
-  static Connection& add(SessionBase& s, SessionConnect& c, ws::Server* server) {
+  static Connection& add(SessionBase& s, SessionConnect& c, const SessionHost& host) {
     auto& slot = s.connections_[c.conn.value];
-    slot = std::make_unique<Connection>(c.conn, server);
+    slot = std::make_unique<Connection>(c.conn, host.server, host.sink);
     slot->progress_ = std::move(c.progress);
     slot->pending_ = c.pending;
     return *slot;
@@ -211,7 +212,7 @@ TROUPE_HEADER_COROUTINE Task<> serve_session(Process& self, SessionHost& host, S
         SessionAccess::handled(*c, frame->seq);
       }
     } else if (connect) {
-      Connection& conn = SessionAccess::add(base, *connect, host.server);
+      Connection& conn = SessionAccess::add(base, *connect, host);
       ConnectInfo info{std::move(connect->request), connect->resumed,
                        std::move(connect->interrupted)};
       co_await run_callback([&] { return s.on_connect(conn, info); });

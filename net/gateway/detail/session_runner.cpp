@@ -60,6 +60,7 @@ Proc SessionRunner::run(Process& self, Gateway::Route* route, std::string name, 
   host.parent = parent;
   host.idle_timeout = route->options.idle_timeout;
   host.server = &route->gateway->server();
+  host.sink = route->sink;
   host.persistence = route->gateway->persistence();
 
   const auto started = steady_now();
@@ -91,10 +92,14 @@ Proc SessionRunner::run(Process& self, Gateway::Route* route, std::string name, 
 // --- session helpers ---------------------------------------------------------------------------
 
 bool Connection::send(std::string_view data, MessageKind kind) const {
+  if (sink_) [[unlikely]]
+    return sink_->send(id_, data, kind);
   return server_->send(id_, data, kind);
 }
 
 void Connection::close(std::uint16_t code, std::string_view reason) const {
+  if (sink_) [[unlikely]]
+    return sink_->close(id_, code, reason);
   server_->close(id_, code, reason);
 }
 
