@@ -5,6 +5,7 @@
 
 #include "runtime/backoff.hpp"
 #include "runtime/clock.hpp"
+#include "runtime/detail/sim_hooks.hpp"
 
 namespace troupe {
 
@@ -26,6 +27,10 @@ namespace {
 using SystemClock = std::chrono::system_clock;
 
 std::uint64_t new_token() {
+#ifdef TROUPE_SIMULATION
+  // The simulation's draws, so that a run replays from its seed.
+  if (detail::SimHooks* hooks = detail::sim_hooks()) return hooks->random() | 1;
+#endif
   static std::atomic<std::uint64_t> counter{
       std::random_device{}() ^ static_cast<std::uint64_t>(system_now().time_since_epoch().count())};
   // splitmix64: distinct counters give well-spread tokens.

@@ -5,6 +5,8 @@
 #include <cstdio>
 #include <random>
 
+#include "runtime/detail/sim_hooks.hpp"
+
 namespace troupe {
 
 Duration backoff_delay(const Backoff& b, unsigned n, double u) {
@@ -20,6 +22,11 @@ Duration backoff_delay(const Backoff& b, unsigned n, double u) {
 }
 
 Duration backoff_delay(const Backoff& b, unsigned n) {
+#ifdef TROUPE_SIMULATION
+  // The simulation's draws, so that a run replays from its seed.
+  if (detail::SimHooks* hooks = detail::sim_hooks())
+    return backoff_delay(b, n, static_cast<double>(hooks->random() >> 11) * 0x1.0p-53);
+#endif
   thread_local std::minstd_rand rng{std::random_device{}()};
   std::uniform_real_distribution<double> u(0.0, 1.0);
   return backoff_delay(b, n, u(rng));

@@ -44,7 +44,7 @@ bool traced(detail::MsgKind kind) {
 
 class TestRuntime::Hooks final : public detail::SimHooks {
  public:
-  explicit Hooks(TestRuntime& t) : t_(t) {}
+  explicit Hooks(TestRuntime& t) : t_(t), draws_(t.seed_ ^ 0x5deece66dull) {}
 
   std::int64_t steady_now_ns() override { return t_.now_ns_; }
   std::int64_t system_now_ns() override {
@@ -52,6 +52,10 @@ class TestRuntime::Hooks final : public detail::SimHooks {
                .count() +
            (t_.now_ns_ - start_ns);
   }
+
+  // A stream of its own, so that the library's draws do not shift the
+  // order of runs the seed decides.
+  std::uint64_t random() override { return splitmix64(draws_); }
 
   void on_deliver(Pid from, Pid to, const detail::MessageNode& node) override {
     if (!traced(node.kind)) return;
@@ -75,6 +79,7 @@ class TestRuntime::Hooks final : public detail::SimHooks {
 
  private:
   TestRuntime& t_;
+  std::uint64_t draws_;
 };
 
 TestRuntime::TestRuntime(TestOptions options)

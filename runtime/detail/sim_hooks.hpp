@@ -28,6 +28,9 @@ class TROUPE_EXPORT SimHooks {
   // and system (alarms, ages of stored data).
   virtual std::int64_t steady_now_ns() = 0;
   virtual std::int64_t system_now_ns() = 0;
+  // A random number, for what the library draws at random (backoff
+  // jitter, writer tokens): from the seed, so that a run replays.
+  virtual std::uint64_t random() = 0;
   // `node` is about to be queued for `to`, sent by `from` (empty outside a
   // process).
   virtual void on_deliver(Pid from, Pid to, const MessageNode& node) = 0;

@@ -126,3 +126,36 @@ TEST(RestartBackoff, DelayResetsAfterTheChildStaysUp) {
   LONGS_EQUAL(4, d[1]);  // crashed right after its restart: the delay doubles
   LONGS_EQUAL(2, d[2]);  // stayed up past reset_after: back to base
 }
+
+namespace {
+// The restart delays of a child crashed four times under a jittered backoff.
+std::vector<long> jittered_delays(std::uint64_t seed) {
+  EventRecorder recorder;
+  TestRuntime t(troupe::testing::TestOptions{.seed = seed});
+  t.spawn([&](Process& self) -> Proc {
+    self.trap_exit(true);
+    Backoff b{.base = 1s, .cap = 1min, .jitter = 0.5, .reset_after = 1h};
+    SupervisorSpec spec{.intensity = 10, .children = {backed_off("w", self.self(), b)}};
+    auto sup = co_await start_supervisor(self, spec);
+    co_await next_started(self);
+    for (int i = 0; i < 4; ++i) {
+      cast(self, "w", Crash{});
+      co_await next_started(self);
+    }
+    self.exit(*sup, troupe::shutdown);
+  });
+  CHECK(t.run_to_end());
+  std::vector<long> out;
+  for (auto& e : recorder.events())
+    if (e.kind == SupervisorEvent::Kind::restart_delayed)
+      out.push_back(std::chrono::duration_cast<std::chrono::microseconds>(e.delay).count());
+  return out;
+}
+}  // namespace
+
+TEST(RestartBackoff, JitteredDelaysReplayFromTheSeed) {
+  const auto first = jittered_delays(11);
+  LONGS_EQUAL(4, first.size());
+  CHECK(first == jittered_delays(11));
+  CHECK(first != jittered_delays(12));
+}
