@@ -165,6 +165,7 @@ bool TlsClient::connect(std::uint16_t port, const TlsClientOptions& options) {
   SSL_set_tlsext_host_name(ssl_, options.host.c_str());
   SSL_set1_host(ssl_, options.host.c_str());
   SSL_set_fd(ssl_, fd_);
+  if (options.session) SSL_set_session(ssl_, options.session);
   if (SSL_connect(ssl_) != 1) {
     const long verify = SSL_get_verify_result(ssl_);
     error_ = "handshake failed: " + errors();
@@ -177,6 +178,14 @@ bool TlsClient::connect(std::uint16_t port, const TlsClientOptions& options) {
 
 int TlsClient::version() const {
   return ssl_ ? SSL_version(ssl_) : 0;
+}
+
+bool TlsClient::resumed() const {
+  return ssl_ && SSL_session_reused(ssl_) == 1;
+}
+
+SSL_SESSION* TlsClient::take_session() const {
+  return ssl_ ? SSL_get1_session(ssl_) : nullptr;
 }
 
 long TlsClient::peer_serial() const {

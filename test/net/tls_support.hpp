@@ -49,6 +49,7 @@ struct TlsClientOptions {
   int min_version = TLS1_2_VERSION;  // TLS1_VERSION ... TLS1_3_VERSION
   int max_version = 0;               // 0: the highest
   milliseconds timeout = milliseconds(5000);
+  SSL_SESSION* session = nullptr;  // to resume (not owned)
 };
 
 class TlsClient {
@@ -65,6 +66,10 @@ class TlsClient {
   // serial of the server's certificate.
   int version() const;
   long peer_serial() const;
+  bool resumed() const;
+  // The session to resume later (a TLS 1.3 ticket arrives after the
+  // handshake: read something first). Owned by the caller (SSL_SESSION_free).
+  SSL_SESSION* take_session() const;
 
   // Sends an upgrade for `path`; returns the response status (101: open).
   int upgrade(const std::string& path);

@@ -231,3 +231,26 @@ TEST(Tls, ServesSeveralLoops) {
   }
   CHECK_TRUE(server.stop());
 }
+
+TEST(Tls, ASessionResumesOnEveryLoop) {
+  TlsFiles files;
+  TestServer server(files.options(), 3);
+  TlsClient first;
+  CHECK_TRUE_TEXT(first.connect(server.port(), files.client()), first.error().c_str());
+  CHECK_EQUAL(101, first.upgrade("/echo/r"));
+  CHECK_TRUE(first.send_text("x"));
+  CHECK_TRUE(first.read_message().has_value());  // the ticket came before it
+  SSL_SESSION* session = first.take_session();
+  CHECK_TRUE(session != nullptr);
+  // Connections are dealt to the loops in turn: these land on all three.
+  for (int i = 0; i < 3; ++i) {
+    TlsClientOptions options = files.client();
+    options.session = session;
+    TlsClient again;
+    CHECK_TRUE_TEXT(again.connect(server.port(), options), again.error().c_str());
+    CHECK_TRUE(again.resumed());
+    CHECK_EQUAL(101, again.upgrade("/echo/r" + std::to_string(i)));
+  }
+  SSL_SESSION_free(session);
+  CHECK_TRUE(server.stop());
+}

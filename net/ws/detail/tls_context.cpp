@@ -5,12 +5,14 @@
 #include <openssl/bn.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
+#include <openssl/rand.h>
 #include <openssl/x509.h>
 
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <stdexcept>
 
 namespace troupe::detail {
 namespace {
@@ -150,6 +152,13 @@ FilesStamp stamp_files(const std::string& cert_file, const std::string& key_file
   return {stamp_file(cert_file), stamp_file(key_file)};
 }
 
+TlsCertificates::TlsCertificates(std::string cert_file, std::string key_file)
+    : cert_file_(std::move(cert_file)), key_file_(std::move(key_file)) {
+  if (RAND_bytes(ticket_keys_, ticket_keys_size) != 1) {
+    throw std::runtime_error("TLS: no random bytes for the session ticket keys");
+  }
+}
+
 std::shared_ptr<const CertifiedKey> TlsCertificates::current() const {
   std::lock_guard lock(mu_);
   return current_;
@@ -174,6 +183,13 @@ bool configure_server_context(SSL_CTX* ctx, TlsCertificates& certificates, std::
     return false;
   }
   SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION);
+  // Each loop has its own SSL_CTX and a client's next connection usually
+  // lands on another loop: the same keys let its ticket resume there.
+  if (SSL_CTX_set_tlsext_ticket_keys(ctx, const_cast<unsigned char*>(certificates.ticket_keys()),
+                                     TlsCertificates::ticket_keys_size) != 1) {
+    error = "cannot set the session ticket keys: " + openssl_errors();
+    return false;
+  }
   SSL_CTX_set_cert_cb(ctx, select_certificate, &certificates);
   return true;
 }

@@ -74,8 +74,8 @@ FilesStamp stamp_files(const std::string& cert_file, const std::string& key_file
 // handshakes while the reloader replaces it.
 class TlsCertificates {
  public:
-  TlsCertificates(std::string cert_file, std::string key_file)
-      : cert_file_(std::move(cert_file)), key_file_(std::move(key_file)) {}
+  // Also draws the session ticket keys all loops share.
+  TlsCertificates(std::string cert_file, std::string key_file);
 
   const std::string& cert_file() const { return cert_file_; }
   const std::string& key_file() const { return key_file_; }
@@ -83,8 +83,15 @@ class TlsCertificates {
   std::shared_ptr<const CertifiedKey> current() const;
   void replace(std::shared_ptr<const CertifiedKey> next);
 
+  // Session ticket keys (name, HMAC and AES keys: OpenSSL's 80-byte layout),
+  // the same in every loop's SSL_CTX so that a ticket resumes on any loop.
+  // Random per server: tickets do not outlive it.
+  const unsigned char* ticket_keys() const { return ticket_keys_; }
+  static constexpr int ticket_keys_size = 80;
+
  private:
   const std::string cert_file_, key_file_;
+  unsigned char ticket_keys_[ticket_keys_size] = {};
   mutable std::mutex mu_;
   std::shared_ptr<const CertifiedKey> current_;
 };
@@ -92,7 +99,8 @@ class TlsCertificates {
 // Sets up an lws vhost's server SSL_CTX: TLS 1.2 at least (1.3 whenever the
 // client has it), forward-secret AEAD ciphers only, no renegotiation or
 // compression, and `certificates`' current certificate for every handshake
-// (the object must outlive the SSL_CTX). False, with `error`, if OpenSSL
+// (the object must outlive the SSL_CTX), and its shared session ticket keys.
+// False, with `error`, if OpenSSL
 // refused a setting.
 bool configure_server_context(SSL_CTX* ctx, TlsCertificates& certificates, std::string& error);
 
