@@ -80,6 +80,8 @@ std::error_code load_tls(detail::ServerShared& shared) {
   shared.tls =
       std::make_unique<detail::TlsCertificates>(options.tls_cert_file, options.tls_key_file);
   shared.tls->replace(std::move(loaded.certified));
+  shared.tls_unused_client.reset(SSL_CTX_new(TLS_client_method()));
+  if (!shared.tls_unused_client) return std::make_error_code(std::errc::not_enough_memory);
   return {};
 }
 

@@ -151,6 +151,7 @@ std::error_code LoopWorker::init(std::vector<LoopWorker*> all) {
     info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT | LWS_SERVER_OPTION_CREATE_VHOST_SSL_CTX;
     // Not h2: our checks and callbacks are written for HTTP/1.1 upgrades.
     info.alpn = "http/1.1";
+    info.provided_client_ssl_ctx = shared_.tls_unused_client.get();
   }
 
   // lws's handles are the ones that appear during create; remembering them

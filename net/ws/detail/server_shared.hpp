@@ -91,6 +91,12 @@ struct ServerShared {
   // handshakes use, and the files' stamp when it was read.
   std::unique_ptr<TlsCertificates> tls;
   FilesStamp tls_stamp;
+  // Given to every lws context as its client SSL_CTX, which the server never
+  // uses: otherwise each context makes its own, loading the system's CA
+  // store (0.7 MB), and lws 4.1.6 leaks all but the last one made in the
+  // process (their refcount sits at an ex_data index that the next context's
+  // TLS init replaces). lws does not free a provided one: this does.
+  std::unique_ptr<SSL_CTX, void (*)(SSL_CTX*)> tls_unused_client{nullptr, SSL_CTX_free};
 };
 
 }  // namespace troupe::detail
