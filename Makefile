@@ -37,7 +37,7 @@ DEPS_OK  := $(BUILD)/.deps-ok
 INSTALLING_GOALS := deps test check asan tsan bench bench-ws bench-isolation chaos soak run fuzz
 DEPS_FIRST := $(if $(filter $(INSTALLING_GOALS),$(MAKECMDGOALS)),$(DEPS_OK))
 
-PKGS     := libuv libwebsockets hiredis
+PKGS     := libuv libwebsockets hiredis openssl
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 

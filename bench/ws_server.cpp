@@ -9,6 +9,7 @@
 //
 //   ws_server [--port=N] [--schedulers=N] [--isolation=on|off]   (PORT from the environment too)
 //             [--watchdog=on|off] [--io-schedulers=N]   (override one half of --isolation)
+//             [--tls-cert=FILE --tls-key=FILE]   (serve wss:// only; bench/tls.sh)
 // Schedulers default to the CPUs this process may run on (the kit pins it).
 // --isolation=off turns the watchdog off and puts the sockets back on the
 // runtime's schedulers (io_schedulers = 0): the shape before issue #17, to
@@ -94,6 +95,12 @@ int main(int argc, char** argv) {
   Runtime rt(options);
   ws::Options server;
   server.port = static_cast<std::uint16_t>(port);
+  server.tls_cert_file = args.str("tls-cert");
+  server.tls_key_file = args.str("tls-key");
+  if (server.tls_cert_file.empty() != server.tls_key_file.empty()) {
+    std::fprintf(stderr, "ws_server: --tls-cert and --tls-key go together\n");
+    return 2;
+  }
   GatewayOptions gateway_options{.server = server};
   gateway_options.io_schedulers = isolation == "on" ? 1 : 0;
   if (args.num("io-schedulers", -1) >= 0)
@@ -111,8 +118,9 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "ws_server: cannot listen on port %ld: %s\n", port, err.message().c_str());
     return 1;
   }
-  std::fprintf(stderr, "ws_server: listening on 127.0.0.1:%u with %u schedulers, isolation %s\n",
-               gateway.port(), schedulers, isolation.c_str());
+  std::fprintf(
+      stderr, "ws_server: listening on 127.0.0.1:%u (%s) with %u schedulers, isolation %s\n",
+      gateway.port(), server.tls_cert_file.empty() ? "ws" : "wss", schedulers, isolation.c_str());
   // Runs until SIGINT/SIGTERM (the kit kills the process group).
   sigset_t set;
   sigemptyset(&set);

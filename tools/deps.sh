@@ -7,7 +7,7 @@ set -euo pipefail
 packages=(
   build-essential make pkg-config cmake git ca-certificates procps
   clang libclang-rt-14-dev
-  libuv1-dev libmsgpack-cxx-dev libwebsockets-dev libwebsockets-evlib-uv
+  libuv1-dev libmsgpack-cxx-dev libwebsockets-dev libwebsockets-evlib-uv libssl-dev openssl
   libhiredis-dev cpputest redis-server redis-tools
   python3 python3-websockets clang-format time
   nlohmann-json3-dev

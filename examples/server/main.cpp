@@ -46,6 +46,8 @@ struct Config {
   std::string log = "info";
   std::string log_format = "text";
   std::string www = "examples/server/www";
+  std::string tls_cert;
+  std::string tls_key;
   bool demo_faults = false;
 };
 
@@ -61,6 +63,9 @@ const char* usage = R"(usage: server [options]
   --log=LEVEL         TROUPE_LOG           (info; debug, warning, error; quiet: no supervisor events)
   --log-format=F      TROUPE_LOG_FORMAT    (text; json: one JSON object per stderr line)
   --www=DIR           the page's directory (examples/server/www)
+  --tls-cert=FILE     TROUPE_TLS_CERT      (none; with --tls-key: https:// and wss:// only, this
+                                            PEM certificate chain, reloaded when the files change)
+  --tls-key=FILE      TROUPE_TLS_KEY       (the certificate's PEM private key, not encrypted)
   --demo-faults       allow clients to crash a room on purpose ({"type":"crash"})
 )";
 
@@ -81,6 +86,8 @@ Config configure(int argc, char** argv) {
   c.retention_s = std::atol(env_or("TROUPE_RETENTION", "0").c_str());
   c.log = env_or("TROUPE_LOG", c.log);
   c.log_format = env_or("TROUPE_LOG_FORMAT", c.log_format);
+  c.tls_cert = env_or("TROUPE_TLS_CERT", "");
+  c.tls_key = env_or("TROUPE_TLS_KEY", "");
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto value = [&](const char* flag) -> std::optional<std::string> {
@@ -115,10 +122,18 @@ Config configure(int argc, char** argv) {
       c.log_format = *v;
     } else if (auto v = value("--www")) {
       c.www = *v;
+    } else if (auto v = value("--tls-cert")) {
+      c.tls_cert = *v;
+    } else if (auto v = value("--tls-key")) {
+      c.tls_key = *v;
     } else {
       std::fprintf(stderr, "server: unknown option %s\n%s", a.c_str(), usage);
       std::exit(2);
     }
+  }
+  if (c.tls_cert.empty() != c.tls_key.empty()) {
+    std::fprintf(stderr, "server: --tls-cert and --tls-key go together\n%s", usage);
+    std::exit(2);
   }
   return c;
 }
@@ -143,11 +158,14 @@ std::future<troupe::ExitReason> exit_of(troupe::Runtime& rt, troupe::Pid pid) {
 void print_banner(const Config& config, unsigned port) {
   const char* host = config.bind.c_str();
   std::string where = config.redis_url.empty() ? config.data_dir : config.redis_url;
-  std::printf("Troupe examples on http://%s:%u/  (state in %s)\n", host, port, where.c_str());
-  std::printf("  chat:    ws://%s:%u/chat/<room>?name=<nick>\n", host, port);
-  std::printf("  counter: ws://%s:%u/counter/<name>\n", host, port);
-  std::printf("  game:    ws://%s:%u/game/<name>?name=<nick>  (page: /static/game.html)\n", host,
-              port);
+  const bool tls = !config.tls_cert.empty();
+  const char* http = tls ? "https" : "http";
+  const char* ws = tls ? "wss" : "ws";
+  std::printf("Troupe examples on %s://%s:%u/  (state in %s)\n", http, host, port, where.c_str());
+  std::printf("  chat:    %s://%s:%u/chat/<room>?name=<nick>\n", ws, host, port);
+  std::printf("  counter: %s://%s:%u/counter/<name>\n", ws, host, port);
+  std::printf("  game:    %s://%s:%u/game/<name>?name=<nick>  (page: /static/game.html)\n", ws,
+              host, port);
   std::printf("Ctrl-C to stop.\n");
   std::fflush(stdout);
 }
@@ -176,6 +194,8 @@ int main(int argc, char** argv) {
   server.address = config.bind;
   server.port = static_cast<std::uint16_t>(config.port);
   server.static_dir = config.www;
+  server.tls_cert_file = config.tls_cert;
+  server.tls_key_file = config.tls_key;
   troupe::Gateway gateway(rt,
                           {.server = server,
                            .persistence = &persistence,

@@ -32,6 +32,10 @@ struct TROUPE_EXPORT Counters {
   std::uint64_t throttled = 0;        // times a connection over its rate was slowed
   std::uint64_t closed_for_rate = 0;  // closed with 1008 for staying over its rate
   std::uint64_t outbound_bytes = 0;   // held for slow readers now (max_total_outbound_bytes)
+  // TLS: certificate files reloaded after a change, and changes that could
+  // not be used (the previous certificate stayed in service).
+  std::uint64_t tls_reloads = 0;
+  std::uint64_t tls_reload_failures = 0;
 };
 
 }  // namespace troupe::ws

@@ -103,6 +103,22 @@ struct TROUPE_EXPORT Options {
   // serves index.html. Host and Origin checks apply as to any request.
   std::string static_dir;
   std::string static_mount = "/static";
+
+  // TLS (wss:// and https://), served by libwebsockets with OpenSSL. Both
+  // empty (the default): plain ws:// and http://. Both set: the port speaks
+  // TLS only; a plain HTTP request on it is answered 400 and closed.
+  // tls_cert_file: PEM, the server's certificate first, then the
+  // intermediates (a "fullchain.pem"); tls_key_file: its private key, PEM,
+  // not encrypted. TLS 1.2 and 1.3 only (1.3 when the client has it), AEAD
+  // ciphers with forward secrecy, HTTP/1.1 only (no h2 in ALPN). start()
+  // fails (and logs why) when they cannot be used. The files are checked
+  // every tls_reload_interval: once changed (and unchanged for one more
+  // interval), new connections get the new certificate and open ones keep
+  // theirs; a replacement that cannot be used is logged as an error and the
+  // old certificate stays (docs/net.md, "TLS (wss://)"). Zero: never reload.
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  std::chrono::milliseconds tls_reload_interval{5000};
 };
 
 }  // namespace troupe::ws

@@ -62,6 +62,29 @@ void configure_heartbeat(detail::ServerShared& shared) {
   }
 }
 
+// The certificate every loop starts with; an error (logged) when unusable.
+std::error_code load_tls(detail::ServerShared& shared) {
+  const ws::Options& options = shared.options;
+  if (options.tls_cert_file.empty()) return {};
+  shared.tls_stamp = detail::stamp_files(options.tls_cert_file, options.tls_key_file);
+  detail::LoadedCertificate loaded =
+      detail::load_certified_key(options.tls_cert_file, options.tls_key_file);
+  if (!loaded.certified) {
+    log_error(
+        "ws", "TLS certificate unusable, not serving",
+        {{"cert", options.tls_cert_file}, {"key", options.tls_key_file}, {"error", loaded.error}});
+    return std::make_error_code(std::errc::invalid_argument);
+  }
+  log_info("ws", "TLS certificate loaded",
+           {{"cert", options.tls_cert_file}, {"certificate", loaded.certified->description()}});
+  shared.tls =
+      std::make_unique<detail::TlsCertificates>(options.tls_cert_file, options.tls_key_file);
+  shared.tls->replace(std::move(loaded.certified));
+  shared.tls_unused_client.reset(SSL_CTX_new(TLS_client_method()));
+  if (!shared.tls_unused_client) return std::make_error_code(std::errc::not_enough_memory);
+  return {};
+}
+
 // Runs fn on the loop's thread (through its post hook) or inline, and waits.
 std::error_code run_on(const ws::EventLoop& loop, const std::function<std::error_code()>& fn) {
   if (!loop.post) return fn();
@@ -85,6 +108,9 @@ ws::Server::Server(std::vector<ws::EventLoop> loops, ws::Options options)
   const auto& opts = shared_->options;
   if (!opts.static_dir.empty() && !is_valid_prefix(opts.static_mount)) {
     throw std::invalid_argument("ws::Server: bad static_mount");
+  }
+  if (opts.tls_cert_file.empty() != opts.tls_key_file.empty()) {
+    throw std::invalid_argument("ws::Server: tls_cert_file and tls_key_file go together");
   }
 }
 
@@ -135,6 +161,11 @@ std::error_code ws::Server::start() {
   configure_static_files(*shared_);
 
   const auto& options = shared_->options;
+  if (auto error = load_tls(*shared_)) {
+    std::lock_guard lock(state_mu_);
+    state_ = State::stopped;
+    return error;
+  }
   int fd = -1;
   if (auto error = detail::open_listen_socket(options.address, options.port, options.listen_backlog,
                                               fd, port_)) {

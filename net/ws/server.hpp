@@ -14,6 +14,9 @@
 // 127.0.0.1 and [::1] by default), Origin must be same-origin or listed (403,
 // ws::Options::allowed_origins), and decoded query parameters must be UTF-8
 // without NUL (400). Text frames are valid UTF-8 both ways (see send()).
+// With a certificate (ws::Options::tls_cert_file) the port serves wss:// and
+// https:// only, and the head is read by lws after the TLS handshake: one
+// lws cannot hold is closed without a status (docs/net.md, "TLS (wss://)").
 //
 // Lifecycle: construct -> add_route / add_http_handler -> start() -> serve ->
 // shutdown() -> (all loops released) -> destroy. The loops must keep running

@@ -63,9 +63,16 @@ HeadVerdict judge_head(std::string_view bytes, const HeadLimits& limits) {
   return {};
 }
 
+HeadVerdict judge_tls_start(std::string_view bytes) {
+  // 0x16: the content type of a TLS handshake record, the ClientHello's.
+  if (!bytes.empty() && bytes[0] == 0x16) return {};
+  return {400, "this port speaks TLS only: use wss:// or https://"};
+}
+
 struct HeadReader::Pending {
   HeadReader* owner = nullptr;
   int fd = -1;
+  std::uint64_t accepted_ms = 0;
   uv_poll_t poll{};
   uv_timer_t timer{};
   std::string bytes;
@@ -78,7 +85,7 @@ struct HeadReader::Pending {
 };
 
 HeadReader::HeadReader(uv_loop_t* loop, HeadLimits limits,
-                       std::function<void(int, std::string)> on_ready,
+                       std::function<void(int, std::string, std::uint64_t)> on_ready,
                        std::function<void(int)> on_refused)
     : loop_(loop),
       limits_(limits),
@@ -94,27 +101,32 @@ void HeadReader::start(int fd) {
   // the loop is busy) is judged from a peek, with no poll handle or timer,
   // and lws then reads it from the socket itself: adopting a socket with
   // bytes already read costs lws far more (measured: connects/s -40 %).
+  const std::uint64_t accepted_ms = uv_now(loop_);
   HeadVerdict verdict;
   char chunk[4096];
   ssize_t n;
   do {
-    n = ::recv(fd, chunk, sizeof(chunk), MSG_PEEK);
+    n = ::recv(fd, chunk, limits_.tls ? 1 : sizeof(chunk), MSG_PEEK);
   } while (n < 0 && errno == EINTR);
   if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {
     ::close(fd);  // gone before it asked anything
     return;
   }
-  if (n > 0) {
+  if (n > 0 && limits_.tls) {
+    verdict = judge_tls_start(std::string_view(chunk, 1));
+    if (verdict.status == 0) return on_ready_(fd, std::string(), accepted_ms);
+  } else if (n > 0) {
     const std::string_view peeked(chunk, static_cast<std::size_t>(n));
     const bool complete = peeked.find("\r\n\r\n") != std::string_view::npos;
     if (complete || peeked.size() > limits_.max_head_bytes) {
       verdict = judge_head(peeked, limits_);
-      if (verdict.status == 0 && complete) return on_ready_(fd, std::string());
+      if (verdict.status == 0 && complete) return on_ready_(fd, std::string(), accepted_ms);
     }
   }
   auto* p = new Pending;
   p->owner = this;
   p->fd = fd;
+  p->accepted_ms = accepted_ms;
   if (uv_poll_init_socket(loop_, &p->poll, fd) != 0) {
     ::close(fd);
     delete p;
@@ -146,6 +158,18 @@ void HeadReader::on_timeout(uv_timer_t* handle) {
 
 void HeadReader::read_some(Pending& p) {
   char chunk[4096];
+  if (limits_.tls && !p.draining) {
+    // Peeked: lws's TLS accept reads the ClientHello itself.
+    ssize_t n;
+    do {
+      n = ::recv(p.fd, chunk, 1, MSG_PEEK);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+    if (n <= 0) return finish(p, false);
+    const HeadVerdict verdict = judge_tls_start(std::string_view(chunk, 1));
+    if (verdict.status != 0) return refuse(p, verdict);
+    return finish(p, true);
+  }
   for (;;) {
     std::size_t want = sizeof(chunk);
     if (!p.draining) want = std::min(want, limits_.max_head_bytes + 1 - p.bytes.size());
@@ -204,7 +228,7 @@ void HeadReader::finish(Pending& p, bool hand_over) {
   uv_close(reinterpret_cast<uv_handle_t*>(&p.poll), closed);
   uv_close(reinterpret_cast<uv_handle_t*>(&p.timer), closed);
   if (hand_over) {
-    on_ready_(p.fd, std::move(p.bytes));
+    on_ready_(p.fd, std::move(p.bytes), p.accepted_ms);
   } else {
     ::close(p.fd);
   }

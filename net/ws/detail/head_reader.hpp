@@ -12,8 +12,14 @@
 // connection it was only peeked at, and lws reads it from the socket as
 // usual; otherwise with the bytes read, which lws then parses as if it had
 // read them itself (lws_adopt_socket_vhost_readbuf, much dearer for lws). Later
-// requests on a kept-alive connection go to lws directly. Plain TCP only:
-// a TLS listener would have to finish its handshake before this can read.
+// requests on a kept-alive connection go to lws directly.
+//
+// On a TLS port (HeadLimits::tls) the head is encrypted and only lws, after
+// the handshake, can read it: the reader then waits for the first byte only,
+// peeked, never read. 0x16 (a TLS handshake record) hands the connection on;
+// anything else (plain HTTP on the TLS port) is answered 400 in plain text,
+// as nginx does, and closed. A client that sends nothing within `timeout` is
+// dropped as a slow head is; TlsDeadlines takes over from there.
 //
 // Loop-thread only. Each pending connection has a poll handle and a timer:
 // a head not complete within `timeout` is dropped (slow or silent clients),
@@ -24,6 +30,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <string_view>
@@ -34,6 +41,7 @@ struct HeadLimits {
   std::size_t max_head_bytes = 4096;
   std::size_t max_query_params = 64;
   std::chrono::milliseconds timeout{5000};
+  bool tls = false;
 };
 
 // The verdict on a complete head (through "\r\n\r\n") or on bytes that
@@ -43,14 +51,18 @@ struct HeadVerdict {
   std::string_view body;
 };
 HeadVerdict judge_head(std::string_view bytes, const HeadLimits& limits);
+// On a TLS port: the verdict on the first bytes a client sent (not empty).
+HeadVerdict judge_tls_start(std::string_view bytes);
 
 class HeadReader {
  public:
-  // on_ready(fd, bytes): the head passed; the callee owns fd from then on.
-  // `bytes` is what was read off the socket: empty when nothing was.
+  // on_ready(fd, bytes, accepted_ms): the head passed (on a TLS port: the
+  // first byte was a TLS handshake's); the callee owns fd from then on.
+  // `bytes` is what was read off the socket: empty when nothing was (always,
+  // on a TLS port). accepted_ms: when start() took it, on uv_now's clock.
   // on_refused(status): a head was answered with `status` (may be empty).
   HeadReader(uv_loop_t* loop, HeadLimits limits,
-             std::function<void(int fd, std::string bytes)> on_ready,
+             std::function<void(int fd, std::string bytes, std::uint64_t accepted_ms)> on_ready,
              std::function<void(int status)> on_refused = {});
   HeadReader(const HeadReader&) = delete;
   HeadReader& operator=(const HeadReader&) = delete;
@@ -74,7 +86,7 @@ class HeadReader {
 
   uv_loop_t* loop_;
   HeadLimits limits_;
-  std::function<void(int, std::string)> on_ready_;
+  std::function<void(int, std::string, std::uint64_t)> on_ready_;
   std::function<void(int)> on_refused_;
   Pending* first_ = nullptr;  // intrusive list of live entries
   std::size_t pending_ = 0;   // entries whose handles are not yet released

@@ -13,6 +13,7 @@
 #include <mutex>
 
 #include "net/ws/detail/listener.hpp"
+#include "net/ws/detail/tls_reloader.hpp"
 #include "net/ws/server.hpp"
 #include "runtime/log.hpp"
 
@@ -100,13 +101,15 @@ std::error_code LoopWorker::init(std::vector<LoopWorker*> all) {
   flush_.data = this;
   HeadLimits limits;
   limits.timeout = shared_.options.handshake_timeout;
+  limits.tls = shared_.tls != nullptr;
   heads_ = std::make_unique<HeadReader>(
       loop_, limits,
-      [this](int fd, std::string bytes) {
+      [this](int fd, std::string bytes, std::uint64_t accepted_ms) {
         if (phase_ != Phase::serving) {
           ::close(fd);
           return;
         }
+        if (shared_.tls) return adopt_tls(fd, accepted_ms);
         // On failure lws has closed the socket itself.
         if (bytes.empty())
           lws_adopt_socket_vhost(vhost_, fd);
@@ -116,7 +119,9 @@ std::error_code LoopWorker::init(std::vector<LoopWorker*> all) {
       [this](int) { AtomicCounters::bump(shared_.counters.heads_refused); });
   uv_timer_init(loop_, &throttle_timer_);
   throttle_timer_.data = this;
-  open_handles_ = 5;  // wake_, teardown_timer_, flush_, throttle_timer_ and the head reader
+  tls_deadlines_.init(loop_);
+  // wake_, teardown_timer_, flush_, throttle_timer_, the head reader, tls_deadlines_
+  open_handles_ = 6;
   {
     std::lock_guard lock(inbox_mu_);
     inbox_open_ = true;
@@ -140,6 +145,14 @@ std::error_code LoopWorker::init(std::vector<LoopWorker*> all) {
   // Room for any head the HeadReader lets through (decoded, it only shrinks).
   info.max_http_header_data = static_cast<unsigned short>(limits.max_head_bytes + 1024);
   info.retry_and_idle_policy = &shared_.retry_policy;
+  if (shared_.tls) {
+    // The vhost's SSL_CTX is set up in configure_tls(), from the certificate
+    // start() loaded; lws reads no file itself.
+    info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT | LWS_SERVER_OPTION_CREATE_VHOST_SSL_CTX;
+    // Not h2: our checks and callbacks are written for HTTP/1.1 upgrades.
+    info.alpn = "http/1.1";
+    info.provided_client_ssl_ctx = shared_.tls_unused_client.get();
+  }
 
   // lws's handles are the ones that appear during create; remembering them
   // is how teardown knows when lws has left a loop that others share.
@@ -167,8 +180,40 @@ std::error_code LoopWorker::listen(int fd) {
   listener_ = new Listener(
       loop_, fd, [this](int accepted) { deal(accepted); }, [this] { on_handle_closed(); });
   const auto error = listener_->start();
-  if (error) listener_ = nullptr;
-  return error;
+  if (error) {
+    listener_ = nullptr;
+    return error;
+  }
+  const auto interval = shared_.options.tls_reload_interval;
+  if (shared_.tls && interval.count() > 0) {
+    ++open_handles_;
+    tls_reloader_ = new TlsReloader(
+        loop_, *shared_.tls, shared_.tls_stamp, interval,
+        [this](bool reloaded) {
+          AtomicCounters::bump(reloaded ? shared_.counters.tls_reloads
+                                        : shared_.counters.tls_reload_failures);
+        },
+        [this] { on_handle_closed(); });
+    tls_reloader_->start();
+  }
+  return {};
+}
+
+void LoopWorker::adopt_tls(int fd, std::uint64_t accepted_ms) {
+  // lws starts the TLS accept at once; on failure it has closed the socket.
+  lws* wsi = lws_adopt_socket_vhost(vhost_, fd);
+  if (!wsi) return;
+  tls_deadlines_.add(
+      wsi, accepted_ms + static_cast<std::uint64_t>(
+                             std::chrono::milliseconds(shared_.options.handshake_timeout).count()));
+}
+
+int LoopWorker::configure_tls(void* ssl_ctx) {
+  if (!shared_.tls) return 0;
+  std::string error;
+  if (configure_server_context(static_cast<SSL_CTX*>(ssl_ctx), *shared_.tls, error)) return 0;
+  log_error("ws", "cannot set up TLS", {{"error", error}});
+  return 1;
 }
 
 void LoopWorker::deal(int fd) {
@@ -249,6 +294,10 @@ void LoopWorker::begin_stop() {
     listener_->close();
     listener_ = nullptr;
   }
+  if (tls_reloader_) {
+    tls_reloader_->close();
+    tls_reloader_ = nullptr;
+  }
   resume_throttled(true);  // their close answers must be read
   heads_->close([this] { on_handle_closed(); });
   if (!context_ || context_failed_) {
@@ -316,6 +365,7 @@ void LoopWorker::release_loop() {
   uv_close(reinterpret_cast<uv_handle_t*>(&teardown_timer_), closed);
   uv_close(reinterpret_cast<uv_handle_t*>(&wake_), closed);
   uv_close(reinterpret_cast<uv_handle_t*>(&flush_), closed);
+  tls_deadlines_.close([this] { on_handle_closed(); });
 }
 
 void LoopWorker::on_handle_closed() {
@@ -327,6 +377,14 @@ void LoopWorker::on_handle_closed() {
 
 int LoopWorker::on_lws_event(lws* wsi, lws_callback_reasons reason, void* user, void* in,
                              std::size_t len) {
+  if (shared_.tls) {
+    // A TLS connection's head has been parsed (or it is gone): its
+    // handshake deadline is met.
+    if (reason == LWS_CALLBACK_HTTP_CONFIRM_UPGRADE || reason == LWS_CALLBACK_HTTP ||
+        reason == LWS_CALLBACK_WSI_DESTROY)
+      tls_deadlines_.forget(wsi);
+    if (reason == LWS_CALLBACK_OPENSSL_LOAD_EXTRA_SERVER_VERIFY_CERTS) return configure_tls(user);
+  }
   switch (reason) {
     case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
       return on_confirm_upgrade(wsi, in ? static_cast<const char*>(in) : "");

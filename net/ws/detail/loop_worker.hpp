@@ -24,6 +24,7 @@
 #include "net/ws/detail/head_reader.hpp"
 #include "net/ws/detail/peer_state.hpp"
 #include "net/ws/detail/server_shared.hpp"
+#include "net/ws/detail/tls_deadlines.hpp"
 #include "net/ws/types.hpp"
 
 namespace troupe {
@@ -35,6 +36,7 @@ class Server;
 namespace troupe::detail {
 
 class Listener;
+class TlsReloader;
 
 // Points the shared lws protocol table at the callback all workers use.
 void fill_protocols(ServerShared& shared);
@@ -83,6 +85,8 @@ class LoopWorker {
   void deal(int fd);
   void adopt(int fd);
   void on_handle_closed();
+  void adopt_tls(int fd, std::uint64_t accepted_ms);
+  int configure_tls(void* ssl_ctx);
   void begin_stop();
   void teardown_tick();
   void release_loop();
@@ -144,14 +148,18 @@ class LoopWorker {
   std::vector<PeerState*> corked_;     // peers with corked frames
   uv_timer_t throttle_timer_{};        // resumes reading from slowed peers
   std::vector<PeerState*> throttled_;  // peers whose reading is paused
-  int open_handles_ = 0;  // ours (wake_, teardown_timer_, flush_, throttle_timer_, listener) open
+  // ours (wake_, teardown_timer_, flush_, throttle_timer_, the head reader,
+  // tls_deadlines_, listener, tls_reloader_) open
+  int open_handles_ = 0;
   std::atomic<std::thread::id> loop_thread_{};
   std::mutex inbox_mu_;
   std::vector<Command> inbox_;
   bool inbox_open_ = false;
 
-  Listener* listener_ = nullptr;       // owned; only on the worker that accepts
-  std::unique_ptr<HeadReader> heads_;  // accepted sockets until their head is read
+  Listener* listener_ = nullptr;         // owned; only on the worker that accepts
+  std::unique_ptr<HeadReader> heads_;    // accepted sockets until their head is read
+  TlsDeadlines tls_deadlines_;           // TLS connections until lws has parsed their head
+  TlsReloader* tls_reloader_ = nullptr;  // owned; only on the worker that accepts
   std::vector<LoopWorker*> workers_;
   std::size_t next_worker_ = 0;
 

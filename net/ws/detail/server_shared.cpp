@@ -31,6 +31,8 @@ ws::Counters AtomicCounters::snapshot() const {
   s.throttled = get(throttled);
   s.closed_for_rate = get(closed_for_rate);
   s.outbound_bytes = get(outbound_bytes);
+  s.tls_reloads = get(tls_reloads);
+  s.tls_reload_failures = get(tls_reload_failures);
   return s;
 }
 

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "net/ws/counters.hpp"
+#include "net/ws/detail/tls_context.hpp"
 #include "net/ws/handler.hpp"
 #include "net/ws/http.hpp"
 #include "net/ws/options.hpp"
@@ -34,6 +35,7 @@ struct AtomicCounters {
   std::atomic<std::uint64_t> invalid_text_refused{0}, origin_refused{0}, host_refused{0},
       heads_refused{0};
   std::atomic<std::uint64_t> throttled{0}, closed_for_rate{0};
+  std::atomic<std::uint64_t> tls_reloads{0}, tls_reload_failures{0};
   std::atomic<std::uint64_t> outbound_bytes{0};  // a gauge: LoopWorker::account keeps it
 
   static void bump(std::atomic<std::uint64_t>& c, std::uint64_t by = 1) {
@@ -84,6 +86,17 @@ struct ServerShared {
   std::vector<lws_protocol_vhost_options> mimetypes;
   lws_http_mount mount;     // not given to lws: only its mimetypes are used
   std::string static_root;  // static_dir, resolved; empty serves no file
+
+  // Set by start() when Options has a certificate: what every loop's
+  // handshakes use, and the files' stamp when it was read.
+  std::unique_ptr<TlsCertificates> tls;
+  FilesStamp tls_stamp;
+  // Given to every lws context as its client SSL_CTX, which the server never
+  // uses: otherwise each context makes its own, loading the system's CA
+  // store (0.7 MB), and lws 4.1.6 leaks all but the last one made in the
+  // process (their refcount sits at an ex_data index that the next context's
+  // TLS init replaces). lws does not free a provided one: this does.
+  std::unique_ptr<SSL_CTX, void (*)(SSL_CTX*)> tls_unused_client{nullptr, SSL_CTX_free};
 };
 
 }  // namespace troupe::detail
