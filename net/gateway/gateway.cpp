@@ -256,6 +256,8 @@ std::string Gateway::metrics_text() const {
   one("troupe_origin_refused_total", "counter", c.origin_refused);
   one("troupe_host_refused_total", "counter", c.host_refused);
   one("troupe_request_heads_refused_total", "counter", c.heads_refused);
+  one("troupe_tls_reloads_total", "counter", c.tls_reloads);
+  one("troupe_tls_reload_failures_total", "counter", c.tls_reload_failures);
   one("troupe_throttled_total", "counter", c.throttled);
   one("troupe_closed_for_rate_total", "counter", c.closed_for_rate);
   one("troupe_outbound_bytes", "gauge", c.outbound_bytes);
