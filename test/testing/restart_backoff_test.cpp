@@ -16,6 +16,22 @@ ChildSpec backed_off(const std::string& id, Pid observer, Backoff b) {
   spec.backoff = b;
   return spec;
 }
+// A child under backoff `b`, crashed four times, each time once it is back;
+// then the supervisor shuts down.
+void crash_four_times(TestRuntime& t, Backoff b) {
+  t.spawn([b](Process& self) -> Proc {
+    self.trap_exit(true);
+    SupervisorSpec spec{.intensity = 10, .children = {backed_off("w", self.self(), b)}};
+    auto sup = co_await start_supervisor(self, spec);
+    co_await next_started(self);
+    for (int i = 0; i < 4; ++i) {
+      cast(self, "w", Crash{});
+      co_await next_started(self);
+    }
+    self.exit(*sup, troupe::shutdown);
+  });
+  CHECK(t.run_to_end());
+}
 std::vector<long> delays_ms(const EventRecorder& r) {
   std::vector<long> out;
   for (auto& e : r.events())
@@ -37,19 +53,7 @@ TEST_GROUP(RestartBackoff) {
 
 TEST(RestartBackoff, ConsecutiveRestartsWaitExponentiallyLonger) {
   TestRuntime t;
-  t.spawn([&](Process& self) -> Proc {
-    self.trap_exit(true);
-    Backoff b{.base = 2ms, .cap = 1s, .jitter = 0, .reset_after = 10s};
-    SupervisorSpec spec{.intensity = 10, .children = {backed_off("w", self.self(), b)}};
-    auto sup = co_await start_supervisor(self, spec);
-    co_await next_started(self);
-    for (int i = 0; i < 4; ++i) {
-      cast(self, "w", Crash{});
-      co_await next_started(self);
-    }
-    self.exit(*sup, troupe::shutdown);
-  });
-  CHECK(t.run_to_end());
+  crash_four_times(t, {.base = 2ms, .cap = 1s, .jitter = 0, .reset_after = 10s});
   auto d = delays_ms(*recorder);
   LONGS_EQUAL(4, d.size());
   LONGS_EQUAL(2, d[0]);
@@ -132,19 +136,7 @@ namespace {
 std::vector<long> jittered_delays(std::uint64_t seed) {
   EventRecorder recorder;
   TestRuntime t(troupe::testing::TestOptions{.seed = seed});
-  t.spawn([&](Process& self) -> Proc {
-    self.trap_exit(true);
-    Backoff b{.base = 1s, .cap = 1min, .jitter = 0.5, .reset_after = 1h};
-    SupervisorSpec spec{.intensity = 10, .children = {backed_off("w", self.self(), b)}};
-    auto sup = co_await start_supervisor(self, spec);
-    co_await next_started(self);
-    for (int i = 0; i < 4; ++i) {
-      cast(self, "w", Crash{});
-      co_await next_started(self);
-    }
-    self.exit(*sup, troupe::shutdown);
-  });
-  CHECK(t.run_to_end());
+  crash_four_times(t, {.base = 1s, .cap = 1min, .jitter = 0.5, .reset_after = 1h});
   std::vector<long> out;
   for (auto& e : recorder.events())
     if (e.kind == SupervisorEvent::Kind::restart_delayed)

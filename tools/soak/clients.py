@@ -321,36 +321,33 @@ async def slow_consumer(port, path, hold):
             sock.close()
 
 
-async def short_visit(port, path):
+async def visit(port, path, then=None):
+    """Connects, waits for the first frame (the session is up), runs
+    `then(ws)` if given, closes; True if all of it worked."""
     try:
         ws = await connect("ws://127.0.0.1:%d%s" % (port, path))
     except Exception:
         return False
     try:
         await asyncio.wait_for(ws.recv(), 5)
+        if then is not None:
+            await then(ws)
         await ws.close()
         return True
     except Exception:
         return False
     finally:
         ws.transport.abort()
+
+
+async def short_visit(port, path):
+    return await visit(port, path)
 
 
 async def crash_room(port, room):
     """True once the crash request is sent (the room then restarts)."""
-    try:
-        ws = await connect("ws://127.0.0.1:%d/chat/%s?name=crasher" % (port, room))
-    except Exception:
-        return False
-    try:
-        await asyncio.wait_for(ws.recv(), 5)  # the history: the room is up
-        await ws.send(json.dumps({"type": "crash"}))
-        await ws.close()
-        return True
-    except Exception:
-        return False
-    finally:
-        ws.transport.abort()
+    return await visit(port, "/chat/%s?name=crasher" % room,
+                       lambda ws: ws.send(json.dumps({"type": "crash"})))
 
 
 async def read_counter(port, counter):
