@@ -7,15 +7,14 @@
 #include <CppUTest/TestHarness.h>
 
 #include <algorithm>
-#include <charconv>
 #include <condition_variable>
 #include <mutex>
-#include <stdexcept>
 
 #include "net/gateway/gateway.hpp"
 #include "test/net/harness.hpp"
 #include "test/net/stored_gateway.hpp"
 #include "test/net/ws_client.hpp"
+#include "test/support/alarm_clock.hpp"
 
 using namespace troupe;
 using namespace troupe::test;
@@ -33,9 +32,9 @@ struct Rings {
   std::vector<Ring> rings;
   int stops = 0;
 
-  std::size_t add(Ring r) {
+  std::size_t ring(std::string session, std::size_t connections) {
     std::lock_guard lock(m);
-    rings.push_back(std::move(r));
+    rings.push_back({std::move(session), connections});
     cv.notify_all();
     return rings.size();
   }
@@ -58,37 +57,7 @@ struct Rings {
   }
 };
 
-// "alarm:<ms>" sets the alarm that far ahead and answers "set" (or the
-// store's error); "cancel" cancels it; "when" answers "none" or "pending".
-// Sessions named crashy-* throw from their first on_alarm.
-struct Clock : Session<Clock> {
-  explicit Clock(Rings* rings) : rings(rings) {}
-  Rings* rings;
-
-  Task<> on_message(Connection& c, std::string_view text, MessageKind) {
-    if (text.starts_with("alarm:")) {
-      int ms = 0;
-      std::from_chars(text.data() + 6, text.data() + text.size(), ms);
-      auto set = co_await set_alarm(std::chrono::system_clock::now() + milliseconds(ms));
-      c.send(set ? "set" : "error: " + to_string(set.error()));
-    } else if (text == "cancel") {
-      auto cancelled = co_await cancel_alarm();
-      c.send(cancelled ? "cancelled" : "error");
-    } else if (text == "when") {
-      c.send(alarm() ? "pending" : "none");
-    }
-  }
-  Task<> on_alarm() {
-    std::size_t rung = rings->add({name(), connection_count()});
-    broadcast("ring");
-    if (name().starts_with("crashy") && rung == 1) throw std::runtime_error("on_alarm fails once");
-    co_return;
-  }
-  Task<> on_stop() {
-    rings->stopped();
-    co_return;
-  }
-};
+using Clock = AlarmClock<Rings>;
 
 struct AlarmServer {
   Rings rings;

@@ -7,13 +7,12 @@
 
 #include <CppUTest/TestHarness.h>
 
-#include <charconv>
-#include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "persist/memory_store.hpp"
 #include "runtime/clock.hpp"
+#include "test/support/alarm_clock.hpp"
 #include "testing/cpputest.hpp"
 #include "testing/session_harness.hpp"
 
@@ -35,37 +34,15 @@ struct Rings {
   TestRuntime* t;
   std::vector<Ring> rings;
   int stops = 0;
+
+  std::size_t ring(std::string session, std::size_t connections) {
+    rings.push_back({std::move(session), connections, t->elapsed()});
+    return rings.size();
+  }
+  void stopped() { ++stops; }
 };
 
-// "alarm:<ms>" sets the alarm that far ahead and answers "set" (or the
-// store's error); "cancel" cancels it; "when" answers "none" or "pending".
-// Sessions named crashy-* throw from their first on_alarm.
-struct Clock : Session<Clock> {
-  explicit Clock(Rings* rings) : rings(rings) {}
-  Rings* rings;
-
-  Task<> on_message(Connection& c, std::string_view text, MessageKind) {
-    if (text.starts_with("alarm:")) {
-      int ms = 0;
-      std::from_chars(text.data() + 6, text.data() + text.size(), ms);
-      auto set = co_await set_alarm(system_now() + std::chrono::milliseconds(ms));
-      c.send(set ? "set" : "error: " + to_string(set.error()));
-    } else if (text == "cancel") {
-      auto cancelled = co_await cancel_alarm();
-      c.send(cancelled ? "cancelled" : "error");
-    } else if (text == "when") {
-      c.send(alarm() ? "pending" : "none");
-    }
-  }
-  Task<> on_alarm() {
-    rings->rings.push_back({name(), connection_count(), rings->t->elapsed()});
-    broadcast("ring");
-    if (name().starts_with("crashy") && rings->rings.size() == 1)
-      throw std::runtime_error("on_alarm fails once");
-    co_return;
-  }
-  void on_stop() { ++rings->stops; }
-};
+using Clock = troupe::test::AlarmClock<Rings>;
 
 // A clock route, its alarms kept in a MemoryStore.
 struct Clocks {
