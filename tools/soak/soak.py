@@ -29,6 +29,7 @@ import asyncio
 import os
 import random
 import shutil
+import subprocess
 import signal
 import sys
 import tempfile
@@ -387,6 +388,13 @@ def in_own_mount_namespace(argv):
     """Re-executes under `unshare --mount` (root only): the tmpfs is then
     private to the soak and disappears with it, even if it is SIGKILLed."""
     if os.environ.get("TROUPE_SOAK_NS") or os.geteuid() != 0 or not shutil.which("unshare"):
+        return
+    # Root in a container may still be refused a namespace (no
+    # CAP_SYS_ADMIN): then run as we are; the tmpfs mount will fail too and
+    # the full-disk fault is switched off.
+    probe = subprocess.run(["unshare", "--mount", "--propagation", "private", "true"],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    if probe.returncode != 0:
         return
     os.environ["TROUPE_SOAK_NS"] = "1"
     os.execvp("unshare", ["unshare", "--mount", "--propagation", "private", "--",
