@@ -14,23 +14,14 @@
 #include <fstream>
 #include <stdexcept>
 
+#include "net/ws/detail/tls_context.hpp"
+
 namespace troupe::test {
 namespace {
 
-std::string errors() {
-  std::string text;
-  while (const unsigned long code = ERR_get_error()) {
-    char buffer[256];
-    ERR_error_string_n(code, buffer, sizeof(buffer));
-    if (!text.empty()) text += "; ";
-    text += buffer;
-  }
-  return text;
-}
-
 EVP_PKEY* new_key() {
   EVP_PKEY* key = EVP_EC_gen("P-256");
-  if (!key) throw std::runtime_error("EVP_EC_gen: " + errors());
+  if (!key) throw std::runtime_error("EVP_EC_gen: " + detail::openssl_errors());
   return key;
 }
 
@@ -59,7 +50,7 @@ void add_extension(X509* cert, X509* issuer, int nid, const char* value) {
   X509V3_set_ctx_nodb(&ctx);
   X509V3_set_ctx(&ctx, issuer, cert, nullptr, nullptr, 0);
   X509_EXTENSION* ext = X509V3_EXT_conf_nid(nullptr, &ctx, nid, value);
-  if (!ext) throw std::runtime_error("X509V3_EXT_conf_nid: " + errors());
+  if (!ext) throw std::runtime_error("X509V3_EXT_conf_nid: " + detail::openssl_errors());
   X509_add_ext(cert, ext, -1);
   X509_EXTENSION_free(ext);
 }
@@ -86,7 +77,8 @@ TestCa::TestCa(const std::string& name) {
   add_extension(cert_, cert_, NID_basic_constraints, "critical,CA:TRUE");
   add_extension(cert_, cert_, NID_key_usage, "critical,keyCertSign,cRLSign");
   add_extension(cert_, cert_, NID_subject_key_identifier, "hash");
-  if (!X509_sign(cert_, key_, EVP_sha256())) throw std::runtime_error("sign CA: " + errors());
+  if (!X509_sign(cert_, key_, EVP_sha256()))
+    throw std::runtime_error("sign CA: " + detail::openssl_errors());
   cert_pem_ = pem_of(cert_);
 }
 
@@ -103,7 +95,8 @@ PemPair TestCa::issue(long serial, const std::string& dns_name) const {
   add_extension(cert, cert_, NID_ext_key_usage, "serverAuth");
   add_extension(cert, cert_, NID_authority_key_identifier, "keyid");
   add_extension(cert, cert_, NID_subject_alt_name, ("DNS:" + dns_name + ",IP:127.0.0.1").c_str());
-  if (!X509_sign(cert, key_, EVP_sha256())) throw std::runtime_error("sign leaf: " + errors());
+  if (!X509_sign(cert, key_, EVP_sha256()))
+    throw std::runtime_error("sign leaf: " + detail::openssl_errors());
   PemPair pair{pem_of(cert), pem_of(key)};
   X509_free(cert);
   EVP_PKEY_free(key);
@@ -158,7 +151,7 @@ bool TlsClient::connect(std::uint16_t port, const TlsClientOptions& options) {
   }
   SSL_CTX_set_verify(ctx_, SSL_VERIFY_PEER, nullptr);
   if (SSL_CTX_load_verify_file(ctx_, options.ca_file.c_str()) != 1) {
-    error_ = "cannot load CA file: " + errors();
+    error_ = "cannot load CA file: " + detail::openssl_errors();
     return false;
   }
   ssl_ = SSL_new(ctx_);
@@ -168,7 +161,7 @@ bool TlsClient::connect(std::uint16_t port, const TlsClientOptions& options) {
   if (options.session) SSL_set_session(ssl_, options.session);
   if (SSL_connect(ssl_) != 1) {
     const long verify = SSL_get_verify_result(ssl_);
-    error_ = "handshake failed: " + errors();
+    error_ = "handshake failed: " + detail::openssl_errors();
     if (verify != X509_V_OK)
       error_ += std::string(" verify: ") + X509_verify_cert_error_string(verify);
     return false;

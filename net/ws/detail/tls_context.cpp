@@ -25,31 +25,6 @@ constexpr const char* tls12_ciphers =
     "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
     "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
 
-// OpenSSL's queued errors as one line, and the queue cleared (it is per
-// thread, and lws reads it after its own calls).
-std::string openssl_errors() {
-  std::string text;
-  while (const unsigned long code = ERR_get_error()) {
-    char buffer[256];
-    ERR_error_string_n(code, buffer, sizeof(buffer));
-    if (!text.empty()) text += "; ";
-    text += buffer;
-  }
-  return text.empty() ? std::string("no detail from OpenSSL") : text;
-}
-
-// Never asks for a passphrase (OpenSSL's default would read the terminal).
-int no_passphrase(char*, int, int, void*) {
-  return -1;
-}
-
-struct Bio {
-  BIO* bio = nullptr;
-  ~Bio() {
-    if (bio) BIO_free(bio);
-  }
-};
-
 std::string time_text(const ASN1_TIME* time) {
   std::tm tm{};
   if (!time || ASN1_TIME_to_tm(time, &tm) != 1) return "?";
@@ -94,6 +69,31 @@ FileStamp stamp_file(const std::string& path) {
 }
 
 }  // namespace
+
+// OpenSSL's queued errors as one line, and the queue cleared (it is per
+// thread, and lws reads it after its own calls).
+std::string openssl_errors() {
+  std::string text;
+  while (const unsigned long code = ERR_get_error()) {
+    char buffer[256];
+    ERR_error_string_n(code, buffer, sizeof(buffer));
+    if (!text.empty()) text += "; ";
+    text += buffer;
+  }
+  return text.empty() ? std::string("no detail from OpenSSL") : text;
+}
+
+// Never asks for a passphrase (OpenSSL's default would read the terminal).
+int no_passphrase(char*, int, int, void*) {
+  return -1;
+}
+
+struct Bio {
+  BIO* bio = nullptr;
+  ~Bio() {
+    if (bio) BIO_free(bio);
+  }
+};
 
 struct CertifiedKeyLoader {
   static LoadedCertificate load(const std::string& cert_file, const std::string& key_file) {

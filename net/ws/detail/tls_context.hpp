@@ -19,6 +19,10 @@
 
 namespace troupe::detail {
 
+// OpenSSL's queued errors as one line, and the queue cleared (it is per
+// thread, and lws reads it after its own calls).
+std::string openssl_errors();
+
 // A certificate chain (leaf first) and the private key that matches its leaf.
 // Immutable once loaded; shared by the handshakes that use it.
 class CertifiedKey {
