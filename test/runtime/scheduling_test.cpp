@@ -5,6 +5,7 @@
 #include <atomic>
 #include <thread>
 
+#include "runtime/detail/sim_hooks.hpp"
 #include "test/support/runtime_helpers.hpp"
 
 using namespace troupe;
@@ -184,4 +185,10 @@ TEST(Scheduling, EmbeddedRunDrivesTheLoopEvenWithoutApplicationHandles) {
   }
   uv_run(&loop, UV_RUN_DEFAULT);
   LONGS_EQUAL(0, uv_loop_close(&loop));
+}
+
+// The simulation's hooks (troupe::testing) are compiled only into
+// libtroupe_testing.a: the library applications link consults none.
+TEST(Scheduling, TheNormalLibraryIsBuiltWithoutTheSimulationHooks) {
+  CHECK_FALSE(troupe::detail::simulation_build());
 }

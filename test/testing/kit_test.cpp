@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "runtime/detail/sim_hooks.hpp"
 #include "runtime/messages.hpp"
 #include "test/support/supervisor_helpers.hpp"
 #include "testing/cpputest.hpp"
@@ -240,4 +241,8 @@ TEST(Kit, ASupervisorRestartsAChildCrashedAtItsNthMessage) {
   t.run();  // the monitor's Down may not have been handled yet (the seed decides)
   CHECK(reason.has_value());
   CHECK(to_string(*reason).find("injected crash") != std::string::npos);  // not "handled"
+}
+
+TEST(Kit, TheKitIsLinkedWithTheSimulationBuild) {
+  CHECK_TRUE(troupe::detail::simulation_build());
 }
