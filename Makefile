@@ -62,7 +62,7 @@ ifeq ($(SAN),tsan)
   LDFLAGS  += -fsanitize=thread -Wl,--allow-multiple-definition
 endif
 
-LAYERS   := runtime supervisors persist net/ws net/gateway
+LAYERS   := runtime supervisors persist net/ws net/gateway cluster/link cluster
 LIB_SRC  := $(wildcard $(addsuffix /*.cpp,$(LAYERS)) $(addsuffix /detail/*.cpp,$(LAYERS)))
 LIB_OBJ  := $(LIB_SRC:%.cpp=$(BUILD)/obj/%.o)
 LIB_A    := $(BUILD)/libtroupe.a

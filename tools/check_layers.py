@@ -18,7 +18,7 @@ import tempfile
 # Lowest first. A file belongs to the longest layer folder that holds it;
 # a source file in a layer's top folder but in no layer (net/x.hpp) is
 # reported too, so that nothing escapes the check.
-LAYERS = ["runtime", "supervisors", "persist", "net/ws", "net/gateway"]
+LAYERS = ["runtime", "supervisors", "persist", "net/ws", "net/gateway", "cluster/link", "cluster"]
 
 INCLUDE = re.compile(r'^\s*#\s*include\s*([<"])([^>"]+)[>"]')
 SOURCES = (".hpp", ".cpp", ".h", ".ipp")

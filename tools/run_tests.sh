@@ -6,6 +6,7 @@
 set -u
 build=${BUILD:-build}
 passed=0 failed=0
+failures=()
 for bin in "$@"; do
   name=$(basename "$bin")
   echo "== $name"
@@ -20,14 +21,20 @@ for bin in "$@"; do
     echo "$name: exited with status $rc (crash or sanitizer report)"
     fails=1
   fi
+  if [[ $fails -ne 0 ]]; then
+    failures+=("$name: $(grep -E -A3 '^[^ ]*:[0-9]+: error: Failure in TEST' "$log" | head -n 8 | tr '\n' ' ')")
+    [[ $rc -ne 0 ]] && failures+=("$name: exit status $rc; last lines: $(tail -n 3 "$log" | tr '\n' ' ')")
+  fi
   passed=$((passed + ran - fails)) failed=$((failed + fails))
   (( passed < 0 )) && passed=0
 done
 # A whole-program test (the browser test) counts as one test.
 if [[ -n ${EXTRA_TEST:-} ]]; then
   echo "== $EXTRA_TEST"
-  if $EXTRA_TEST; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
+  if $EXTRA_TEST; then passed=$((passed + 1)); else failed=$((failed + 1)); failures+=("$EXTRA_TEST failed"); fi
 fi
+# The failures again, last, so that a log cut to its end still names them.
+for f in "${failures[@]}"; do echo "FAILED $f"; done
 echo "$passed $failed" >"$build/test-summary"
 echo "$passed passed, $failed failed"
 [[ $failed -eq 0 ]]
