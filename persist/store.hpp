@@ -108,6 +108,12 @@ struct TROUPE_EXPORT WriteOp {
   static WriteOp del(std::string key) { return {Kind::del, std::move(key), {}, std::nullopt}; }
 };
 
+// A fencing token and the key that holds the newest one (WriteOp::fence).
+struct TROUPE_EXPORT StoreFence {
+  std::string key;
+  std::uint64_t token = 0;
+};
+
 // One independent write of compare_and_put_many.
 struct TROUPE_EXPORT CasWrite {
   std::string key;

@@ -38,6 +38,9 @@ class TROUPE_EXPORT ConnectionSink {
  public:
   virtual bool send(ConnectionId id, std::string_view data, MessageKind kind) = 0;
   virtual void close(ConnectionId id, std::uint16_t code, std::string_view reason) = 0;
+  // The session returned from on_message for frame `seq` of `id` (a
+  // cluster's remote connection reports it to the node holding the socket).
+  virtual void handled(ConnectionId /*id*/, std::uint64_t /*seq*/) {}
 
  protected:
   ~ConnectionSink() = default;
@@ -71,7 +74,9 @@ class TROUPE_EXPORT Connection {
   friend struct detail::SessionAccess;
   ConnectionId id_;
   ws::Server* server_;
-  detail::ConnectionSink* sink_;  // null but in a SessionHarness
+  detail::ConnectionSink* sink_;  // null but in a SessionHarness and for a remote connection
+  // A remote connection's (its socket is on another node of the cluster).
+  std::shared_ptr<detail::ConnectionSink> remote_;
   std::vector<std::string> tags_;
   // How far the session got with this connection's frames, shared with the
   // gateway's relay, and the relay's count of frames not taken up yet.

@@ -202,6 +202,30 @@ HttpResponse Gateway::health() const {
   return HttpResponse{503, "text/plain", problems};
 }
 
+Result<Gateway::Route*, std::string> Gateway::open_remote(
+    ConnectionId conn, const HttpRequest& request, std::shared_ptr<detail::ConnectionSink> sink) {
+  Route* route = nullptr;
+  for (auto& r : routes_)
+    if (r->prefix == request.route) route = r.get();
+  if (!route) return unexpected("no route serves " + request.route);
+  // The node that holds the socket asked already; asked again here, where
+  // the crash record of the name is kept.
+  Admission admitted = route->authorize(request);
+  if (!admitted.admitted()) return unexpected(std::to_string(admitted.status) + " " + admitted.body);
+  route->open(conn, request, std::move(sink));
+  return route;
+}
+
+void Gateway::remote_message(Route& route, ConnectionId conn, std::string_view data,
+                             MessageKind kind) {
+  route.on_message(conn, data, kind);
+}
+
+void Gateway::remote_close(Route& route, ConnectionId conn, std::uint16_t code,
+                           std::string_view reason) {
+  route.on_close(conn, code, reason);
+}
+
 bool Gateway::Route::gateway_stopping() const {
   return gateway->root_state_->stopping.load();
 }
@@ -289,6 +313,7 @@ std::string Gateway::metrics_text() const {
     one("troupe_oldest_unsaved_seconds", "gauge", seconds(p.oldest_unsaved));
   }
   retention_->write_metrics(out);
+  if (options_.placement) options_.placement->write_metrics(out);
   return out.str();
 }
 

@@ -36,6 +36,7 @@
 #include <vector>
 
 #include "net/gateway/detail/session_loop.hpp"
+#include "net/gateway/placement.hpp"
 #include "net/gateway/session.hpp"
 #include "net/ws/handler.hpp"
 #include "net/ws/http.hpp"
@@ -159,6 +160,10 @@ struct TROUPE_EXPORT GatewayOptions {
   // with status 70 (EX_SOFTWARE), so that an orchestrator restarts it, as
   // an Erlang node stops when a permanent application fails.
   std::function<void(const ExitReason&)> on_root_failure;
+  // The cluster this gateway is a node of (cluster/node.hpp makes one;
+  // docs/cluster.md): where each session name lives, and the links to the
+  // other nodes. Null: every session lives here.
+  SessionPlacement* placement = nullptr;
 };
 
 class TROUPE_EXPORT Gateway {
@@ -221,8 +226,21 @@ class TROUPE_EXPORT Gateway {
   ws::Server& server();
   Runtime& runtime() const { return rt_; }
   Persistence* persistence() const { return options_.persistence; }
+  SessionPlacement* placement() const { return options_.placement; }
 
   struct Route;  // internal: one per route
+
+  // For a cluster's node (cluster/node.cpp), on the thread of the gateway's
+  // first loop: a connection whose socket is on another node opens, sends
+  // frames, closes. `conn` has remote_connection_bit set and loop 0; its
+  // session's frames and close go to `sink`. open_remote yields the route
+  // to pass to the others, or an error (no route serves request.route, or
+  // the route refuses the name, e.g. 503 for one refused after crashes)
+  // and then opened nothing.
+  Result<Route*, std::string> open_remote(ConnectionId conn, const HttpRequest& request,
+                                          std::shared_ptr<detail::ConnectionSink> sink);
+  void remote_message(Route& route, ConnectionId conn, std::string_view data, MessageKind kind);
+  void remote_close(Route& route, ConnectionId conn, std::uint16_t code, std::string_view reason);
 
  private:
   // Starts the routes' supervisors but no server, its connections a

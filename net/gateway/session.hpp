@@ -124,6 +124,9 @@ class TROUPE_EXPORT SessionBase {
   // (`reason` normal for an orderly stop, else the crash).
   virtual Task<> load_state(Process&, Persistence*) { co_return; }
   virtual Task<> end_state(Process&, const ExitReason&) { co_return; }
+  // In a cluster (docs/cluster.md): the fence this incarnation claimed its
+  // name with, which every write of its state and alarm carries.
+  const std::optional<StoreFence>& fence() const { return fence_; }
 
  private:
   friend struct detail::SessionAccess;
@@ -132,6 +135,7 @@ class TROUPE_EXPORT SessionBase {
   std::string full_name_;
   detail::AlarmBook* alarms_ = nullptr;
   std::optional<AlarmTime> alarm_;  // this session's entry in alarms_, read without its lock
+  std::optional<StoreFence> fence_;
   std::map<std::uint64_t, std::unique_ptr<Connection>> connections_;
 };
 

@@ -37,6 +37,8 @@ bool Gateway::Route::wait_helpers_gone(Duration limit) {
 void Gateway::Route::close(ConnectionId conn, std::uint16_t code, std::string_view reason) {
   if (sink) [[unlikely]]
     return sink->close(conn, code, reason);
+  if (is_remote(conn)) [[unlikely]]
+    return gateway->placement()->close_remote(conn, code, reason);
   gateway->server().close(conn, code, reason);
 }
 
@@ -68,6 +70,19 @@ Task<Registry::Lookup> Gateway::Route::find_session(Process& self, const std::st
         auto sup = co_await starter.runtime().registry().wait_for(starter, supervisor,
                                                                   std::chrono::seconds(5));
         if (!sup.ok()) co_return unexpected(sup.error());
+        // In a cluster the name is claimed first: its fence is raised in
+        // the store before the incarnation loads its state.
+        std::optional<StoreFence> fence;
+        if (SessionPlacement* placement = gateway->placement()) {
+          auto claim = co_await placement->claim(starter, name);
+          if (claim.where.kind == SessionPlacement::Location::Kind::elsewhere)
+            co_return unexpected(ExitReason::error(std::string(moved_reason) + " (" +
+                                                   claim.where.node + ")"));
+          if (claim.where.kind == SessionPlacement::Location::Kind::unavailable)
+            co_return unexpected(
+                ExitReason::error("cannot claim " + name + ": " + claim.where.error));
+          fence = claim.fence;
+        }
         Route* route = this;
         std::string short_name = name.substr(names.size());
         Duration delay = decision.delay;
@@ -75,8 +90,8 @@ Task<Registry::Lookup> Gateway::Route::find_session(Process& self, const std::st
         // a crash, so that no crash counts against the route's intensity.
         ChildSpec spec{.id = name,
                        .start = process_child(
-                           [route, short_name, delay](Process& p) -> Proc {
-                             return SessionRunner::run(p, route, short_name, delay);
+                           [route, short_name, delay, fence](Process& p) -> Proc {
+                             return SessionRunner::run(p, route, short_name, delay, fence);
                            },
                            SpawnOptions{.placement = Placement::spread, .group = group}),
                        .restart = temporary,
@@ -87,6 +102,41 @@ Task<Registry::Lookup> Gateway::Route::find_session(Process& self, const std::st
             ExitReason::error("cannot start " + name + ": " + to_string(started.error())));
       },
       options.restart_wait);
+}
+
+Task<Registry::Lookup> Gateway::Route::find_serving(Process& self, unsigned loop,
+                                                    const std::string& name) {
+  SessionPlacement* placement = gateway->placement();
+  if (!placement) co_return co_await find_session(self, name);
+  using Kind = SessionPlacement::Location::Kind;
+  detail::Relay& relay = *relays[loop];
+  for (int attempt = 0;; ++attempt) {
+    // Registered here: this node owns it (only an incarnation that claimed
+    // it registers the name).
+    if (Pid local = self.runtime().registry().whereis(name)) co_return local;
+    auto where = co_await placement->locate(self, name);
+    if (where.kind == Kind::unavailable)
+      co_return unexpected(ExitReason::error("session unavailable: " + where.error));
+    if (where.kind == Kind::elsewhere) {
+      SessionGroup& group = relay.groups.at(name);
+      std::vector<ConnectionId> remote;
+      for (ConnectionId id : group.members)
+        if (is_remote(id)) remote.push_back(id);
+      for (ConnectionId id : remote) {
+        std::erase(group.members, id);
+        relay.connections.at(id).closing = true;
+        placement->close_remote(id, 0, "moved");
+        on_close(id, close_code::going_away, "moved");
+      }
+      if (group.members.empty()) co_return Pid{};
+      co_return placement->open_proxy(self.runtime(), name, where,
+                                      static_cast<int>(io.first + loop));
+    }
+    auto found = co_await find_session(self, name);
+    // Claimed by another node between locate and claim: locate again.
+    if (!found.ok() && found.error().detail().starts_with(moved_reason) && attempt < 10) continue;
+    co_return found;
+  }
 }
 
 namespace {
@@ -100,6 +150,7 @@ Proc wake_for_alarm(Process& self, Gateway::Route* route, std::string name) {
   for (;;) {
     auto found = co_await route->find_session(self, name);
     if (found.ok() || route->gateway_stopping() || !route->alarms->get(short_name)) co_return;
+    if (found.error().detail().starts_with(moved_reason)) co_return;  // its owner's to wake
     log_warning("gateway", "cannot start a session for its alarm",
                 {{"name", name}, {"error", to_string(found.error())}});
     auto retry = route->health->refused(name, steady_now());
@@ -140,7 +191,7 @@ void attach(Runtime& rt, detail::Relay& relay, SessionGroup& group, Pid session)
     RelayedConnection& c = relay.connections.at(id);
     c.drop_handled();
     rt.send(session, detail::SessionConnect{id, c.request, c.resumed, std::move(c.interrupted),
-                                            c.progress, &relay.pending});
+                                            c.progress, &relay.pending, c.remote});
     c.interrupted.reset();
     const std::uint64_t taken = c.progress->taken.load(std::memory_order_acquire);
     for (std::size_t i = c.first; i < c.frames.size(); ++i)
@@ -168,8 +219,11 @@ void close_interrupted(Gateway::Route& route, detail::Relay& relay, SessionGroup
   for (ConnectionId id : group.members) {
     RelayedConnection& c = relay.connections.at(id);
     const std::uint64_t taken = c.progress->taken.load(std::memory_order_acquire);
-    if (taken == c.progress->handled.load(std::memory_order_acquire)) continue;
-    if (route.options.hand_over_interrupted) {
+    const std::uint64_t handled = c.progress->handled.load(std::memory_order_acquire);
+    if (taken == handled) continue;
+    // One frame in doubt: the one a local session was handling. More: an
+    // owner on another node was lost with frames it may have handled.
+    if (route.options.hand_over_interrupted && taken == handled + 1) {
       auto frame = std::find_if(c.frames.begin(), c.frames.end(),
                                 [&](const detail::SessionFrame& f) { return f.seq == taken; });
       if (frame != c.frames.end()) c.interrupted = *frame->data;
@@ -191,7 +245,7 @@ Proc session_watcher(Process& self, Gateway::Route* route, unsigned loop, std::s
   Runtime& rt = self.runtime();
   int died_at_once = 0;
   for (;;) {
-    auto found = co_await route->find_session(self, name);
+    auto found = co_await route->find_serving(self, loop, name);
     // Only this process erases its group, so it is still there.
     SessionGroup& group = relay.groups.at(name);
     if (group.members.empty()) {
@@ -249,12 +303,18 @@ Proc session_watcher(Process& self, Gateway::Route* route, unsigned loop, std::s
 // --- the loop's callbacks -------------------------------------------------------------------
 
 void Gateway::Route::on_open(ConnectionId conn, const HttpRequest& request) {
+  open(conn, request, nullptr);
+}
+
+void Gateway::Route::open(ConnectionId conn, const HttpRequest& request,
+                          std::shared_ptr<detail::ConnectionSink> remote) {
   Runtime& rt = gateway->runtime();
   const unsigned loop = conn.loop();
   detail::Relay& relay = *relays[loop];
   std::string name = names + request.name;
   RelayedConnection& c = relay.connections[conn];
   c.request = request;
+  c.remote = std::move(remote);
   auto [it, fresh] = relay.groups.try_emplace(name);
   SessionGroup& group = it->second;
   c.group = &group;
@@ -264,8 +324,8 @@ void Gateway::Route::on_open(ConnectionId conn, const HttpRequest& request) {
         [this, loop, name](Process& self) { return session_watcher(self, this, loop, name); },
         SpawnOptions{.scheduler = static_cast<int>(io.first + loop)});
   } else if (group.session) {
-    rt.send(group.session,
-            detail::SessionConnect{conn, c.request, false, {}, c.progress, &relay.pending});
+    rt.send(group.session, detail::SessionConnect{conn, c.request, false, {}, c.progress,
+                                                  &relay.pending, c.remote});
   }
 }
 

@@ -45,6 +45,7 @@ struct RelayedConnection {
   bool resumed = false;                    // the next SessionConnect is a hand-over
   std::optional<std::string> interrupted;  // for the next SessionConnect
   bool closing = false;                    // being closed with its group: frames are ignored
+  std::shared_ptr<ConnectionSink> remote;  // a remote connection's (placement.hpp)
   // Frames sent to the session (or waiting for it) that it may not have
   // handled yet: frames[first..]. A vector and an index rather than a
   // deque, which would allocate a block per connection up front.
@@ -124,6 +125,9 @@ struct Gateway::Route : ws::Handler {
   // crashing, then asks RouteOptions::authorize.
   Admission authorize(const HttpRequest& r) override;
   void on_open(ConnectionId conn, const HttpRequest& request) override;
+  // on_open for a connection of the server (remote null) or, in a cluster,
+  // one whose socket is on another node (its frames go to `remote`).
+  void open(ConnectionId conn, const HttpRequest& request, std::shared_ptr<detail::ConnectionSink> remote);
   void on_message(ConnectionId conn, std::string_view data, MessageKind kind) override;
   void on_close(ConnectionId conn, std::uint16_t code, std::string_view reason) override;
   bool gateway_stopping() const;
@@ -131,6 +135,12 @@ struct Gateway::Route : ws::Handler {
   // The session registered as `name` ("rooms/lobby"), started if need be
   // (as CrashPolicy allows: a refused name fails with refused_reason).
   Task<Registry::Lookup> find_session(Process& self, const std::string& name);
+  // What the connections of relay `loop` talk to for `name`: its session
+  // (find_session), or in a cluster a proxy for it when another node owns
+  // it. Remote connections are not proxied again: each is told to find the
+  // owner itself (SessionPlacement::close_remote with code 0). Null when no
+  // member is left.
+  Task<Registry::Lookup> find_serving(Process& self, unsigned loop, const std::string& name);
   // Starts `name` again after its incarnation crashed with no connection to
   // do it (for a due alarm).
   void restart_later(const std::string& name);
@@ -139,11 +149,16 @@ struct Gateway::Route : ws::Handler {
 
 // The detail of the exit reason of a start refused by CrashPolicy.
 inline constexpr std::string_view refused_reason = "session refused after repeated crashes";
+// The detail of the exit reason of a start that found its name claimed by
+// another node of the cluster (placement.hpp).
+inline constexpr std::string_view moved_reason = "session lives on another node";
 
 // The body of a session's process (session_runner.cpp): waits `delay`
-// first (its restart backoff), then serves.
+// first (its restart backoff), then serves; in a cluster with the `fence`
+// its name was claimed with.
 struct SessionRunner {
-  static Proc run(Process& self, Gateway::Route* route, std::string name, Duration delay);
+  static Proc run(Process& self, Gateway::Route* route, std::string name, Duration delay,
+                  std::optional<StoreFence> fence);
 };
 
 }  // namespace troupe

@@ -43,6 +43,8 @@ struct TROUPE_EXPORT SessionConnect {
   std::optional<std::string> interrupted;  // ConnectInfo::interrupted
   Progress progress;
   PendingFrames* pending;
+  // A remote connection's (net/gateway/placement.hpp): where its frames go.
+  std::shared_ptr<ConnectionSink> remote;
 };
 struct TROUPE_EXPORT SessionFrame {
   ConnectionId conn;
@@ -100,7 +102,9 @@ struct SessionAccess {
   }
   static Connection& add(SessionBase& s, SessionConnect& c, const SessionHost& host) {
     auto& slot = s.connections_[c.conn.value];
-    slot = std::make_unique<Connection>(c.conn, host.server, host.sink);
+    slot = std::make_unique<Connection>(c.conn, host.server,
+                                        c.remote ? c.remote.get() : host.sink);
+    slot->remote_ = std::move(c.remote);
     slot->progress_ = std::move(c.progress);
     slot->pending_ = c.pending;
     return *slot;
@@ -117,6 +121,11 @@ struct SessionAccess {
   }
   static void handled(Connection& c, std::uint64_t seq) {
     c.progress_->handled.store(seq, std::memory_order_release);
+    if (c.remote_) [[unlikely]]
+      c.remote_->handled(c.id_, seq);
+  }
+  static void set_fence(SessionBase& s, std::optional<StoreFence> fence) {
+    s.fence_ = std::move(fence);
   }
 };
 

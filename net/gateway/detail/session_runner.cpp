@@ -35,7 +35,22 @@ class RouteHost final : public detail::SessionHost {
 
 }  // namespace
 
-Proc SessionRunner::run(Process& self, Gateway::Route* route, std::string name, Duration delay) {
+namespace {
+// Tells the cluster that the incarnation that claimed its name ended,
+// however it ends.
+struct ClaimScope {
+  SessionPlacement* placement;
+  const std::string& name;
+  const std::optional<StoreFence>& fence;
+  bool clean = false;
+  ~ClaimScope() {
+    if (placement && fence) placement->ended(name, fence->token, clean);
+  }
+};
+}  // namespace
+
+Proc SessionRunner::run(Process& self, Gateway::Route* route, std::string name, Duration delay,
+                        std::optional<StoreFence> fence) {
   // Exits are trapped so that a shutdown by the route's supervisor (the
   // gateway stopping) runs on_stop. An abnormal exit signal from any other
   // linked process still ends the session, as if it did not trap them.
@@ -51,11 +66,13 @@ Proc SessionRunner::run(Process& self, Gateway::Route* route, std::string name, 
     if (shut_down) co_return;
   }
   const std::string full_name = route->names + name;
+  ClaimScope claim{route->gateway->placement(), full_name, fence};
   detail::UseScope use(*route->retention, full_name);  // retention: waits out an erase of the name
   co_await use.enter(self);
 
   std::unique_ptr<SessionBase> session = route->sessions.make();
   detail::SessionAccess::bind(*session, self, name, full_name, route->alarms.get());
+  detail::SessionAccess::set_fence(*session, fence);
   RouteHost host(*route, name);
   host.parent = parent;
   host.idle_timeout = route->options.idle_timeout;
@@ -68,11 +85,15 @@ Proc SessionRunner::run(Process& self, Gateway::Route* route, std::string name, 
   ExitReason why;
   try {
     co_await route->sessions.serve(self, host, *session);
+    claim.clean = true;
     co_return;
   } catch (const detail::ExitRequest& e) {
     // An exit it chose: a shutdown, or a failure it named (a snapshot that
     // cannot be loaded or written exits with the store's error).
-    if (e.reason.is_normal_exit()) throw;
+    if (e.reason.is_normal_exit()) {
+      claim.clean = true;
+      throw;
+    }
     why = e.reason;
     crash = std::current_exception();
   } catch (...) {
