@@ -8,6 +8,11 @@
 
 namespace troupe {
 
+// A plain message as an error: Result<T, std::string>.
+inline const std::string& to_string(const std::string& message) {
+  return message;
+}
+
 template <class E>
 struct Unexpected {
   E error;

@@ -22,6 +22,7 @@
 #include <string>
 
 #include "chat.hpp"
+#include "cluster/node.hpp"
 #include "counter.hpp"
 #include "game.hpp"
 #include "net/gateway/gateway.hpp"
@@ -49,6 +50,13 @@ struct Config {
   std::string tls_cert;
   std::string tls_key;
   bool demo_faults = false;
+  // The cluster (docs/cluster.md): on when cluster_url is set.
+  std::string cluster_url;
+  std::string node_id;
+  int peer_port = 0;
+  int lease_ms = 1500;
+  std::string advertise_host = "127.0.0.1";
+  bool cluster_test_faults = false;
 };
 
 const char* usage = R"(usage: server [options]
@@ -67,6 +75,13 @@ const char* usage = R"(usage: server [options]
                                             PEM certificate chain, reloaded when the files change)
   --tls-key=FILE      TROUPE_TLS_KEY       (the certificate's PEM private key, not encrypted)
   --demo-faults       allow clients to crash a room on purpose ({"type":"crash"})
+cluster (docs/cluster.md; session state then goes to the same Redis unless --redis names another):
+  --cluster=URL       TROUPE_CLUSTER_URL   (none; redis://host:port: one node of a cluster)
+  --node-id=NAME      TROUPE_NODE_ID       (required with --cluster; [A-Za-z0-9_.-], unique)
+  --peer-port=N       TROUPE_PEER_PORT     (0: any free port; the node-to-node link)
+  --advertise-host=H  TROUPE_ADVERTISE_HOST (127.0.0.1: where peers reach this node's link)
+  --lease-ms=N        TROUPE_LEASE_MS      (1500: a dead node's sessions move after about this)
+  --cluster-test-faults  serve GET /cluster/fault (renewals=drop|resume), for chaos tests
 )";
 
 std::string env_or(const char* name, std::string fallback) {
@@ -88,6 +103,11 @@ Config configure(int argc, char** argv) {
   c.log_format = env_or("TROUPE_LOG_FORMAT", c.log_format);
   c.tls_cert = env_or("TROUPE_TLS_CERT", "");
   c.tls_key = env_or("TROUPE_TLS_KEY", "");
+  c.cluster_url = env_or("TROUPE_CLUSTER_URL", "");
+  c.node_id = env_or("TROUPE_NODE_ID", "");
+  c.peer_port = std::atoi(env_or("TROUPE_PEER_PORT", "0").c_str());
+  c.advertise_host = env_or("TROUPE_ADVERTISE_HOST", c.advertise_host);
+  c.lease_ms = std::atoi(env_or("TROUPE_LEASE_MS", "1500").c_str());
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto value = [&](const char* flag) -> std::optional<std::string> {
@@ -126,8 +146,32 @@ Config configure(int argc, char** argv) {
       c.tls_cert = *v;
     } else if (auto v = value("--tls-key")) {
       c.tls_key = *v;
+    } else if (auto v = value("--cluster")) {
+      c.cluster_url = *v;
+    } else if (auto v = value("--node-id")) {
+      c.node_id = *v;
+    } else if (auto v = value("--peer-port")) {
+      c.peer_port = std::atoi(v->c_str());
+    } else if (auto v = value("--advertise-host")) {
+      c.advertise_host = *v;
+    } else if (auto v = value("--lease-ms")) {
+      c.lease_ms = std::atoi(v->c_str());
+    } else if (a == "--cluster-test-faults") {
+      c.cluster_test_faults = true;
     } else {
       std::fprintf(stderr, "server: unknown option %s\n%s", a.c_str(), usage);
+      std::exit(2);
+    }
+  }
+  if (!c.cluster_url.empty()) {
+    // The FileStore is one machine's: a cluster's state is shared.
+    if (c.redis_url.empty()) c.redis_url = c.cluster_url;
+    if (c.node_id.empty()) {
+      std::fprintf(stderr, "server: --cluster needs --node-id\n%s", usage);
+      std::exit(2);
+    }
+    if (c.lease_ms < 100 || c.peer_port < 0 || c.peer_port > 65535) {
+      std::fprintf(stderr, "server: --lease-ms must be at least 100, --peer-port a port\n");
       std::exit(2);
     }
   }
@@ -162,6 +206,9 @@ void print_banner(const Config& config, unsigned port) {
   const char* http = tls ? "https" : "http";
   const char* ws = tls ? "wss" : "ws";
   std::printf("Troupe examples on %s://%s:%u/  (state in %s)\n", http, host, port, where.c_str());
+  if (!config.cluster_url.empty())
+    std::printf("  cluster: node %s of %s (who owns a room: /cluster/owner?name=chat/<room>)\n",
+                config.node_id.c_str(), config.cluster_url.c_str());
   std::printf("  chat:    %s://%s:%u/chat/<room>?name=<nick>\n", ws, host, port);
   std::printf("  counter: %s://%s:%u/counter/<name>\n", ws, host, port);
   std::printf("  game:    %s://%s:%u/game/<name>?name=<nick>  (page: /static/game.html)\n", ws,
@@ -196,10 +243,24 @@ int main(int argc, char** argv) {
   server.static_dir = config.www;
   server.tls_cert_file = config.tls_cert;
   server.tls_key_file = config.tls_key;
+  // One node of a cluster (docs/cluster.md) when --cluster is given.
+  std::unique_ptr<troupe::cluster::ClusterNode> node;
+  if (!config.cluster_url.empty())
+    node = std::make_unique<troupe::cluster::ClusterNode>(
+        rt, troupe::cluster::ClusterOptions{
+                .url = config.cluster_url,
+                .node_id = config.node_id,
+                .advertise_host = config.advertise_host,
+                .peer_bind = config.bind,
+                .peer_port = static_cast<std::uint16_t>(config.peer_port),
+                .lease = std::chrono::milliseconds(config.lease_ms),
+                .test_faults = config.cluster_test_faults});
   troupe::Gateway gateway(rt,
                           {.server = server,
                            .persistence = &persistence,
-                           .retention = std::chrono::seconds(std::max(0L, config.retention_s))});
+                           .retention = std::chrono::seconds(std::max(0L, config.retention_s)),
+                           .placement = node.get()});
+  if (node) node->attach(gateway, persistence);
   troupe::RouteOptions options{.idle_timeout = std::chrono::seconds(config.idle_timeout_s)};
   bool faults = config.demo_faults;
   gateway.route(
@@ -223,14 +284,16 @@ int main(int argc, char** argv) {
       .strategy = troupe::rest_for_one,  // the gateway restarts with a new store connection
       .intensity = 3,
       .period = std::chrono::seconds(10),
-      .children = {store.child_spec(),
-                   gateway.child_spec(),
-                   {.id = "banner",
-                    .start = troupe::process_child([&](troupe::Process&) -> troupe::Proc {
-                      print_banner(config, gateway.port());
-                      co_return;
-                    }),
-                    .restart = troupe::temporary}}};
+      .children = {store.child_spec(), gateway.child_spec()}};
+  // After the gateway: it joins once the gateway listens, and drains
+  // before the gateway closes its connections.
+  if (node) app.children.push_back(node->child_spec());
+  app.children.push_back({.id = "banner",
+                          .start = troupe::process_child([&](troupe::Process&) -> troupe::Proc {
+                            print_banner(config, gateway.port());
+                            co_return;
+                          }),
+                          .restart = troupe::temporary});
   troupe::Pid root = rt.start(app);
   std::future<troupe::ExitReason> ended = exit_of(rt, root);
   rt.run();

@@ -203,7 +203,8 @@ HttpResponse Gateway::health() const {
 }
 
 Result<Gateway::Route*, std::string> Gateway::open_remote(
-    ConnectionId conn, const HttpRequest& request, std::shared_ptr<detail::ConnectionSink> sink) {
+    ConnectionId conn, const HttpRequest& request, bool resumed,
+    std::optional<std::string> interrupted, std::shared_ptr<detail::ConnectionSink> sink) {
   Route* route = nullptr;
   for (auto& r : routes_)
     if (r->prefix == request.route) route = r.get();
@@ -212,8 +213,15 @@ Result<Gateway::Route*, std::string> Gateway::open_remote(
   // the crash record of the name is kept.
   Admission admitted = route->authorize(request);
   if (!admitted.admitted()) return unexpected(std::to_string(admitted.status) + " " + admitted.body);
-  route->open(conn, request, std::move(sink));
+  route->open(conn, request, std::move(sink), resumed, std::move(interrupted));
   return route;
+}
+
+Task<Registry::Lookup> Gateway::find_session(Process& self, const std::string& name) {
+  for (auto& r : routes_)
+    if (name.starts_with(r->names) && name.size() > r->names.size())
+      co_return co_await r->find_session(self, name);
+  co_return unexpected(ExitReason::error("no route serves " + name));
 }
 
 void Gateway::remote_message(Route& route, ConnectionId conn, std::string_view data,

@@ -227,6 +227,8 @@ class TROUPE_EXPORT Gateway {
   Runtime& runtime() const { return rt_; }
   Persistence* persistence() const { return options_.persistence; }
   SessionPlacement* placement() const { return options_.placement; }
+  // The schedulers whose loops serve the sockets (GatewayOptions::io_schedulers).
+  SchedulerGroup io_schedulers() const { return io_; }
 
   struct Route;  // internal: one per route
 
@@ -238,7 +240,12 @@ class TROUPE_EXPORT Gateway {
   // the route refuses the name, e.g. 503 for one refused after crashes)
   // and then opened nothing.
   Result<Route*, std::string> open_remote(ConnectionId conn, const HttpRequest& request,
+                                          bool resumed, std::optional<std::string> interrupted,
                                           std::shared_ptr<detail::ConnectionSink> sink);
+  // Finds or starts the session `name` ("rooms/lobby") here, as a
+  // connection would (in a cluster: claims it first; fails if another node
+  // owns it). From a process.
+  Task<Registry::Lookup> find_session(Process& self, const std::string& name);
   void remote_message(Route& route, ConnectionId conn, std::string_view data, MessageKind kind);
   void remote_close(Route& route, ConnectionId conn, std::uint16_t code, std::string_view reason);
 

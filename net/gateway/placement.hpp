@@ -5,7 +5,9 @@
 // single node.
 //
 // What the gateway asks of it, per session name ("rooms/lobby"):
-// - locate: does the name live here (or nowhere yet), or on another node?
+// - locate: does the name live here (or nowhere yet), on another node, or
+//   must the caller wait (the owner's node is unreachable but its lease has
+//   not run out; this node is draining; the directory does not answer)?
 // - claim: the one starter of the name here takes it before starting it,
 //   and gets the fence its incarnation writes with (persist/store.hpp,
 //   StoreFence); the fence is raised in the store before the claim returns,
@@ -51,11 +53,11 @@ inline bool is_remote(ConnectionId id) {
 class TROUPE_EXPORT SessionPlacement {
  public:
   struct Location {
-    enum class Kind : std::uint8_t { here, elsewhere, unavailable };
+    enum class Kind : std::uint8_t { here, elsewhere, wait, unavailable };
     Kind kind = Kind::here;
-    std::string node;        // elsewhere: the owner's node id
+    std::string node;         // elsewhere: the owner's node id
     std::uint64_t fence = 0;  // elsewhere: the owner's fence as last seen
-    std::string error;       // unavailable: why (for a log and a close reason)
+    std::string error;        // wait, unavailable: why (for a log and a close reason)
   };
   struct Claim {
     Location where;                  // here: claimed; else where it is, or why not
@@ -64,9 +66,9 @@ class TROUPE_EXPORT SessionPlacement {
 
   virtual ~SessionPlacement() = default;
 
-  // Where `name` is served. `here` also when nobody owns it and this node
-  // may take it. Waits (bounded) while the owner's node cannot be reached
-  // and its lease has not run out yet.
+  // Where `name` is served now: `here` also when nobody owns it and this
+  // node may take it. The gateway asks again after `wait`, up to the
+  // route's restart_wait.
   virtual Task<Location> locate(Process& self, const std::string& name) = 0;
   // Claims `name` for an incarnation about to start here.
   virtual Task<Claim> claim(Process& self, const std::string& name) = 0;

@@ -110,14 +110,15 @@ Task<Registry::Lookup> Gateway::Route::find_serving(Process& self, unsigned loop
   if (!placement) co_return co_await find_session(self, name);
   using Kind = SessionPlacement::Location::Kind;
   detail::Relay& relay = *relays[loop];
+  const auto deadline = steady_now() + options.restart_wait;
   for (int attempt = 0;; ++attempt) {
     // Registered here: this node owns it (only an incarnation that claimed
     // it registers the name).
     if (Pid local = self.runtime().registry().whereis(name)) co_return local;
     auto where = co_await placement->locate(self, name);
-    if (where.kind == Kind::unavailable)
-      co_return unexpected(ExitReason::error("session unavailable: " + where.error));
-    if (where.kind == Kind::elsewhere) {
+    if (where.kind != Kind::here) {
+      // Connections forwarded from other nodes go to the owner directly:
+      // their nodes are told to find it again.
       SessionGroup& group = relay.groups.at(name);
       std::vector<ConnectionId> remote;
       for (ConnectionId id : group.members)
@@ -129,9 +130,18 @@ Task<Registry::Lookup> Gateway::Route::find_serving(Process& self, unsigned loop
         on_close(id, close_code::going_away, "moved");
       }
       if (group.members.empty()) co_return Pid{};
+    }
+    if (where.kind == Kind::unavailable)
+      co_return unexpected(ExitReason::error(std::string(unavailable_reason) + ": " + where.error));
+    if (where.kind == Kind::wait) {
+      if (steady_now() >= deadline || gateway_stopping())
+        co_return unexpected(ExitReason::error(std::string(unavailable_reason) + ": " + where.error));
+      co_await self.sleep_for(std::chrono::milliseconds(50));
+      continue;
+    }
+    if (where.kind == Kind::elsewhere)
       co_return placement->open_proxy(self.runtime(), name, where,
                                       static_cast<int>(io.first + loop));
-    }
     auto found = co_await find_session(self, name);
     // Claimed by another node between locate and claim: locate again.
     if (!found.ok() && found.error().detail().starts_with(moved_reason) && attempt < 10) continue;
@@ -258,7 +268,9 @@ Proc session_watcher(Process& self, Gateway::Route* route, unsigned loop, std::s
       continue;
     if (!found.ok() || !found.value()) {
       // Refused for crashing: its clients may come back later (1013).
-      const bool refused = !found.ok() && found.error().detail().starts_with(refused_reason);
+      // So is a cluster that cannot place it now.
+      const bool refused = !found.ok() && (found.error().detail().starts_with(refused_reason) ||
+                                           found.error().detail().starts_with(unavailable_reason));
       close_group(*route, relay, name,
                   refused ? close_code::try_again_later : close_code::internal_error,
                   refused ? "session unavailable, try again later" : "session unavailable");
@@ -303,11 +315,12 @@ Proc session_watcher(Process& self, Gateway::Route* route, unsigned loop, std::s
 // --- the loop's callbacks -------------------------------------------------------------------
 
 void Gateway::Route::on_open(ConnectionId conn, const HttpRequest& request) {
-  open(conn, request, nullptr);
+  open(conn, request, nullptr, false, {});
 }
 
 void Gateway::Route::open(ConnectionId conn, const HttpRequest& request,
-                          std::shared_ptr<detail::ConnectionSink> remote) {
+                          std::shared_ptr<detail::ConnectionSink> remote, bool resumed,
+                          std::optional<std::string> interrupted) {
   Runtime& rt = gateway->runtime();
   const unsigned loop = conn.loop();
   detail::Relay& relay = *relays[loop];
@@ -315,6 +328,8 @@ void Gateway::Route::open(ConnectionId conn, const HttpRequest& request,
   RelayedConnection& c = relay.connections[conn];
   c.request = request;
   c.remote = std::move(remote);
+  c.resumed = resumed;
+  c.interrupted = std::move(interrupted);
   auto [it, fresh] = relay.groups.try_emplace(name);
   SessionGroup& group = it->second;
   c.group = &group;
@@ -324,8 +339,11 @@ void Gateway::Route::open(ConnectionId conn, const HttpRequest& request,
         [this, loop, name](Process& self) { return session_watcher(self, this, loop, name); },
         SpawnOptions{.scheduler = static_cast<int>(io.first + loop)});
   } else if (group.session) {
-    rt.send(group.session, detail::SessionConnect{conn, c.request, false, {}, c.progress,
-                                                  &relay.pending, c.remote});
+    rt.send(group.session,
+            detail::SessionConnect{conn, c.request, c.resumed, std::move(c.interrupted),
+                                   c.progress, &relay.pending, c.remote});
+    c.resumed = false;
+    c.interrupted.reset();
   }
 }
 

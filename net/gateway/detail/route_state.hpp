@@ -127,7 +127,11 @@ struct Gateway::Route : ws::Handler {
   void on_open(ConnectionId conn, const HttpRequest& request) override;
   // on_open for a connection of the server (remote null) or, in a cluster,
   // one whose socket is on another node (its frames go to `remote`).
-  void open(ConnectionId conn, const HttpRequest& request, std::shared_ptr<detail::ConnectionSink> remote);
+  // A remote connection may come `resumed` (handed over from an earlier
+  // owner), with the frame that owner was handling when it was lost.
+  void open(ConnectionId conn, const HttpRequest& request,
+            std::shared_ptr<detail::ConnectionSink> remote, bool resumed,
+            std::optional<std::string> interrupted);
   void on_message(ConnectionId conn, std::string_view data, MessageKind kind) override;
   void on_close(ConnectionId conn, std::uint16_t code, std::string_view reason) override;
   bool gateway_stopping() const;
@@ -152,6 +156,8 @@ inline constexpr std::string_view refused_reason = "session refused after repeat
 // The detail of the exit reason of a start that found its name claimed by
 // another node of the cluster (placement.hpp).
 inline constexpr std::string_view moved_reason = "session lives on another node";
+// ... and of one the cluster cannot place now (its clients get 1013).
+inline constexpr std::string_view unavailable_reason = "session unavailable";
 
 // The body of a session's process (session_runner.cpp): waits `delay`
 // first (its restart backoff), then serves; in a cluster with the `fence`
