@@ -244,7 +244,19 @@ void FileStore::batch(std::vector<WriteOp> ops, StoreCallback<void> done) {
   if (auto e = detail::check_batch(ops)) return reject(std::move(done), std::move(*e));
   std::vector<std::string> keys;
   for (const auto& op : ops) keys.push_back(op.key);
-  auto work = [ops = std::move(ops)](const detail::FileDir& dir) -> StoreResult<void> {
+  auto work = [ops = std::move(ops)](const detail::FileDir& dir) mutable -> StoreResult<void> {
+    // Fences first: a refused fence leaves everything as it was.
+    std::map<std::string, std::string> fences;
+    for (const auto& op : ops) {
+      if (op.kind != WriteOp::Kind::fence) continue;
+      auto entry = dir.read(op.key);
+      if (!entry) return unexpected(entry.error());
+      if (*entry) fences[op.key] = std::move((*entry)->value);
+    }
+    auto resolved = detail::resolve_fences(std::move(ops), fences);
+    if (!resolved) return unexpected(resolved.error());
+    ops = std::move(*resolved);
+    if (ops.empty()) return {};  // nothing to write (a fence already at its token)
     std::map<std::string, Revision> stored;
     for (const auto& op : ops) {
       if (stored.count(op.key)) continue;

@@ -66,6 +66,14 @@ void MemoryStore::list(std::string prefix, ListOptions options, StoreCallback<Pa
 void MemoryStore::batch(std::vector<WriteOp> ops, StoreCallback<void> done) {
   ensure_open();
   if (auto e = detail::check_batch(ops)) return reply(std::move(done), {unexpected(*e)});
+  std::map<std::string, std::string> fences;
+  for (const auto& op : ops) {
+    if (op.kind != WriteOp::Kind::fence) continue;
+    if (auto it = data_.find(op.key); it != data_.end()) fences[op.key] = it->second.value;
+  }
+  auto resolved = detail::resolve_fences(std::move(ops), fences);
+  if (!resolved) return reply(std::move(done), {unexpected(resolved.error())});
+  ops = std::move(*resolved);
   std::map<std::string, Revision> stored;
   for (const auto& op : ops) stored[op.key] = revision_of(op.key);
   auto plan = detail::plan_batch(ops, stored);

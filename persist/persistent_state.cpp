@@ -270,6 +270,7 @@ void PersistentStateBase::start_write() {
   std::vector<WriteOp> ops;
   ops.push_back(WriteOp::put_at(head_key_, encode_head(), revision));
   ops.push_back(WriteOp::put(store_.generation_key(actor_, revision), std::move(snapshot)));
+  if (options_.fence) ops.push_back(WriteOp::fence(*options_.fence));
 
   Runtime* rt = &self_->runtime();
   const Pid pid = self_->self();
@@ -282,6 +283,13 @@ void PersistentStateBase::start_write() {
     Store* s = &store;
     store.batch(std::move(ops), [=](StoreResult<void> result) {
       if (result) return send(WriteDone::Result::committed, {});
+      // The store says a newer owner holds the name: final, and no attempt
+      // of ours can have been applied past it (a fenced batch applies nothing).
+      if (result.error().code == StoreErrc::fenced)
+        return send(WriteDone::Result::fenced,
+                    StoreError{StoreErrc::fenced, "writing revision " + std::to_string(revision) +
+                                                      " of '" + head + "', the store's fence " +
+                                                      result.error().message});
       if (result.error().code != StoreErrc::conflict)
         return send(WriteDone::Result::failed, result.error());
       // Our own earlier attempt may have been applied (its answer was lost):

@@ -31,7 +31,11 @@
 //           slot (r + 1) mod generations. An incarnation that is not the newest
 //           (its name went to another, or it is a zombie of a restart) loses
 //           the compare-and-set: the actor exits with reason "persist: stale
-//           incarnation ... fenced" so its supervisor hears of it. A write
+//           incarnation ... fenced" so its supervisor hears of it. With
+//           PersistentStateOptions::fence the batch also carries the
+//           owner's fencing token, and a store that holds a higher one
+//           refuses it (StoreErrc::fenced): the same exit, even when the
+//           newer owner has not written yet. A write
 //           whose outcome was unknown (connection lost) is retried; if it had
 //           been applied, the retry recognises the actor's own token in head.
 //   when    Durability: write_through starts a write at once and commit()
@@ -102,6 +106,13 @@ struct TROUPE_EXPORT PersistentStateOptions {
   bool write_on_crash = false;
   // flush()'s default deadline.
   Duration flush_deadline = std::chrono::seconds(5);
+  // When set, every snapshot write carries WriteOp::fence(key, token) (see
+  // Fences in persist/store.hpp): a write refused by it exits the actor as a
+  // stale incarnation, naming the fence, and is never retried. The state
+  // does not raise the fence itself: the owner that claimed the name raises
+  // it (a batch of that one op) before load(). The key must be a key of its
+  // own, not one of the actor's snapshot keys.
+  std::optional<StoreFence> fence;
 };
 
 // How the state of one actor stands against the store; see stats().

@@ -7,6 +7,7 @@
 #include <charconv>
 #include <stdexcept>
 
+#include "persist/detail/batch_plan.hpp"
 #include "persist/detail/page.hpp"
 #include "persist/detail/redis_scripts.hpp"
 #include "persist/detail/redis_uv_adapter.hpp"
@@ -47,9 +48,15 @@ std::string as_string(const redisReply* r) {
 }
 
 // {applied, ok1, n1, ok2, n2, ...} from apply_script.
+struct OpOutcome {
+  bool first = false;       // ok == 1
+  std::int64_t second = 0;  // n, when an integer
+  std::int64_t status = 0;  // ok itself (a fence's is 1, 0 or -1)
+  std::string text;         // n, when a string (a fence's stored token)
+};
 struct Applied {
   bool applied = false;
-  std::vector<std::pair<bool, std::int64_t>> ops;
+  std::vector<OpOutcome> ops;
 };
 
 std::optional<Applied> parse_applied(const redisReply* r, std::size_t n) {
@@ -57,7 +64,17 @@ std::optional<Applied> parse_applied(const redisReply* r, std::size_t n) {
   Applied a;
   a.applied = r->element[0]->integer == 1;
   for (std::size_t i = 0; i < n; ++i) {
-    a.ops.emplace_back(r->element[1 + 2 * i]->integer == 1, r->element[2 + 2 * i]->integer);
+    const redisReply* ok = r->element[1 + 2 * i];
+    const redisReply* value = r->element[2 + 2 * i];
+    OpOutcome o;
+    o.status = ok->integer;
+    o.first = ok->integer == 1;
+    if (value->type == REDIS_REPLY_STRING) {
+      o.text = as_string(value);
+    } else {
+      o.second = value->integer;
+    }
+    a.ops.push_back(std::move(o));
   }
   return a;
 }
@@ -428,10 +445,22 @@ void RedisStore::apply(std::string mode, const std::vector<WriteOp>& ops, ReplyH
   args.push_back(std::move(mode));
   args.push_back(std::to_string(options_.key_prefix.size() + 2));
   for (const auto& op : ops) {
-    bool del = op.kind == WriteOp::Kind::del;
-    args.push_back(del ? "d" : op.revision ? "c" : "p");
-    args.push_back(op.value);
-    args.push_back(op.revision ? std::to_string(*op.revision) : "");
+    switch (op.kind) {
+      case WriteOp::Kind::del:
+        args.push_back("d");
+        args.push_back({});
+        break;
+      case WriteOp::Kind::fence:
+        args.push_back("f");
+        args.push_back(std::to_string(op.token));
+        break;
+      case WriteOp::Kind::put:
+        args.push_back(op.revision ? "c" : "p");
+        args.push_back(op.value);
+        break;
+    }
+    args.push_back(op.kind == WriteOp::Kind::put && op.revision ? std::to_string(*op.revision)
+                                                                : "");
   }
   run_script(true, std::move(args), std::move(handler));
 }
@@ -513,6 +542,15 @@ void RedisStore::batch(std::vector<WriteOp> ops, StoreCallback<void> done) {
     auto a = parse_applied(*r, ops.size());
     if (!a) return done(unexpected(unexpected_reply(endpoint_, "batch")));
     if (a->applied) return done({});
+    // A refused fence decides the answer (as in detail::resolve_fences).
+    for (std::size_t i = 0; i < ops.size(); ++i) {
+      if (ops[i].kind != WriteOp::Kind::fence || a->ops[i].first) continue;
+      if (a->ops[i].status != 0)
+        return done(unexpected(detail::corrupt_fence(ops[i].key, a->ops[i].text)));
+      auto stored = detail::parse_fence_token(a->ops[i].text);
+      if (!stored) return done(unexpected(unexpected_reply(endpoint_, "batch")));
+      return done(unexpected(fenced_error(ops[i].key, *stored, ops[i].token)));
+    }
     std::vector<std::string> conflicts;
     for (std::size_t i = 0; i < ops.size(); ++i) {
       if (!a->ops[i].first) {

@@ -18,6 +18,8 @@ const char* to_string(StoreErrc code) {
       return "corrupt data";
     case StoreErrc::closed:
       return "store closed";
+    case StoreErrc::fenced:
+      return "fenced";
   }
   return "unknown store error";
 }
@@ -34,6 +36,12 @@ std::string conflict_message(const std::string& key, Revision written, Revision 
   return "compare-and-put of key '" + detail::printable_key(key) + "' at revision " +
          std::to_string(written) + " expected stored revision " + std::to_string(written - 1) +
          ", found " + std::to_string(stored);
+}
+
+StoreError fenced_error(const std::string& key, std::uint64_t stored, std::uint64_t token) {
+  return {StoreErrc::fenced, "'" + detail::printable_key(key) + "' is at " +
+                                 std::to_string(stored) + ", this writer holds " +
+                                 std::to_string(token) + " (a newer owner claimed the name)"};
 }
 
 namespace detail {
@@ -62,11 +70,28 @@ std::optional<StoreError> check_key(std::string_view key) {
 }
 
 std::optional<StoreError> check_batch(const std::vector<WriteOp>& ops) {
+  std::set<std::string_view> fences;
   for (const auto& op : ops) {
     if (auto e = check_key(op.key)) return e;
-    if (op.revision && *op.revision == 0) {
+    if (op.kind == WriteOp::Kind::fence) {
+      if (!fences.insert(op.key).second) {
+        return StoreError{StoreErrc::invalid_argument,
+                          "fence key '" + printable_key(op.key) + "' appears twice in one batch"};
+      }
+    } else if (op.revision && *op.revision == 0) {
       return StoreError{StoreErrc::invalid_argument,
                         "conditional put of key '" + printable_key(op.key) + "' at revision 0"};
+    }
+  }
+  // A fence is decided against the key's value before the batch: a write of
+  // the same key in the batch would make that ambiguous.
+  if (!fences.empty()) {
+    for (const auto& op : ops) {
+      if (op.kind != WriteOp::Kind::fence && fences.count(op.key)) {
+        return StoreError{StoreErrc::invalid_argument,
+                          "fence key '" + printable_key(op.key) +
+                              "' is also written by another op of the same batch"};
+      }
     }
   }
   return std::nullopt;

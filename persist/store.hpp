@@ -10,6 +10,17 @@
 // of two writers that both read revision r - 1, exactly one can win; that is
 // how a stale incarnation of an actor is fenced off.
 //
+// Fences. A fence key holds a fencing token: the decimal text of a u64
+// (absent: 0). A batch that carries WriteOp::fence(key, token) applies only
+// if the stored token is <= token, and then raises the key to token (written
+// only when it was lower, so the key's revision moves only when the fence
+// rises). A batch whose fence finds a higher token applies nothing and fails
+// with StoreErrc::fenced. A cluster gives every claim of a name a growing
+// token; the new owner raises the name's fence with a batch of that one op
+// before it loads the state, and every write of the name carries its fence,
+// so an old owner that woke up late (a zombie) can no longer write, even
+// before the new owner has written anything.
+//
 // Threading. A store is bound to one uv_loop_t. Call its members only from the
 // thread running that loop; every callback runs later on that same thread,
 // never inside the call that issued the operation (so a caller may issue an
@@ -43,6 +54,7 @@ enum class StoreErrc {
   io_error,          // the backend failed the operation (disk error, Redis error reply)
   corrupt,           // stored data could not be read back (damaged file)
   closed,            // the store was closed before the operation ran
+  fenced,            // a batch's fence found a higher token: a newer owner holds the name
 };
 
 TROUPE_EXPORT const char* to_string(StoreErrc code);
@@ -89,23 +101,36 @@ struct TROUPE_EXPORT Page {
   std::string next_cursor;
 };
 
-// One write of an atomic batch.
+// A fencing token and the key that holds it (see Fences above).
+struct TROUPE_EXPORT StoreFence {
+  std::string key;
+  std::uint64_t token = 0;
+};
+
+// One op of an atomic batch.
 struct TROUPE_EXPORT WriteOp {
-  enum class Kind { put, del };
+  enum class Kind { put, del, fence };
   Kind kind = Kind::put;
   std::string key;
   std::string value;  // put only
   // put only: when set, the put is conditional like compare_and_put (the
   // stored revision must be *revision - 1) and writes that revision.
   std::optional<Revision> revision;
+  std::uint64_t token = 0;  // fence only
 
   static WriteOp put(std::string key, std::string value) {
-    return {Kind::put, std::move(key), std::move(value), std::nullopt};
+    return {Kind::put, std::move(key), std::move(value), std::nullopt, 0};
   }
   static WriteOp put_at(std::string key, std::string value, Revision revision) {
-    return {Kind::put, std::move(key), std::move(value), revision};
+    return {Kind::put, std::move(key), std::move(value), revision, 0};
   }
-  static WriteOp del(std::string key) { return {Kind::del, std::move(key), {}, std::nullopt}; }
+  static WriteOp del(std::string key) { return {Kind::del, std::move(key), {}, std::nullopt, 0}; }
+  // The batch applies only if key's stored token is <= token (see Fences
+  // above). A fence key may appear in no other op of the same batch.
+  static WriteOp fence(std::string key, std::uint64_t token) {
+    return {Kind::fence, std::move(key), {}, std::nullopt, token};
+  }
+  static WriteOp fence(StoreFence f) { return fence(std::move(f.key), f.token); }
 };
 
 // A fencing token and the key that holds the newest one (WriteOp::fence).
@@ -148,7 +173,12 @@ class TROUPE_EXPORT Store {
   virtual void list(std::string prefix, ListOptions options, StoreCallback<Page> done) = 0;
 
   // Applies every op or none. Fails with StoreErrc::conflict, naming the
-  // keys, when any conditional put's revision does not follow the stored one.
+  // keys, when any conditional put's revision does not follow the stored one;
+  // with StoreErrc::fenced, naming the key and both tokens, when a fence op
+  // finds a higher token (fenced wins over conflict: such a writer must stop,
+  // retrying cannot help); with StoreErrc::corrupt when a fence key holds
+  // something that is not a decimal u64; with StoreErrc::invalid_argument
+  // when a fence key appears in another op of the batch.
   virtual void batch(std::vector<WriteOp> ops, StoreCallback<void> done) = 0;
 
   // Writes key at revision only if the stored revision is revision - 1 (0:
@@ -180,5 +210,8 @@ class TROUPE_EXPORT Store {
 // logs read alike.
 TROUPE_EXPORT std::string conflict_message(const std::string& key, Revision written,
                                            Revision stored);
+// The error of a batch refused by its fence, shared likewise.
+TROUPE_EXPORT StoreError fenced_error(const std::string& key, std::uint64_t stored,
+                                      std::uint64_t token);
 
 }  // namespace troupe

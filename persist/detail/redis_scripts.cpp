@@ -55,6 +55,22 @@ if not all then
   return result
 end
 
+-- A fence key's token as decimal text without leading zeros ('0' when
+-- absent), or nil when the value is not a u64. Compared as text: Lua's
+-- numbers are doubles, exact only up to 2^53.
+local function token_text(v)
+  if not v then return '0' end
+  if not string.find(v, '^%d+$') then return nil end
+  v = string.gsub(v, '^0+', '')
+  if v == '' then return '0' end
+  if #v > 20 or (#v == 20 and v > '18446744073709551615') then return nil end
+  return v
+end
+local function token_less(a, b)
+  if #a ~= #b then return #a < #b end
+  return a < b
+end
+
 -- Decide every op against the revisions as they evolve through the call.
 local result = {1}
 local current, before, last_value, order = {}, {}, {}, {}
@@ -71,6 +87,26 @@ for i = 1, n do
     result[#result + 1] = 1
     result[#result + 1] = rev > 0 and 1 or 0
     current[vkey] = 0
+  elseif kind == 'f' then
+    -- A fence key is in no other op of the batch, so its stored value decides.
+    local raw = redis.call('GET', vkey)
+    local have, mine = token_text(raw), ARGV[3 * i + 1]
+    if have == nil then
+      failed = true
+      result[#result + 1] = -1
+      result[#result + 1] = string.sub(raw, 1, 64)
+    elseif token_less(mine, have) then
+      failed = true
+      result[#result + 1] = 0
+      result[#result + 1] = have
+    else
+      if token_less(have, mine) then
+        current[vkey] = rev + 1
+        last_value[vkey] = mine
+      end
+      result[#result + 1] = 1
+      result[#result + 1] = have
+    end
   elseif kind == 'c' and tonumber(ARGV[3 * i + 2]) ~= rev + 1 then
     failed = true
     result[#result + 1] = 0

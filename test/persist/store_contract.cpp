@@ -185,6 +185,98 @@ void compare_and_put_many_decides_each_key_alone(SyncStore& s) {
   UNSIGNED_LONGS_EQUAL(0, ok(s.compare_and_put_many({})).size());
 }
 
+void fence_accepts_an_equal_or_higher_token_and_raises_the_key(SyncStore& s) {
+  // Absent is 0: any token passes, and the key now holds it.
+  ok(s.batch({WriteOp::fence("fence/a", 5), WriteOp::put("state", "1")}));
+  check_entry(s, "fence/a", "5", 1);
+  check_entry(s, "state", "1", 1);
+  // Equal: the batch applies and the fence is not rewritten (its revision stays).
+  ok(s.batch({WriteOp::put("state", "2"), WriteOp::fence("fence/a", 5)}));
+  check_entry(s, "fence/a", "5", 1);
+  check_entry(s, "state", "2", 2);
+  // Higher: the batch applies and raises the fence.
+  ok(s.batch({WriteOp::fence(StoreFence{"fence/a", 7}), WriteOp::put_at("state", "3", 3)}));
+  check_entry(s, "fence/a", "7", 2);
+  check_entry(s, "state", "3", 3);
+  // A token written by hand with leading zeros reads as its value.
+  ok(s.put("fence/b", "007"));
+  ok(s.batch({WriteOp::fence("fence/b", 7), WriteOp::put("other", "x")}));
+  check_entry(s, "fence/b", "007", 1);
+  check_entry(s, "other", "x", 1);
+}
+
+void fence_refuses_a_lower_token_and_applies_nothing(SyncStore& s) {
+  ok(s.put("state", "old"));
+  ok(s.put("gone", "still here"));
+  ok(s.batch({WriteOp::fence("fence/chat/lobby", 18)}));
+  auto e = fails(s.batch({WriteOp::put_at("state", "zombie", 2), WriteOp::del("gone"),
+                          WriteOp::put("fresh", "x"), WriteOp::fence("fence/chat/lobby", 17)}),
+                 StoreErrc::fenced);
+  check_contains(e.message, "'fence/chat/lobby' is at 18, this writer holds 17");
+  check_contains(to_string(e), "fenced: ");
+  check_entry(s, "state", "old", 1);
+  check_entry(s, "gone", "still here", 1);
+  check_absent(s, "fresh");
+  check_entry(s, "fence/chat/lobby", "18", 1);
+}
+
+void fence_refusal_wins_over_a_conflict(SyncStore& s) {
+  // A stale writer whose conditional put also conflicts hears that it is
+  // fenced: retrying or re-reading cannot help it.
+  ok(s.batch({WriteOp::fence("fence/x", 2)}));
+  ok(s.put("state", "new owner"));
+  auto e = fails(s.batch({WriteOp::put_at("state", "zombie", 1), WriteOp::fence("fence/x", 1)}),
+                 StoreErrc::fenced);
+  check_contains(e.message, "'fence/x' is at 2, this writer holds 1");
+  check_entry(s, "state", "new owner", 1);
+}
+
+void fence_only_batch_raises_the_fence(SyncStore& s) {
+  ok(s.batch({WriteOp::fence("fence/n", 3)}));
+  check_entry(s, "fence/n", "3", 1);
+  ok(s.batch({WriteOp::fence("fence/n", 3)}));  // already there: nothing written
+  check_entry(s, "fence/n", "3", 1);
+  ok(s.batch({WriteOp::fence("fence/n", 4)}));
+  check_entry(s, "fence/n", "4", 2);
+  auto e = fails(s.batch({WriteOp::fence("fence/n", 2)}), StoreErrc::fenced);
+  check_contains(e.message, "is at 4, this writer holds 2");
+  check_entry(s, "fence/n", "4", 2);
+}
+
+void fence_tokens_compare_exactly_past_2_to_the_53(SyncStore& s) {
+  // 2^53 + 1 and 2^53 are one double; tokens must still compare exactly.
+  ok(s.batch({WriteOp::fence("fence/big", 9007199254740993u)}));
+  fails(s.batch({WriteOp::fence("fence/big", 9007199254740992u)}), StoreErrc::fenced);
+  const std::uint64_t max = ~std::uint64_t{0};
+  ok(s.batch({WriteOp::fence("fence/big", max)}));
+  check_entry(s, "fence/big", "18446744073709551615", 2);
+  auto e = fails(s.batch({WriteOp::fence("fence/big", max - 1)}), StoreErrc::fenced);
+  check_contains(e.message, "is at 18446744073709551615, this writer holds 18446744073709551614");
+}
+
+void fence_key_that_is_not_a_token_is_corrupt(SyncStore& s) {
+  for (const std::string bad : {"abc", "", "-1", "+1", " 1", "1 ", "18446744073709551616",
+                                "99999999999999999999999", "1.5", "0x10"}) {
+    ok(s.put("fence/bad", bad));
+    auto e = fails(s.batch({WriteOp::put("state", "x"), WriteOp::fence("fence/bad", 1)}),
+                   StoreErrc::corrupt);
+    check_contains(e.message, "fence key 'fence/bad'");
+    check_absent(s, "state");
+  }
+}
+
+void fence_key_in_another_op_of_the_batch_is_rejected(SyncStore& s) {
+  auto e = fails(s.batch({WriteOp::fence("fence/k", 1), WriteOp::put("fence/k", "9")}),
+                 StoreErrc::invalid_argument);
+  check_contains(e.message, "'fence/k'");
+  fails(s.batch({WriteOp::fence("fence/k", 1), WriteOp::fence("fence/k", 2)}),
+        StoreErrc::invalid_argument);
+  fails(s.batch({WriteOp::del("fence/k"), WriteOp::fence("fence/k", 1)}),
+        StoreErrc::invalid_argument);
+  check_absent(s, "fence/k");
+  fails(s.batch({WriteOp::fence("", 1)}), StoreErrc::invalid_argument);
+}
+
 void compare_and_put_many_rejects_duplicate_keys(SyncStore& s) {
   auto e =
       fails(s.compare_and_put_many({{"k", "a", 1}, {"k", "b", 2}}), StoreErrc::invalid_argument);

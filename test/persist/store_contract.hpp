@@ -21,6 +21,13 @@ void concurrent_compare_and_puts_have_one_winner(SyncStore& s);
 void batch_applies_nothing_when_one_condition_fails(SyncStore& s);
 void batch_applies_puts_and_dels_together(SyncStore& s);
 void compare_and_put_many_decides_each_key_alone(SyncStore& s);
+void fence_accepts_an_equal_or_higher_token_and_raises_the_key(SyncStore& s);
+void fence_refuses_a_lower_token_and_applies_nothing(SyncStore& s);
+void fence_refusal_wins_over_a_conflict(SyncStore& s);
+void fence_only_batch_raises_the_fence(SyncStore& s);
+void fence_tokens_compare_exactly_past_2_to_the_53(SyncStore& s);
+void fence_key_that_is_not_a_token_is_corrupt(SyncStore& s);
+void fence_key_in_another_op_of_the_batch_is_rejected(SyncStore& s);
 void compare_and_put_many_rejects_duplicate_keys(SyncStore& s);
 void callbacks_never_run_inside_the_call(SyncStore& s);
 void same_key_operations_apply_in_issue_order(SyncStore& s);
@@ -55,6 +62,18 @@ void same_key_operations_apply_in_issue_order(SyncStore& s);
                       batch_applies_puts_and_dels_together)                                       \
   STORE_CONTRACT_TEST(group, CompareAndPutManyDecidesEachKeyAlone,                                \
                       compare_and_put_many_decides_each_key_alone)                                \
+  STORE_CONTRACT_TEST(group, FenceAcceptsAnEqualOrHigherTokenAndRaisesTheKey,                     \
+                      fence_accepts_an_equal_or_higher_token_and_raises_the_key)                  \
+  STORE_CONTRACT_TEST(group, FenceRefusesALowerTokenAndAppliesNothing,                            \
+                      fence_refuses_a_lower_token_and_applies_nothing)                            \
+  STORE_CONTRACT_TEST(group, FenceRefusalWinsOverAConflict, fence_refusal_wins_over_a_conflict)   \
+  STORE_CONTRACT_TEST(group, FenceOnlyBatchRaisesTheFence, fence_only_batch_raises_the_fence)     \
+  STORE_CONTRACT_TEST(group, FenceTokensCompareExactlyPast2To53,                                  \
+                      fence_tokens_compare_exactly_past_2_to_the_53)                              \
+  STORE_CONTRACT_TEST(group, FenceKeyThatIsNotATokenIsCorrupt,                                    \
+                      fence_key_that_is_not_a_token_is_corrupt)                                   \
+  STORE_CONTRACT_TEST(group, FenceKeyInAnotherOpOfTheBatchIsRejected,                             \
+                      fence_key_in_another_op_of_the_batch_is_rejected)                           \
   STORE_CONTRACT_TEST(group, CompareAndPutManyRejectsDuplicateKeys,                               \
                       compare_and_put_many_rejects_duplicate_keys)                                \
   STORE_CONTRACT_TEST(group, CallbacksNeverRunInsideTheCall, callbacks_never_run_inside_the_call) \
