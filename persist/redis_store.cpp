@@ -24,6 +24,7 @@ struct RedisStore::Request {
   std::vector<std::string> args;
   ReplyHandler handler;
   bool eval_fallback = false;  // NOSCRIPT seen: send the script's text
+  bool raw = false;            // command(): an error reply goes to the handler as is
 };
 
 namespace {
@@ -399,7 +400,7 @@ void RedisStore::handle_reply(Request* r, redisAsyncContext* ac, const redisRepl
     delete r;
     return;
   }
-  if (reply->type == REDIS_REPLY_ERROR) {
+  if (reply->type == REDIS_REPLY_ERROR && !r->raw) {
     std::string_view text(reply->str, reply->len);
     if (text.starts_with("NOSCRIPT") && r->kind != Request::Kind::plain && !r->eval_fallback) {
       r->eval_fallback = true;
@@ -620,6 +621,53 @@ void RedisStore::compare_and_put_many(std::vector<CasWrite> writes,
       g->done(std::move(g->outcomes));
     });
   }
+}
+
+// ---- raw commands -----------------------------------------------------------
+
+namespace {
+
+RedisReply copy_reply(const redisReply* r) {
+  RedisReply out;
+  switch (r->type) {
+    case REDIS_REPLY_INTEGER:
+      out.type = RedisReply::Type::integer;
+      out.integer = r->integer;
+      break;
+    case REDIS_REPLY_STRING:
+    case REDIS_REPLY_STATUS:
+    case REDIS_REPLY_ERROR:
+      out.type = r->type == REDIS_REPLY_STRING   ? RedisReply::Type::string
+                 : r->type == REDIS_REPLY_STATUS ? RedisReply::Type::status
+                                                 : RedisReply::Type::error;
+      out.str.assign(r->str, r->len);
+      break;
+    case REDIS_REPLY_ARRAY:
+      out.type = RedisReply::Type::array;
+      out.elements.reserve(r->elements);
+      for (std::size_t i = 0; i < r->elements; ++i)
+        out.elements.push_back(copy_reply(r->element[i]));
+      break;
+    default:  // REDIS_REPLY_NIL
+      break;
+  }
+  return out;
+}
+
+}  // namespace
+
+void RedisStore::command(std::vector<std::string> args, StoreCallback<RedisReply> done) {
+  ensure_usable();
+  if (args.empty()) {
+    return reject(std::move(done),
+                  StoreError{StoreErrc::invalid_argument, "a Redis command needs a name"});
+  }
+  auto* r = new Request{this, Request::Kind::plain, std::move(args), nullptr, false, true};
+  r->handler = [done = std::move(done)](StoreResult<const redisReply*> reply) {
+    if (!reply) return done(unexpected(reply.error()));
+    done(copy_reply(*reply));
+  };
+  dispatch(r);
 }
 
 }  // namespace troupe

@@ -36,6 +36,7 @@
 
 #include "persist/detail/deferred.hpp"
 #include "persist/detail/timer.hpp"
+#include "persist/redis_reply.hpp"
 #include "persist/redis_url.hpp"
 #include "persist/store.hpp"
 #include "runtime/backoff.hpp"
@@ -148,6 +149,21 @@ class TROUPE_EXPORT RedisStore final : public Store {
   detail::Timer reconnect_timer_;
   detail::Timer watchdog_;
   detail::Deferred deferred_;
+
+ public:
+  // ---- raw commands ---------------------------------------------------------
+  // Sends one command (args[0] is its name; every argument is binary-safe)
+  // on this store's connection, with the same contract as the operations
+  // above: loop thread only, after connect() and before close(); done runs
+  // exactly once, later, on the loop thread; while Redis is down, or when the
+  // reply does not come within command_timeout, it fails with
+  // StoreErrc::unavailable naming the URL. A Redis error reply ("ERR ...",
+  // "NOSCRIPT ...") is not a StoreError: it arrives as a RedisReply of type
+  // error, for the caller to interpret. Empty args fail with
+  // StoreErrc::invalid_argument. Lets other parts (the cluster directory)
+  // reuse this connection's lifecycle instead of keeping their own; they own
+  // their keys, which need not live under key_prefix.
+  void command(std::vector<std::string> args, StoreCallback<RedisReply> done);
 };
 
 }  // namespace troupe
