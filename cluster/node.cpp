@@ -313,12 +313,23 @@ Proc ClusterNode::run(Process& self, InitAck ack) {
     self.exit(ExitReason::error("cluster: attach(gateway, persistence) was not called"));
   // The directory lives on this process's scheduler, whose loop it uses.
   if (!directory_) {
+    // Its commands time out well within a lease, so that a stuck Redis is
+    // noticed while this node still holds one.
+    const auto bound = std::max<std::chrono::milliseconds>(options_.lease / 3, 100ms);
     auto made = RedisDirectory::create(rt_.loop(directory_scheduler_),
                                        RedisDirectoryOptions{.url = options_.url,
-                                                             .key_prefix = options_.key_prefix});
-    if (!made)
-      self.exit(ExitReason::error("cluster: " + to_string(made.error())));
+                                                             .key_prefix = options_.key_prefix,
+                                                             .connect_timeout = bound,
+                                                             .command_timeout = bound,
+                                                             .wait_timeout = bound / 2});
+    if (!made) self.exit(ExitReason::error("cluster: " + to_string(made.error())));
     directory_ = std::move(made.value());
+    auto connected = co_await on_directory<void>(self, [this](StoreCallback<void> done) {
+      static_cast<RedisDirectory&>(*directory_).connect(std::move(done));
+    });
+    if (!connected)
+      self.exit(ExitReason::error("cluster: cannot reach the directory: " +
+                                  to_string(connected.error())));
   }
   // The links listen first, so that the node announces its peer port.
   std::error_code listening = co_await start_links(self);

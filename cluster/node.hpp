@@ -41,6 +41,7 @@
 #include "net/gateway/gateway.hpp"
 #include "net/gateway/placement.hpp"
 #include "persist/persistence.hpp"
+#include "runtime/clock.hpp"
 #include "runtime/runtime.hpp"
 #include "supervisors/spec.hpp"
 
@@ -129,7 +130,7 @@ class ClusterNode final : public SessionPlacement {
   struct Forwarded {
     Pid proxy;
     std::string node;
-    std::shared_ptr<FrameProgress> progress;
+    std::shared_ptr<troupe::detail::FrameProgress> progress;
   };
   bool link_send(const std::string& node, LinkFrame frame);
   void forward_begin(ConnectionId conn, Forwarded f);
@@ -175,7 +176,7 @@ class ClusterNode final : public SessionPlacement {
   // The directory's scheduler only.
   std::unique_ptr<Directory> directory_;
   std::uint64_t incarnation_ = 0;
-  TimePoint lease_until_{};  // steady: this node's own deadline
+  SteadyTime lease_until_{};  // this node's own deadline
   bool in_cluster_ = false;
   std::unordered_map<std::string, std::uint64_t> claims_;  // names claimed here, their fence
 

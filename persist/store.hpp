@@ -133,12 +133,6 @@ struct TROUPE_EXPORT WriteOp {
   static WriteOp fence(StoreFence f) { return fence(std::move(f.key), f.token); }
 };
 
-// A fencing token and the key that holds the newest one (WriteOp::fence).
-struct TROUPE_EXPORT StoreFence {
-  std::string key;
-  std::uint64_t token = 0;
-};
-
 // One independent write of compare_and_put_many.
 struct TROUPE_EXPORT CasWrite {
   std::string key;

@@ -81,7 +81,10 @@ class PersistentSession : public Session<S> {
       self.exit(
           ExitReason::error("persistent session " + this->full_name() +
                             ": the gateway has no persistence (GatewayOptions::persistence)"));
-    state_.emplace(*persistence, this->full_name(), schema_, options_);
+    // In a cluster, every write carries the fence its name was claimed with.
+    PersistentStateOptions options = options_;
+    if (this->fence()) options.fence = this->fence();
+    state_.emplace(*persistence, this->full_name(), schema_, options);
     co_await state_->load(self);
   }
   Task<> end_state(Process& self, const ExitReason& reason) override {

@@ -48,7 +48,27 @@ void AlarmBook::erase_locked(const std::string& name) {
   by_name_.erase(it);
 }
 
-Task<StoreResult<void>> AlarmBook::set(Process& self, const std::string& name, Time at) {
+namespace {
+// In a cluster an alarm write carries the session's fence: a stale owner's
+// is refused like its snapshot writes.
+Task<StoreResult<void>> write_alarm(Process& self, AwaitableStore& store, WriteOp op,
+                                    const std::optional<StoreFence>& fence) {
+  if (!fence) {
+    if (op.kind == WriteOp::Kind::del) {
+      auto removed = co_await store.del(self, std::move(op.key));
+      if (!removed) co_return unexpected(removed.error());
+      co_return StoreResult<void>{};
+    }
+    auto written = co_await store.put(self, std::move(op.key), std::move(op.value));
+    if (!written) co_return unexpected(written.error());
+    co_return StoreResult<void>{};
+  }
+  co_return co_await store.batch(self, {WriteOp::fence(*fence), std::move(op)});
+}
+}  // namespace
+
+Task<StoreResult<void>> AlarmBook::set(Process& self, const std::string& name, Time at,
+                                       const std::optional<StoreFence>& fence) {
   bool earliest = false;
   {
     std::lock_guard lock(mutex_);
@@ -60,13 +80,13 @@ Task<StoreResult<void>> AlarmBook::set(Process& self, const std::string& name, T
   // The keeper sleeps until the earliest alarm: only an earlier one moves it.
   if (earliest) rt_.send(keeper_, AlarmsChanged{});
   if (!store_) co_return StoreResult<void>{};
-  auto written = co_await store_->put(self, key_prefix_ + name, std::to_string(to_ms(at)));
-  if (!written) co_return unexpected(written.error());
-  co_return StoreResult<void>{};
+  co_return co_await write_alarm(
+      self, *store_, WriteOp::put(key_prefix_ + name, std::to_string(to_ms(at))), fence);
 }
 
 Task<StoreResult<void>> AlarmBook::clear(Process& self, const std::string& name,
-                                         std::optional<Time> only_if) {
+                                         std::optional<Time> only_if,
+                                         const std::optional<StoreFence>& fence) {
   {
     std::lock_guard lock(mutex_);
     auto it = by_name_.find(name);
@@ -74,9 +94,27 @@ Task<StoreResult<void>> AlarmBook::clear(Process& self, const std::string& name,
     erase_locked(name);
   }
   if (!store_) co_return StoreResult<void>{};
-  auto removed = co_await store_->del(self, key_prefix_ + name);
-  if (!removed) co_return unexpected(removed.error());
+  co_return co_await write_alarm(self, *store_, WriteOp::del(key_prefix_ + name), fence);
+}
+
+Task<StoreResult<void>> AlarmBook::refresh(Process& self, const std::string& name) {
+  if (!store_) co_return StoreResult<void>{};
+  auto got = co_await store_->get(self, key_prefix_ + name);
+  if (!got) co_return unexpected(got.error());
+  std::optional<Time> at;
+  if (got.value()) at = from_ms(got.value()->value);
+  std::lock_guard lock(mutex_);
+  erase_locked(name);
+  if (at) {
+    by_name_.emplace(name, *at);
+    by_time_.emplace(*at, name);
+  }
   co_return StoreResult<void>{};
+}
+
+void AlarmBook::forget(const std::string& name) {
+  std::lock_guard lock(mutex_);
+  erase_locked(name);
 }
 
 Task<StoreResult<std::vector<std::string>>> AlarmBook::load(Process& self) {
@@ -131,6 +169,7 @@ Proc alarm_keeper(Process& self, AlarmBook& book, AlarmKeeperHooks hooks) {
       Backoff{.base = std::chrono::milliseconds(100), .cap = std::chrono::seconds(5)});
   bool loaded = false;
   Clock::time_point load_at = system_now();  // while !loaded
+  Clock::time_point reload_at = Clock::time_point::max();
   // Due names already woken, and when to wake them again.
   std::map<std::string, Clock::time_point> retry;
   for (;;) {
@@ -139,6 +178,8 @@ Proc alarm_keeper(Process& self, AlarmBook& book, AlarmKeeperHooks hooks) {
       auto added = co_await book.load(self);
       if (added) {
         loaded = true;
+        if (hooks.reload_every > Duration::zero())
+          reload_at = system_now() + std::chrono::duration_cast<Clock::duration>(hooks.reload_every);
         // A session started before the load did not know its alarm yet.
         for (const auto& name : added.value()) hooks.poke(name);
       } else {
@@ -147,6 +188,11 @@ Proc alarm_keeper(Process& self, AlarmBook& book, AlarmKeeperHooks hooks) {
         load_at = system_now() + load_failures.next();
       }
       now = system_now();
+    }
+    if (loaded && reload_at <= now) {
+      loaded = false;
+      load_at = now;
+      continue;
     }
     std::erase_if(retry, [&](const auto& r) {
       auto at = book.get(r.first);
@@ -162,6 +208,7 @@ Proc alarm_keeper(Process& self, AlarmBook& book, AlarmKeeperHooks hooks) {
     for (const auto& r : retry)
       if (!wake || r.second < *wake) wake = r.second;
     if (!loaded && (!wake || load_at < *wake)) wake = load_at;
+    if (loaded && (!wake || reload_at < *wake)) wake = reload_at;
     Duration sleep = max_sleep;
     if (wake) sleep = std::clamp<Duration>(*wake - now, Duration::zero(), max_sleep);
     co_await self.receive([](const AlarmsChanged&) {}, after(sleep, [] {}));

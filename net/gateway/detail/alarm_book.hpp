@@ -40,12 +40,21 @@ class AlarmBook {
   std::optional<Time> get(const std::string& name) const;
   std::size_t size() const;
 
-  // Sets name's alarm, in memory at once, then in the store (awaited).
-  Task<StoreResult<void>> set(Process& self, const std::string& name, Time at);
+  // Sets name's alarm, in memory at once, then in the store (awaited). In
+  // a cluster, `fence` is the session's (the write is refused if stale).
+  Task<StoreResult<void>> set(Process& self, const std::string& name, Time at,
+                              const std::optional<StoreFence>& fence = {});
   // Clears name's alarm; with `only_if`, only if it is still that time (an
   // alarm fired: keep the one its handler set). Awaits the store.
   Task<StoreResult<void>> clear(Process& self, const std::string& name,
-                                std::optional<Time> only_if = {});
+                                std::optional<Time> only_if = {},
+                                const std::optional<StoreFence>& fence = {});
+
+  // In a cluster, where other nodes set and clear alarms too: reads name's
+  // alarm from the store into memory (before its session starts here), or
+  // forgets it in memory only (its session lives on another node).
+  Task<StoreResult<void>> refresh(Process& self, const std::string& name);
+  void forget(const std::string& name);
 
   // For the keeper: merges the store's alarms in (an alarm set in memory
   // since wins) and returns the names it added.
@@ -79,6 +88,9 @@ struct AlarmKeeperHooks {
   // Starts the session (asynchronously; it fires its due alarm itself).
   std::function<void(const std::string& name)> start;
   Duration retry_interval = std::chrono::seconds(1);
+  // Reads the store's alarms again this often (zero: only at start); in a
+  // cluster, alarms set on other nodes come due here too when those die.
+  Duration reload_every{};
 };
 
 // The keeper's body (see above). Runs until it is shut down.

@@ -160,7 +160,10 @@ Proc wake_for_alarm(Process& self, Gateway::Route* route, std::string name) {
   for (;;) {
     auto found = co_await route->find_session(self, name);
     if (found.ok() || route->gateway_stopping() || !route->alarms->get(short_name)) co_return;
-    if (found.error().detail().starts_with(moved_reason)) co_return;  // its owner's to wake
+    if (found.error().detail().starts_with(moved_reason)) {
+      route->alarms->forget(short_name);  // its owner's to wake
+      co_return;
+    }
     log_warning("gateway", "cannot start a session for its alarm",
                 {{"name", name}, {"error", to_string(found.error())}});
     auto retry = route->health->refused(name, steady_now());
@@ -183,6 +186,7 @@ detail::AlarmKeeperHooks Gateway::Route::alarm_hooks() {
   hooks.start = [this](const std::string& name) {
     restart_later(names + name);
   };
+  if (gateway->placement()) hooks.reload_every = std::chrono::seconds(2);
   return hooks;
 }
 

@@ -15,12 +15,13 @@ namespace {
 // The route as a session's loop sees it.
 class RouteHost final : public detail::SessionHost {
  public:
-  RouteHost(Gateway::Route& route, std::string name) : route_(route), name_(std::move(name)) {}
+  RouteHost(Gateway::Route& route, std::string name, std::optional<StoreFence> fence)
+      : route_(route), name_(std::move(name)), fence_(std::move(fence)) {}
 
   std::optional<AlarmTime> stored_alarm() const override { return route_.alarms->get(name_); }
 
   Task<> clear_fired_alarm(Process& self, std::optional<AlarmTime> fired) override {
-    auto cleared = co_await route_.alarms->clear(self, name_, fired);
+    auto cleared = co_await route_.alarms->clear(self, name_, fired, fence_);
     if (!cleared)
       log_warning("gateway", "the fired alarm stays in the store",
                   {{"session", route_.names + name_}, {"error", to_string(cleared.error())}});
@@ -31,6 +32,7 @@ class RouteHost final : public detail::SessionHost {
  private:
   Gateway::Route& route_;
   std::string name_;
+  std::optional<StoreFence> fence_;  // in a cluster: the claim's
 };
 
 }  // namespace
@@ -70,10 +72,17 @@ Proc SessionRunner::run(Process& self, Gateway::Route* route, std::string name, 
   detail::UseScope use(*route->retention, full_name);  // retention: waits out an erase of the name
   co_await use.enter(self);
 
+  // In a cluster, another node may have set or cleared the alarm since
+  // this one read it.
+  if (fence) {
+    auto read = co_await route->alarms->refresh(self, name);
+    if (!read) self.exit(ExitReason::error("cannot read the alarm of " + full_name + ": " +
+                                           to_string(read.error())));
+  }
   std::unique_ptr<SessionBase> session = route->sessions.make();
   detail::SessionAccess::bind(*session, self, name, full_name, route->alarms.get());
   detail::SessionAccess::set_fence(*session, fence);
-  RouteHost host(*route, name);
+  RouteHost host(*route, name, fence);
   host.parent = parent;
   host.idle_timeout = route->options.idle_timeout;
   host.server = &route->gateway->server();
@@ -138,12 +147,12 @@ void SessionBase::broadcast(std::string_view data, std::optional<ConnectionId> e
 
 Task<StoreResult<void>> SessionBase::set_alarm(AlarmTime at) {
   alarm_ = at;
-  co_return co_await alarms_->set(*self_, name_, at);
+  co_return co_await alarms_->set(*self_, name_, at, fence_);
 }
 
 Task<StoreResult<void>> SessionBase::cancel_alarm() {
   alarm_.reset();
-  co_return co_await alarms_->clear(*self_, name_);
+  co_return co_await alarms_->clear(*self_, name_, {}, fence_);
 }
 
 std::optional<SessionBase::AlarmTime> SessionBase::alarm() const {
