@@ -10,6 +10,8 @@
 #include "runtime/clock.hpp"
 #include "runtime/log.hpp"
 #include "runtime/receive.hpp"
+#include "runtime/server.hpp"
+#include "cluster/link/frame.hpp"
 #include "supervisors/supervisor.hpp"
 
 namespace troupe::cluster {
@@ -163,6 +165,31 @@ Pid ClusterNode::open_proxy(Runtime& rt, const std::string& name, const Location
         return detail::run_proxy(self, node, name, owner, fence, proxy_idle);
       },
       SpawnOptions{.scheduler = scheduler});
+}
+
+Task<SendResult> ClusterNode::cast(Process& self, std::string name, std::string payload) {
+  const auto deadline = steady_now() + 5s;
+  for (;;) {
+    if (Pid local = rt_.registry().whereis(name))
+      co_return troupe::cast(self, local, Remote{options_.node_id, std::move(payload)});
+    Location where = co_await locate(self, name);
+    if (where.kind == Kind::here) {
+      auto found = co_await gateway_->find_session(self, name);
+      if (found.ok() && found.value())
+        co_return troupe::cast(self, found.value(), Remote{options_.node_id, std::move(payload)});
+      if (found.ok() || !found.error().detail().starts_with("session lives on another node"))
+        co_return SendResult::noproc;
+    } else if (where.kind == Kind::elsewhere) {
+      if (link_send(where.node, LinkFrame{FrameType::send, 0, where.fence, name, payload})) {
+        counters_.casts_out.fetch_add(1, std::memory_order_relaxed);
+        co_return SendResult::ok;
+      }
+    } else if (where.kind == Kind::unavailable) {
+      co_return SendResult::noproc;
+    }
+    if (steady_now() >= deadline) co_return SendResult::noproc;
+    co_await self.sleep_for(50ms);
+  }
 }
 
 // --- the node's life ---------------------------------------------------------------------

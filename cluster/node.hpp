@@ -78,6 +78,14 @@ struct ClusterOptions {
   bool test_faults = false;
 };
 
+// A message to a session by name from any node (ClusterNode::cast): the
+// session takes it in handle_cast(const cluster::Remote&), with
+// `using casts = troupe::types<troupe::cluster::Remote>` (session.hpp).
+struct Remote {
+  std::string from;     // the sending node's id
+  std::string payload;  // the application's bytes
+};
+
 // Counters for /metrics (troupe_cluster_*).
 struct ClusterCounters {
   std::atomic<std::uint64_t> claims{0};
@@ -90,6 +98,8 @@ struct ClusterCounters {
   std::atomic<std::uint64_t> owners_lost{0};     // proxies whose owner was lost
   std::atomic<std::uint64_t> moved{0};           // proxies sent to find the owner again
   std::atomic<std::uint64_t> peer_errors{0};     // frames a peer should not have sent
+  std::atomic<std::uint64_t> casts_out{0};       // Remote messages sent to other nodes
+  std::atomic<std::uint64_t> casts_in{0};        // ... received from them
   std::atomic<std::uint64_t> directory_errors{0};
 };
 
@@ -114,6 +124,14 @@ class ClusterNode final : public SessionPlacement {
   const ClusterCounters& counters() const { return counters_; }
   // Thread-safe: the live nodes as last seen.
   std::vector<NodeInfo> members() const;
+  // Sends `payload` to the session `name` ("rooms/lobby") wherever it
+  // lives, starting it (here, if nobody owns it) as a connection would.
+  // ok: handed to the owner's node (over the link, or to the local
+  // session); noproc: it cannot be placed now (no route serves it, or its
+  // owner stays out of reach for the route's restart_wait). At most once:
+  // a message in flight when the owner dies is lost. From a process.
+  Task<SendResult> cast(Process& self, std::string name, std::string payload);
+
   // Blocks for one directory lookup (bounded): who owns `name` now.
   StoreResult<std::optional<Owner>> owner_of(const std::string& name);
 

@@ -124,6 +124,8 @@ void ClusterNode::write_metrics(std::ostream& out) const {
   one("troupe_cluster_owners_lost_total", "counter", load(counters_.owners_lost));
   one("troupe_cluster_moved_total", "counter", load(counters_.moved));
   one("troupe_cluster_peer_errors_total", "counter", load(counters_.peer_errors));
+  one("troupe_cluster_casts_sent_total", "counter", load(counters_.casts_out));
+  one("troupe_cluster_casts_received_total", "counter", load(counters_.casts_in));
   one("troupe_cluster_directory_errors_total", "counter", load(counters_.directory_errors));
   one("troupe_cluster_draining", "gauge", draining_.load() ? 1 : 0);
   one("troupe_cluster_members", "gauge", members().size());

@@ -11,6 +11,7 @@
 #include "net/ws/server.hpp"
 #include "runtime/clock.hpp"
 #include "runtime/log.hpp"
+#include "runtime/server.hpp"
 
 namespace troupe::cluster {
 
@@ -121,6 +122,21 @@ void ClusterNode::on_frame(const std::string& node, LinkFrame&& f) {
       counters_.remote_open.store(inbound_.size(), std::memory_order_relaxed);
       gateway_->remote_close(*route, ConnectionId{local}, static_cast<std::uint16_t>(f.num),
                              f.text);
+      return;
+    }
+    case FrameType::send: {
+      counters_.casts_in.fetch_add(1, std::memory_order_relaxed);
+      // Started here if need be, as for a connection; off this loop.
+      rt_.spawn([this, name = std::move(f.text), msg = Remote{node, std::move(f.data)}](
+                    Process& self) mutable -> Proc {
+        Pid pid = self.runtime().registry().whereis(name);
+        if (!pid) {
+          auto found = co_await gateway_->find_session(self, name);
+          if (!found.ok() || !found.value()) co_return;
+          pid = found.value();
+        }
+        troupe::cast(self, pid, std::move(msg));
+      });
       return;
     }
     case FrameType::out_frame:
