@@ -52,14 +52,14 @@ void ClusterNode::attach(Gateway& gateway, Persistence& persistence) {
 }
 
 template <class T, class Op>
-Task<StoreResult<T>> ClusterNode::on_directory(Process& self, Op op) {
+Task<StoreResult<T>> ClusterNode::on_directory(Process& self, Op op, Duration timeout) {
   Ref ref = self.expect_reply();
   ReplyTo to{self.self(), ref};
   Runtime* rt = &rt_;
   rt_.post(directory_scheduler_, [rt, to, op = std::move(op)]() mutable {
     op([rt, to](StoreResult<T> result) { rt->reply(to, std::move(result)); });
   });
-  auto answer = co_await self.await_reply<StoreResult<T>>(ref, directory_timeout);
+  auto answer = co_await self.await_reply<StoreResult<T>>(ref, timeout);
   if (answer.ok()) co_return std::move(answer.value());
   co_return unexpected(StoreError{StoreErrc::unavailable,
                                   "the cluster's directory did not answer: " +
@@ -274,18 +274,27 @@ Task<> ClusterNode::refresh_members(Process& self) {
 
 Task<> ClusterNode::keep_lease(Process& self, Pid parent) {
   auto next_members = steady_now();
+  // Nothing here waits past the lease's own deadline: a renewal that does
+  // not come back in time, or a wait for the next one, ends at it.
+  auto until_deadline = [this](Duration d) {
+    if (!in_cluster_) return d;
+    return std::clamp<Duration>(lease_until_ - steady_now(), Duration(1ms), d);
+  };
   for (;;) {
     bool stop = false;
     co_await self.receive(when([parent](const Exit& e) { return e.from == parent; },
                                [&](Exit&) { stop = true; }),
-                          after(options_.renew_every, [] {}));
+                          after(until_deadline(options_.renew_every), [] {}));
     if (stop) co_return;
-    if (in_cluster_ && !drop_renewals_.load()) {
+    if (in_cluster_ && !drop_renewals_.load() && steady_now() < lease_until_) {
       const auto sent = steady_now();
       const bool draining = draining_.load();
-      auto renewed = co_await on_directory<void>(self, [this, draining](StoreCallback<void> done) {
-        directory_->renew(draining, std::move(done));
-      });
+      auto renewed = co_await on_directory<void>(
+          self,
+          [this, draining](StoreCallback<void> done) {
+            directory_->renew(draining, std::move(done));
+          },
+          until_deadline(directory_timeout));
       if (renewed) {
         lease_until_ = sent + options_.lease - options_.lease_margin;
       } else if (renewed.error().code == StoreErrc::conflict) {

@@ -169,7 +169,7 @@ class ClusterNode final : public SessionPlacement {
   Task<> drain(Process& self);
   void lease_lost(const std::string& why);
   template <class T, class Op>
-  Task<StoreResult<T>> on_directory(Process& self, Op op);
+  Task<StoreResult<T>> on_directory(Process& self, Op op, Duration timeout = std::chrono::seconds(5));
 
   // On the link loop.
   Task<std::error_code> start_links(Process& self);
