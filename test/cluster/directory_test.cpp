@@ -424,6 +424,19 @@ TEST(Directory, OperationsThatNeedAJoinThrowBeforeOne) {
   CHECK_TRUE(a.nodes().ok());
 }
 
+TEST(Directory, CloseAnswersEveryOperationIssuedBeforeItAndRefusesLaterOnes) {
+  Node& a = node();
+  a.join("a").value();
+  int answered = 0;
+  for (int i = 0; i < 20; ++i) {
+    a.dir->claim("room/" + std::to_string(i), [&](StoreResult<ClaimResult>) { ++answered; });
+  }
+  a.dir->lookup("", [&](StoreResult<std::optional<Owner>>) { ++answered; });  // refused at once
+  a.close();
+  LONGS_EQUAL(21, answered);
+  CHECK_THROWS(std::logic_error, a.dir->lookup("x", [](auto) {}));
+}
+
 TEST(Directory, FlushedScriptsFallBackToEval) {
   Node& a = node();
   a.join("a").value();
