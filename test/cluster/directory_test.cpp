@@ -312,7 +312,8 @@ TEST(Directory, NodesListsTheLiveOnesWithWhatTheyJoinedWith) {
   STRCMP_EQUAL("0", redis({"SISMEMBER", prefix + "nodes", "d"}).c_str());
   // And draining can be cleared again.
   CHECK_TRUE(a.renew(false).ok());
-  for (auto& n : a.nodes().value()) CHECK_FALSE(n.draining);
+  auto after = a.nodes().value();
+  for (auto& n : after) CHECK_FALSE(n.draining);
 }
 
 TEST(Directory, NamesAreAnyBytesWithinTheirLength) {
