@@ -191,7 +191,7 @@ TEST(Directory, ReleaseWithAnotherFenceOrFromAnotherNodeDoesNothing) {
 TEST(Directory, AnExpiredLeaseFreesItsNamesAndTheNextClaimGetsABiggerFence) {
   Node& a = node();
   Node& b = node();
-  a.join("a", 200ms).value();
+  a.join("a", 300ms).value();
   b.join("b").value();
   auto old_fence = a.win("room");
   CHECK_TRUE(b.wait_unowned("room"));  // a never renews
@@ -204,7 +204,7 @@ TEST(Directory, AnExpiredLeaseFreesItsNamesAndTheNextClaimGetsABiggerFence) {
 TEST(Directory, RenewAfterExpiryReportsTheLeaseLost) {
   Node& a = node();
   Node& b = node();
-  a.join("a", 200ms).value();
+  a.join("a", 300ms).value();
   b.join("b").value();
   a.win("room");
   CHECK_TRUE(b.wait_unowned("room"));
@@ -222,9 +222,9 @@ TEST(Directory, RenewAfterExpiryReportsTheLeaseLost) {
 
 TEST(Directory, RenewKeepsTheLeasePastItsFirstTtl) {
   Node& a = node();
-  a.join("a", 200ms).value();
+  a.join("a", 500ms).value();
   a.win("room");
-  auto until = std::chrono::steady_clock::now() + 600ms;
+  auto until = std::chrono::steady_clock::now() + 1200ms;
   while (std::chrono::steady_clock::now() < until) {
     CHECK_TRUE(a.renew().ok());
     loop->run_until([] { return false; }, 50ms);  // the renewal period
