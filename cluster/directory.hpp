@@ -39,7 +39,8 @@
 // the thread running that loop; every callback runs later on that same thread,
 // never inside the call that issued the operation.
 //
-// Ordering. Operations take effect in the order they were issued.
+// Ordering. Operations take effect in the order they were issued (a backend
+// documents any exception, e.g. RedisDirectory's retry after a script flush).
 //
 // Lifetime. Every issued operation's callback runs exactly once, with a value
 // or a StoreError. Call join and wait for its success before renew, leave,

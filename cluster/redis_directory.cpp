@@ -122,11 +122,11 @@ StoreError RedisDirectory::unexpected_reply(const std::string& what) const {
                                    " gave an unexpected reply to the directory script"};
 }
 
-StoreError RedisDirectory::lease_lost(const std::string& what, std::uint64_t incarnation,
-                                      const std::string& held) const {
+StoreError RedisDirectory::lease_lost(const std::string& what, const std::string& id,
+                                      std::uint64_t incarnation, const std::string& held) const {
   std::string why = held.empty() ? "its lease expired or was dropped"
                                  : "incarnation " + held + " holds the id now";
-  return {StoreErrc::conflict, what + ": lease lost: node " + self_->id + " incarnation " +
+  return {StoreErrc::conflict, what + ": lease lost: node " + id + " incarnation " +
                                    std::to_string(incarnation) + ": " + why};
 }
 
@@ -204,7 +204,8 @@ void RedisDirectory::renew(bool draining, StoreCallback<void> done) {
       "2",     key("lease:", self.id),      key("nodes", ""),        "renew",
       self.id, std::to_string(incarnation), std::to_string(ttl_ms_), detail::lease_tail(next)};
   run(what, std::move(args),
-      [this, what, incarnation, draining, done = std::move(done)](StoreResult<RedisReply> r) {
+      [this, what, id = self.id, incarnation, draining,
+       done = std::move(done)](StoreResult<RedisReply> r) {
         if (!r) return done(unexpected(r.error()));
         auto* e = tagged(*r);
         if (!e) return done(unexpected(unexpected_reply(what)));
@@ -214,7 +215,7 @@ void RedisDirectory::renew(bool draining, StoreCallback<void> done) {
           return done({});
         }
         if (tag == "lost" && e->size() == 2) {
-          return done(unexpected(lease_lost(what, incarnation, (*e)[1].str)));
+          return done(unexpected(lease_lost(what, id, incarnation, (*e)[1].str)));
         }
         if (tag == "corrupt" && e->size() == 2) {
           return done(unexpected(corrupt(what, "lease record", (*e)[1].str)));
@@ -272,7 +273,8 @@ void RedisDirectory::claim(std::string name, StoreCallback<ClaimResult> done) {
       "3",     key("lease:", self.id),      key("owner:", name), key("fence:", name), "claim",
       self.id, std::to_string(incarnation), key("lease:", "")};
   run(what, std::move(args),
-      [this, what, incarnation, done = std::move(done)](StoreResult<RedisReply> r) mutable {
+      [this, what, id = self.id, incarnation,
+       done = std::move(done)](StoreResult<RedisReply> r) mutable {
         if (!r) return done(unexpected(r.error()));
         auto* e = tagged(*r);
         if (!e) return done(unexpected(unexpected_reply(what)));
@@ -287,7 +289,7 @@ void RedisDirectory::claim(std::string name, StoreCallback<ClaimResult> done) {
           return done(std::move(result));
         }
         if (tag == "lost" && e->size() == 2) {
-          return done(unexpected(lease_lost(what, incarnation, (*e)[1].str)));
+          return done(unexpected(lease_lost(what, id, incarnation, (*e)[1].str)));
         }
         if (tag == "corrupt" && e->size() == 3) {
           return done(unexpected(corrupt(what, (*e)[1].str, (*e)[2].str)));

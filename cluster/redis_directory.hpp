@@ -122,7 +122,7 @@ class TROUPE_EXPORT RedisDirectory final : public Directory {
   template <class T>
   void reject(StoreCallback<T> done, StoreError error);
   StoreError unexpected_reply(const std::string& what) const;
-  StoreError lease_lost(const std::string& what, std::uint64_t incarnation,
+  StoreError lease_lost(const std::string& what, const std::string& id, std::uint64_t incarnation,
                         const std::string& held) const;
   std::string key(std::string_view kind, std::string_view id) const {
     return options_.key_prefix + std::string(kind) + std::string(id);

@@ -191,7 +191,7 @@ TEST(Directory, ReleaseWithAnotherFenceOrFromAnotherNodeDoesNothing) {
 TEST(Directory, AnExpiredLeaseFreesItsNamesAndTheNextClaimGetsABiggerFence) {
   Node& a = node();
   Node& b = node();
-  a.join("a", 200ms).value();
+  a.join("a", 300ms).value();
   b.join("b").value();
   auto old_fence = a.win("room");
   CHECK_TRUE(b.wait_unowned("room"));  // a never renews
@@ -204,7 +204,7 @@ TEST(Directory, AnExpiredLeaseFreesItsNamesAndTheNextClaimGetsABiggerFence) {
 TEST(Directory, RenewAfterExpiryReportsTheLeaseLost) {
   Node& a = node();
   Node& b = node();
-  a.join("a", 200ms).value();
+  a.join("a", 300ms).value();
   b.join("b").value();
   a.win("room");
   CHECK_TRUE(b.wait_unowned("room"));
@@ -222,9 +222,9 @@ TEST(Directory, RenewAfterExpiryReportsTheLeaseLost) {
 
 TEST(Directory, RenewKeepsTheLeasePastItsFirstTtl) {
   Node& a = node();
-  a.join("a", 200ms).value();
+  a.join("a", 500ms).value();
   a.win("room");
-  auto until = std::chrono::steady_clock::now() + 600ms;
+  auto until = std::chrono::steady_clock::now() + 1200ms;
   while (std::chrono::steady_clock::now() < until) {
     CHECK_TRUE(a.renew().ok());
     loop->run_until([] { return false; }, 50ms);  // the renewal period
@@ -312,7 +312,8 @@ TEST(Directory, NodesListsTheLiveOnesWithWhatTheyJoinedWith) {
   STRCMP_EQUAL("0", redis({"SISMEMBER", prefix + "nodes", "d"}).c_str());
   // And draining can be cleared again.
   CHECK_TRUE(a.renew(false).ok());
-  for (auto& n : a.nodes().value()) CHECK_FALSE(n.draining);
+  auto after = a.nodes().value();
+  for (auto& n : after) CHECK_FALSE(n.draining);
 }
 
 TEST(Directory, NamesAreAnyBytesWithinTheirLength) {
@@ -422,6 +423,19 @@ TEST(Directory, OperationsThatNeedAJoinThrowBeforeOne) {
   CHECK_THROWS(std::logic_error, a.dir->leave([](auto) {}));
   CHECK_FALSE(a.lookup("x").value().has_value());  // needs no join
   CHECK_TRUE(a.nodes().ok());
+}
+
+TEST(Directory, CloseAnswersEveryOperationIssuedBeforeItAndRefusesLaterOnes) {
+  Node& a = node();
+  a.join("a").value();
+  int answered = 0;
+  for (int i = 0; i < 20; ++i) {
+    a.dir->claim("room/" + std::to_string(i), [&](StoreResult<ClaimResult>) { ++answered; });
+  }
+  a.dir->lookup("", [&](StoreResult<std::optional<Owner>>) { ++answered; });  // refused at once
+  a.close();
+  LONGS_EQUAL(21, answered);
+  CHECK_THROWS(std::logic_error, a.dir->lookup("x", [](auto) {}));
 }
 
 TEST(Directory, FlushedScriptsFallBackToEval) {
