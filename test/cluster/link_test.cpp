@@ -290,8 +290,11 @@ bool eventually(const std::function<bool()>& cond, std::chrono::milliseconds dea
 // A blocking loopback socket, to speak (or not) the link protocol by hand.
 class RawPeer {
  public:
-  explicit RawPeer(std::uint16_t port) {
+  // receive_buffer: SO_RCVBUF, set before connecting so that the window stays small.
+  explicit RawPeer(std::uint16_t port, int receive_buffer = 0) {
     fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (receive_buffer > 0)
+      ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &receive_buffer, sizeof receive_buffer);
     sockaddr_in a{};
     a.sin_family = AF_INET;
     a.sin_port = htons(port);
@@ -299,9 +302,6 @@ class RawPeer {
     if (::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) FAIL("raw connect");
   }
   ~RawPeer() { ::close(fd_); }
-  void set_receive_buffer(int bytes) {
-    ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof bytes);
-  }
 
   void write(const std::string& bytes) {
     std::size_t at = 0;
@@ -674,6 +674,7 @@ struct HostileSetup {
     port = hub.listen();
     good.connect("hub", port);
     CHECK_TRUE(hub.events.wait_for_line("up good"));
+    CHECK_TRUE(good.events.wait_for_line("up hub"));
   }
   void check_good_link_unharmed() {
     CHECK_TRUE(good.hub->send("hub", sample(FrameType::send, 9)));
@@ -839,8 +840,7 @@ TEST(LinkHub, PressureWhenThePeerStopsReadingAndReliefWhenItDrains) {
   o.dead_after = 60s;  // the raw peer never pings
   o.heartbeat = 30s;
   Node hub(o);
-  RawPeer raw(hub.listen());
-  raw.set_receive_buffer(16 * 1024);
+  RawPeer raw(hub.listen(), 16 * 1024);
   raw.hello("raw", 1);
   CHECK_TRUE(hub.events.wait_for_line("up raw"));
   // Send until the socket stops taking bytes and the queue passes high water.
@@ -852,7 +852,10 @@ TEST(LinkHub, PressureWhenThePeerStopsReadingAndReliefWhenItDrains) {
     if (sent % 64 == 0) hub.events.wait_for_line("pressure raw 1", 1, 5ms);
   }
   CHECK_TRUE(hub.events.wait_for_line("pressure raw 1"));
-  CHECK_TRUE(hub.hub->queued_bytes("raw") >= o.high_water_bytes);
+  // 6 MiB more: more than the kernel's socket buffers can take (tcp_wmem's
+  // default cap is 4 MiB), so the queue cannot fall to low water unread.
+  for (int i = 0; i < 384; ++i) CHECK_TRUE(hub.hub->send("raw", chunk));
+  CHECK_TRUE(eventually([&] { return hub.hub->queued_bytes("raw") >= o.high_water_bytes; }));
   LONGS_EQUAL(0, hub.events.count("pressure raw 0"));
   // The peer reads again: the queue drains, pressure is off.
   CHECK_TRUE(eventually([&] {
