@@ -2,8 +2,16 @@
 
 namespace troupe {
 
-PersistentMap::PersistentMap(Persistence& store, std::string actor)
-    : store_(store), actor_(std::move(actor)), prefix_(store.storage_prefix(actor_)) {}
+PersistentMap::PersistentMap(Persistence& store, std::string actor, PersistentMapOptions options)
+    : store_(store),
+      actor_(std::move(actor)),
+      prefix_(store.storage_prefix(actor_)),
+      options_(std::move(options)) {}
+
+Task<StoreResult<void>> PersistentMap::write(Process& self, std::vector<WriteOp> writes) {
+  if (options_.fence) writes.push_back(WriteOp::fence(*options_.fence));
+  co_return co_await store_.store().batch(self, std::move(writes), store_.options().op_timeout);
+}
 
 std::optional<StoreError> PersistentMap::check(const std::string& key,
                                                const std::string* value) const {
@@ -32,6 +40,11 @@ Task<StoreResult<std::optional<std::string>>> PersistentMap::get(Process& self, 
 
 Task<StoreResult<void>> PersistentMap::put(Process& self, std::string key, std::string value) {
   if (auto e = check(key, &value)) co_return unexpected(*e);
+  if (options_.fence) {
+    std::vector<WriteOp> writes;
+    writes.push_back(WriteOp::put(prefix_ + key, std::move(value)));
+    co_return co_await write(self, std::move(writes));
+  }
   auto put = co_await store_.store().put(self, prefix_ + key, std::move(value),
                                          store_.options().op_timeout);
   if (!put) co_return unexpected(put.error());
@@ -40,6 +53,15 @@ Task<StoreResult<void>> PersistentMap::put(Process& self, std::string key, std::
 
 Task<StoreResult<bool>> PersistentMap::del(Process& self, std::string key) {
   if (auto e = check(key, nullptr)) co_return unexpected(*e);
+  if (options_.fence) {
+    auto got = co_await store_.store().get(self, prefix_ + key, store_.options().op_timeout);
+    if (!got) co_return unexpected(got.error());
+    std::vector<WriteOp> writes;
+    writes.push_back(WriteOp::del(prefix_ + key));
+    auto written = co_await write(self, std::move(writes));
+    if (!written) co_return unexpected(written.error());
+    co_return got.value().has_value();
+  }
   co_return co_await store_.store().del(self, prefix_ + key, store_.options().op_timeout);
 }
 
@@ -64,7 +86,7 @@ Task<StoreResult<void>> PersistentMap::batch(Process& self, std::vector<MapOp> o
                          ? WriteOp::put(prefix_ + op.key, std::move(op.value))
                          : WriteOp::del(prefix_ + op.key));
   }
-  co_return co_await store_.store().batch(self, std::move(writes), store_.options().op_timeout);
+  co_return co_await write(self, std::move(writes));
 }
 
 }  // namespace troupe

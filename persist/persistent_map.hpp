@@ -12,7 +12,11 @@
 // most max_value_bytes (1 MiB); larger ones, and empty keys, are rejected
 // with StoreErrc::invalid_argument saying which limit. The store may refuse
 // keys below that limit (FileStore: about 250 plain characters per key and
-// namespace). Writes here are not fenced: only the snapshot is.
+// namespace). Writes here are fenced only when PersistentMapOptions::fence
+// is set: then every put, del and batch carries WriteOp::fence (see Fences in
+// persist/store.hpp) and fails with StoreErrc::fenced once a newer owner
+// raised the fence, writing nothing. (A fenced del reads the key first to
+// answer whether it existed: two round trips instead of one.)
 //
 // Threading: every member is for the body of the process `self` only; one
 // instance may be shared by the processes of one actor's incarnations.
@@ -48,9 +52,14 @@ struct TROUPE_EXPORT MapPage {
   std::string next_cursor;  // empty on the last page; else pass it as ListOptions::cursor
 };
 
+struct TROUPE_EXPORT PersistentMapOptions {
+  // The owner's fencing token, carried by every write (see above).
+  std::optional<StoreFence> fence;
+};
+
 class TROUPE_EXPORT PersistentMap {
  public:
-  PersistentMap(Persistence& store, std::string actor);
+  PersistentMap(Persistence& store, std::string actor, PersistentMapOptions options = {});
 
   Task<StoreResult<std::optional<std::string>>> get(Process& self, std::string key);
   Task<StoreResult<void>> put(Process& self, std::string key, std::string value);
@@ -66,9 +75,13 @@ class TROUPE_EXPORT PersistentMap {
  private:
   std::optional<StoreError> check(const std::string& key, const std::string* value) const;
 
+  // A batch of the writes, with the fence when there is one.
+  Task<StoreResult<void>> write(Process& self, std::vector<WriteOp> writes);
+
   Persistence& store_;
   std::string actor_;
   std::string prefix_;
+  PersistentMapOptions options_;
 };
 
 }  // namespace troupe

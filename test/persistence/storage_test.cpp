@@ -60,3 +60,45 @@ TEST(PersistentMap, KeysAndValuesOverTheLimitsAreRejectedWithAClearError) {
   check_contains(errors[1], "exceeds the limit of 1048576 bytes");
   check_contains(errors[2], "empty key");
 }
+
+TEST(PersistentMap, FencedWritesFailOnceANewerOwnerRaisedTheFenceAndWriteNothing) {
+  const PersistentMapOptions old_owner{.fence = StoreFence{"fence/rooms/a", 1}};
+  const PersistentMapOptions new_owner{.fence = StoreFence{"fence/rooms/a", 2}};
+  CHECK_TRUE(env->batch({WriteOp::fence("fence/rooms/a", 1)}).ok());
+  bool before_ok = false, after_ok = false;
+  CHECK_TRUE(run_process(env->rt, [&](Process& self) -> Task<> {
+    PersistentMap owner(*env->actors, "rooms/a", old_owner);
+    before_ok = (co_await owner.put(self, "k", "from 1")).ok() &&
+                (co_await owner.put(self, "other", "x")).ok();
+  }));
+  CHECK_TRUE(before_ok);
+  CHECK_TRUE(env->batch({WriteOp::fence("fence/rooms/a", 2)}).ok());  // a newer owner's claim
+
+  std::vector<StoreResult<void>> refused;
+  StoreResult<bool> refused_del = false;
+  std::optional<std::string> kept, gone, newest;
+  CHECK_TRUE(run_process(env->rt, [&](Process& self) -> Task<> {
+    PersistentMap zombie(*env->actors, "rooms/a", old_owner);
+    refused.push_back(co_await zombie.put(self, "k", "zombie"));
+    refused.push_back(co_await zombie.batch(self, {MapOp::put("new", "x"), MapOp::del("k")}));
+    refused_del = co_await zombie.del(self, "other");
+    PersistentMap owner(*env->actors, "rooms/a", new_owner);
+    kept = (co_await owner.get(self, "k")).value();
+    gone = (co_await owner.get(self, "new")).value();
+    after_ok = (co_await owner.put(self, "k", "from 2")).ok() &&
+               (co_await owner.del(self, "other")).value();
+    newest = (co_await owner.get(self, "k")).value();
+  }));
+  UNSIGNED_LONGS_EQUAL(2, refused.size());
+  for (auto& r : refused) {
+    CHECK_FALSE(r.ok());
+    STRCMP_EQUAL("fenced", to_string(r.error().code));
+    check_contains(r.error().message, "'fence/rooms/a' is at 2, this writer holds 1");
+  }
+  CHECK_FALSE(refused_del.ok());
+  STRCMP_EQUAL("fenced", to_string(refused_del.error().code));
+  CHECK(kept == std::optional<std::string>("from 1"));
+  CHECK_FALSE(gone.has_value());
+  CHECK_TRUE(after_ok);
+  CHECK(newest == std::optional<std::string>("from 2"));
+}
