@@ -37,7 +37,12 @@ ClusterNode::ClusterNode(Runtime& rt, ClusterOptions options)
   directory_scheduler_ = own.count ? own.first : 0;
 }
 
-ClusterNode::~ClusterNode() = default;
+ClusterNode::~ClusterNode() {
+  // Its process was killed before it could close them, and the runtime's
+  // loops are gone: their handles go with the process (no callback can run).
+  if (hub_) (void)hub_.release();
+  if (directory_) (void)directory_.release();
+}
 
 void ClusterNode::attach(Gateway& gateway, Persistence& persistence) {
   gateway_ = &gateway;
@@ -238,10 +243,11 @@ void ClusterNode::lease_lost(const std::string& why) {
   log_error("cluster", "lease lost: stopping this node's sessions",
             {{"node", options_.node_id}, {"why", why}, {"sessions", std::to_string(claims_.size())}});
   // Killed, not stopped: another node may own them any moment now, and
-  // whatever they would still write is fenced off anyway.
+  // whatever they would still write is fenced off anyway. A kill is no
+  // crash: it counts against neither the name (CrashPolicy) nor its
+  // snapshot (poison strikes).
   for (auto& [name, fence] : claims_)
-    if (Pid pid = rt_.registry().whereis(name))
-      rt_.exit(pid, ExitReason::error("cluster lease lost: " + why));
+    if (Pid pid = rt_.registry().whereis(name)) rt_.exit(pid, troupe::kill);
   claims_.clear();
   owned_.store(0, std::memory_order_relaxed);
 }
@@ -386,7 +392,39 @@ Proc ClusterNode::run(Process& self, InitAck ack) {
     log_warning("cluster", "cannot leave the cluster; its lease runs out by itself",
                 {{"error", to_string(left.error())}});
   in_cluster_ = false;
+  co_await close_parts(self);
   self.exit(troupe::shutdown);
+}
+
+// The links and the directory closed, each on its own loop, before the
+// node's process ends: the loops outlive it, the handles do not.
+Task<> ClusterNode::close_parts(Process& self) {
+  Ref links = self.expect_reply();
+  rt_.post(link_scheduler_, [this, to = ReplyTo{self.self(), links}] {
+    hub_ready_.store(nullptr, std::memory_order_release);
+    if (!hub_) return (void)rt_.reply(to, true);
+    hub_->close([this, to] {
+      // Not inside the hub's own callback: it still runs on the hub.
+      rt_.post(link_scheduler_, [this, to] {
+        hub_.reset();
+        inbound_.clear();
+        inbound_by_origin_.clear();
+        rt_.reply(to, true);
+      });
+    });
+  });
+  (void)co_await self.await_reply<bool>(links, 10s);
+  Ref directory = self.expect_reply();
+  rt_.post(directory_scheduler_, [this, to = ReplyTo{self.self(), directory}] {
+    if (!directory_) return (void)rt_.reply(to, true);
+    directory_->close([this, to] {
+      rt_.post(directory_scheduler_, [this, to] {
+        directory_.reset();
+        rt_.reply(to, true);
+      });
+    });
+  });
+  (void)co_await self.await_reply<bool>(directory, 10s);
 }
 
 std::vector<NodeInfo> ClusterNode::members() const {

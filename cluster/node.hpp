@@ -167,6 +167,7 @@ class ClusterNode final : public SessionPlacement {
   Task<> keep_lease(Process& self, Pid parent);
   Task<> refresh_members(Process& self);
   Task<> drain(Process& self);
+  Task<> close_parts(Process& self);
   void lease_lost(const std::string& why);
   template <class T, class Op>
   Task<StoreResult<T>> on_directory(Process& self, Op op, Duration timeout = std::chrono::seconds(5));

@@ -36,7 +36,7 @@ struct CountState {
 };
 
 // "+" adds one and answers "<n>@<node>" once it is stored; "crash" throws;
-// a cluster::Remote cast adds its payload's length.
+// a cluster::Remote cast adds its payload's length and tells every client.
 struct Count : PersistentSession<Count, CountState> {
   using casts = types<cluster::Remote>;
   explicit Count(std::string node) : node(std::move(node)) {}
@@ -51,6 +51,7 @@ struct Count : PersistentSession<Count, CountState> {
   }
   void handle_cast(const cluster::Remote& r) {
     mutate().n += static_cast<long>(r.payload.size());
+    broadcast("cast " + r.payload + " from " + r.from);
   }
   std::string node;
 };
@@ -262,6 +263,7 @@ TEST(Cluster, ACastByNameReachesTheSessionOnItsOwnersNode) {
     });
   });
   CHECK(sent == SendResult::ok);
+  STRCMP_EQUAL("cast abc from b", next(*on_a).c_str());
   on_a->send("+");
   STRCMP_EQUAL("4@a", next(*on_a).c_str());  // 3 from the cast, 1 from "+"
 }
