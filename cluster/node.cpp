@@ -338,8 +338,12 @@ Task<> ClusterNode::drain(Process& self) {
                           after(deadline - steady_now(), [] {}));
     if (down) --left;
   }
-  // The releases were posted here by the sessions as they ended; let them run.
-  co_await self.sleep_for(std::chrono::milliseconds(1));
+  // Connections other nodes forwarded here are each sent to find the next
+  // owner (refused) once their relay here sees the session gone; the links
+  // stay up until then, or the other nodes would count their frames in
+  // doubt and close them.
+  while (counters_.remote_open.load(std::memory_order_relaxed) > 0 && steady_now() < deadline)
+    co_await self.sleep_for(5ms);
   log_info("cluster", "drained",
            {{"node", options_.node_id},
             {"sessions", std::to_string(stopping.size())},
