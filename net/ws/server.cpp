@@ -232,6 +232,17 @@ bool ws::Server::close(ConnectionId id, std::uint16_t code, std::string_view rea
   return workers_[id.loop()]->post(std::move(command));
 }
 
+bool ws::Server::pause_reading(ConnectionId id, bool paused) {
+  if (!id || id.loop() >= workers_.size()) return false;
+  detail::LoopWorker& worker = *workers_[id.loop()];
+  if (worker.on_loop_thread()) return worker.pause_reading_here(id, paused);
+  detail::Command command;
+  command.kind = detail::Command::Kind::pause_reading;
+  command.id = id;
+  command.code = paused ? 1 : 0;
+  return worker.post(std::move(command));
+}
+
 void ws::Server::shutdown(std::function<void()> on_stopped) {
   std::size_t live = 0;
   {

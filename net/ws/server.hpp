@@ -118,6 +118,12 @@ class TROUPE_EXPORT Server {
   // with `code` (1000, or 3000-4999 for applications) and a reason of at most
   // 123 bytes (longer is cut). on_close reports this code.
   bool close(ConnectionId, std::uint16_t code = close_code::normal, std::string_view reason = {});
+  // Stops (paused) or resumes reading a connection's socket, so that a
+  // client that sends faster than its session handles waits in TCP instead
+  // of growing a queue (the gateway's backpressure). Independent of the
+  // server's own pauses (rate limits, outbound backlog). Any thread; false
+  // if the connection is gone.
+  bool pause_reading(ConnectionId, bool paused);
 
   // Graceful stop: stop accepting, close every connection with 1001, wait up to
   // shutdown_timeout for the clients' answers, then release libwebsockets and

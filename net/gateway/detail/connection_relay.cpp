@@ -151,6 +151,39 @@ Task<Registry::Lookup> Gateway::Route::find_serving(Process& self, unsigned loop
 
 namespace {
 
+// Backpressure: a connection is paused when this many of its frames wait
+// for their session, and read again when no more than resume_at wait.
+std::size_t pause_at(const RouteOptions& o) {
+  return std::max<std::size_t>(2, o.max_pending_frames / 2);
+}
+std::size_t resume_at(const RouteOptions& o) {
+  return o.max_pending_frames / 8;
+}
+
+}  // namespace
+
+// Reads the paused connections of a loop again as their sessions catch up.
+Proc Gateway::Route::resume_readers(Process& self, Route* route, unsigned loop) {
+  HelperScope scope(*route);
+  detail::Relay& relay = *route->relays[loop];
+  while (!relay.paused.empty()) {
+    co_await self.sleep_for(std::chrono::milliseconds(2));
+    std::erase_if(relay.paused, [&](ConnectionId id) {
+      auto it = relay.connections.find(id);
+      if (it == relay.connections.end() || it->second.closing) return true;
+      RelayedConnection& c = it->second;
+      c.drop_handled();
+      if (c.waiting() > resume_at(route->options)) return false;
+      c.paused = false;
+      route->gateway->server().pause_reading(id, false);
+      return true;
+    });
+  }
+  relay.resumer = false;
+}
+
+namespace {
+
 // Starts a session whose alarm is due (it fires the alarm itself). A name
 // refused for crashing is tried again when its refusal ends, while the
 // alarm is still set and the gateway runs.
@@ -366,6 +399,20 @@ void Gateway::Route::on_message(ConnectionId conn, std::string_view data, Messag
   ++relay.pending;
   const Pid session = c.group->session;
   if (session) gateway->runtime().send(session, std::move(frame));
+  // A session (here or on the node that owns it) that stays behind: the
+  // client waits in TCP instead of growing this queue to the close above.
+  // A remote connection's node does that for it.
+  if (!c.paused && !sink && !is_remote(conn) && c.waiting() >= pause_at(options)) {
+    c.paused = true;
+    gateway->server().pause_reading(conn, true);
+    relay.paused.push_back(conn);
+    if (!relay.resumer) {
+      relay.resumer = true;
+      const unsigned loop = conn.loop();
+      gateway->runtime().spawn([this, loop](Process& self) { return resume_readers(self, this, loop); },
+                               SpawnOptions{.scheduler = static_cast<int>(io.first + loop)});
+    }
+  }
 }
 
 void Gateway::Route::on_close(ConnectionId conn, std::uint16_t code, std::string_view reason) {

@@ -46,6 +46,7 @@ struct RelayedConnection {
   std::optional<std::string> interrupted;  // for the next SessionConnect
   bool closing = false;                    // being closed with its group: frames are ignored
   std::shared_ptr<ConnectionSink> remote;  // a remote connection's (placement.hpp)
+  bool paused = false;                     // its socket is not read: its session is behind
   // Frames sent to the session (or waiting for it) that it may not have
   // handled yet: frames[first..]. A vector and an index rather than a
   // deque, which would allocate a block per connection up front.
@@ -79,6 +80,10 @@ struct Relay {
   std::unordered_map<ConnectionId, RelayedConnection> connections;
   std::unordered_map<std::string, SessionGroup> groups;  // by session registry name
   alignas(64) PendingFrames pending{0};                  // read by /metrics from any thread
+  // Connections not read because their session is behind (backpressure),
+  // and whether the process that resumes them runs.
+  std::vector<ConnectionId> paused;
+  bool resumer = false;
 };
 
 // Sent to a group's watcher when its last member left.
@@ -148,6 +153,9 @@ struct Gateway::Route : ws::Handler {
   // Starts `name` again after its incarnation crashed with no connection to
   // do it (for a due alarm).
   void restart_later(const std::string& name);
+  // Reads the connections of relay `loop` that were paused for backpressure
+  // again as their sessions catch up (on_message pauses them).
+  static Proc resume_readers(Process& self, Route* route, unsigned loop);
   detail::AlarmKeeperHooks alarm_hooks();
 };
 

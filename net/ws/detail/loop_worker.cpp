@@ -276,6 +276,9 @@ void LoopWorker::apply(Command& command) {
         request_close(*peer, command.code, command.reason, true);
       }
       break;
+    case Command::Kind::pause_reading:
+      pause_reading_here(command.id, command.code != 0);
+      break;
     case Command::Kind::stop:
       begin_stop();
       break;

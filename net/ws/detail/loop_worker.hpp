@@ -70,6 +70,7 @@ class LoopWorker {
   // the connection is unknown or closing.
   bool send_here(ConnectionId id, std::string_view data, MessageKind kind);
   bool close_here(ConnectionId id, std::uint16_t code, std::string_view reason);
+  bool pause_reading_here(ConnectionId id, bool paused);
 
   // libwebsockets' protocol callback for this worker's context.
   int on_lws_event(lws* wsi, lws_callback_reasons reason, void* user, void* in, std::size_t len);

@@ -36,12 +36,12 @@ class OutFrame {
 };
 
 struct Command {
-  enum class Kind : std::uint8_t { adopt, send, close, stop };
+  enum class Kind : std::uint8_t { adopt, send, close, pause_reading, stop };
   Kind kind = Kind::stop;
   int fd = -1;  // adopt
   ConnectionId id;
   OutFrame frame;          // send
-  std::uint16_t code = 0;  // close
+  std::uint16_t code = 0;  // close; pause_reading: 1 to pause, 0 to resume
   std::string reason;      // close
 };
 

@@ -83,6 +83,8 @@ bool utf8_valid_so_far(std::string_view text, std::size_t& checked, bool final) 
 // Our reason for pausing lws's reading, beside lws_rx_flow_control's
 // boolean one that throttle.cpp uses for rate limits.
 constexpr int backlog_rxflow_reason = 1 << 1;
+// ... and the gateway's (Server::pause_reading): its session is behind.
+constexpr int session_rxflow_reason = 1 << 2;
 
 void pause_for_backlog(PeerState& peer) {
   if (peer.paused_for_backlog || !peer.wsi) return;
@@ -364,6 +366,15 @@ bool LoopWorker::close_here(ConnectionId id, std::uint16_t code, std::string_vie
   PeerState* peer = find(id);
   if (!peer || peer->closing) return false;
   request_close(*peer, code, reason, true);
+  return true;
+}
+
+bool LoopWorker::pause_reading_here(ConnectionId id, bool paused) {
+  PeerState* peer = find(id);
+  if (!peer || !peer->wsi || peer->closing) return false;
+  lws_rx_flow_control(peer->wsi, (paused ? LWS_RXFLOW_REASON_APPLIES_DISABLE
+                                         : LWS_RXFLOW_REASON_APPLIES_ENABLE) |
+                                     session_rxflow_reason);
   return true;
 }
 
