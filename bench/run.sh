@@ -58,6 +58,9 @@ for rep in $(seq 1 "$reps"); do
     if [[ -x $build/bench/resume_bench ]]; then
       run_one "$rep" "$build/bench/resume_bench" ${quick_flag}
     fi
+    if [[ -x $build/bench/cluster_link ]]; then
+      run_one "$rep" "$build/bench/cluster_link" ${quick_flag}
+    fi
   } | tee -a "$out"
 done
 
