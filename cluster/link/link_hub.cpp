@@ -435,7 +435,8 @@ bool LinkHub::on_hello(Link* link, LinkFrame&& hello) {
 
 // Decides between `link` (hello just received) and the other links to the
 // same node; false if `link` loses (it is then closed). The rules are in
-// link_hub.hpp; both ends reach the same decision.
+// link_hub.hpp; both ends reach the same decision. Losing a race between two
+// good links is not a refusal: logged at debug, not counted.
 bool LinkHub::settle_duplicate(Link* link) {
   const std::string& node = link->node;
   const std::string& me = options_.node_id;
@@ -453,8 +454,8 @@ bool LinkHub::settle_duplicate(Link* link) {
     }
     if (link->incarnation == old->incarnation && link->outbound != old->outbound &&
         opener(old) < opener(link)) {
-      reject(link, "a link to '" + node + "' exists; the one opened by '" + opener(old) +
-                       "' (the lower id) is kept");
+      drop(link, "a link to '" + node + "' exists; the one opened by '" + opener(old) +
+                     "' (the lower id) is kept");
       return false;
     }
     losers.push_back(old);
@@ -465,8 +466,8 @@ bool LinkHub::settle_duplicate(Link* link) {
     // Our own connection still opening, and the peer's arrived: keep the
     // one opened by the lower id.
     if (me < node) {
-      reject(link, "both nodes connected at once; the link opened by '" + me +
-                       "' (the lower id) is kept");
+      drop(link,
+           "both nodes connected at once; the link opened by '" + me + "' (the lower id) is kept");
       return false;
     }
     losers.push_back(attempt);
