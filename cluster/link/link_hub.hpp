@@ -137,8 +137,10 @@ class TROUPE_EXPORT LinkHub {
 
   // Any thread. Queues `frame` for the ready link to `node`; false, and
   // nothing queued, if there is none now. Frames to one node are written in
-  // the order of their send() calls. Throws std::length_error for a frame
-  // over max_frame_bytes (the peer would refuse it).
+  // the order of their send() calls. Never refused for pressure: the queue
+  // grows until the caller pauses on on_pressure(true). Throws
+  // std::length_error for a frame over max_frame_bytes (the peer would
+  // refuse it).
   bool send(const std::string& node, LinkFrame frame);
   // Any thread. Bytes queued to `node` and not yet taken by the socket.
   std::size_t queued_bytes(const std::string& node) const;
