@@ -928,3 +928,45 @@ TEST(LinkHub, OptionsAreChecked) {
   CHECK_THROWS(std::invalid_argument, make(bad_water));
   uv_loop_close(&loop);
 }
+
+TEST(LinkHub, ThreeNodesEachFrameReachesItsNodeAndOneLossLeavesTheRest) {
+  Node a(quick_options("a")), b(quick_options("b")), c(quick_options("c"));
+  b.listen();
+  c.listen();
+  a.connect(b);
+  a.connect(c);
+  b.connect(c);
+  CHECK_TRUE(a.events.wait_for_line("up", 2));
+  CHECK_TRUE(c.events.wait_for_line("up", 2));
+  CHECK_TRUE(b.events.wait_for_line("up", 2));
+  CHECK_TRUE(a.hub->send("b", {FrameType::send, 1, 0, "to b", ""}));
+  CHECK_TRUE(a.hub->send("c", {FrameType::send, 1, 0, "to c", ""}));
+  CHECK_TRUE(b.events.wait([&] { return b.events.frames_count == 1; }));
+  CHECK_TRUE(c.events.wait([&] { return c.events.frames_count == 1; }));
+  STRCMP_EQUAL("to b", b.events.frames[0].text.c_str());
+  STRCMP_EQUAL("to c", c.events.frames[0].text.c_str());
+  LONGS_EQUAL(2, a.counters().links_up.load());
+  c.close();
+  CHECK_TRUE(a.events.wait_for_line("down c"));
+  CHECK_TRUE(b.events.wait_for_line("down c"));
+  CHECK_TRUE(a.hub->send("b", {FrameType::send, 1, 1, "still", ""}));
+  CHECK_TRUE(b.events.wait([&] { return b.events.frames_count == 2; }));
+  LONGS_EQUAL(0, a.events.count("down b"));
+  LONGS_EQUAL(1, a.counters().links_up.load());
+}
+
+TEST(LinkHub, CloseReportsEveryReadyLinkDownAndRefusesLaterSends) {
+  Node a(quick_options("a")), b(quick_options("b"));
+  b.listen();
+  a.connect(b);
+  CHECK_TRUE(a.events.wait_for_line("up b"));
+  std::promise<void> closed;
+  a.loop.run([&] { a.hub->close([&] { closed.set_value(); }); });
+  CHECK_TRUE(closed.get_future().wait_for(10s) == std::future_status::ready);
+  CHECK_TRUE(a.events.wait_for_line("down b hub closing"));
+  CHECK_FALSE(a.hub->send("b", sample(FrameType::frame)));
+  CHECK_FALSE(a.hub->ready("b"));
+  LONGS_EQUAL(0, a.counters().links_up.load());
+  CHECK_TRUE(b.events.wait_for_line("down a"));
+  a.loop.run([&] { a.hub.reset(); });
+}
