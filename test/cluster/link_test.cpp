@@ -254,8 +254,9 @@ class Node {
     return hub->port();
   }
   void connect(const Node& peer) { connect(peer.id, peer.hub->port()); }
-  void connect(const std::string& node, std::uint16_t port) {
-    loop.run([&] { hub->connect(node, "127.0.0.1", port); });
+  void connect(const std::string& node, std::uint16_t port) { connect(node, "127.0.0.1", port); }
+  void connect(const std::string& node, const std::string& host, std::uint16_t port) {
+    loop.run([&] { hub->connect(node, host, port); });
   }
   void forget(const std::string& node) {
     loop.run([&] { hub->forget(node); });
@@ -969,4 +970,28 @@ TEST(LinkHub, CloseReportsEveryReadyLinkDownAndRefusesLaterSends) {
   LONGS_EQUAL(0, a.counters().links_up.load());
   CHECK_TRUE(b.events.wait_for_line("down a"));
   a.loop.run([&] { a.hub.reset(); });
+}
+
+TEST(LinkHub, ConnectsToAHostName) {
+  Node a(quick_options("a")), b(quick_options("b"));
+  const auto port = b.listen();
+  a.connect("b", "localhost", port);  // resolved by uv_getaddrinfo, IPv4 first
+  CHECK_TRUE(a.events.wait_for_line("up b"));
+  CHECK_TRUE(b.events.wait_for_line("up a"));
+}
+
+TEST(LinkHub, UnresolvableHostIsLoggedRetriedAndClosesCleanly) {
+  WarningsKept warnings;
+  test::LogRecorder logs("cluster.link");
+  Node a(quick_options("a"));
+  a.connect("b", "no-such-host.invalid", 7000);
+  CHECK_TRUE(eventually([&] {
+    for (const auto& r : logs.kept())
+      if (r.message == "cannot resolve a peer's host" && r.field("host") == "no-such-host.invalid")
+        return true;
+    return false;
+  }));
+  CHECK_FALSE(a.hub->ready("b"));
+  LONGS_EQUAL(0, a.events.count("up"));
+  a.close();  // with a resolution perhaps running: close() waits for it
 }
