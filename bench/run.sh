@@ -61,6 +61,9 @@ for rep in $(seq 1 "$reps"); do
     if [[ -x $build/bench/cluster_claim ]]; then
       run_one "$rep" "$build/bench/cluster_claim" ${quick_flag}
     fi
+    if [[ -x $build/bench/cluster_link ]]; then
+      run_one "$rep" "$build/bench/cluster_link" ${quick_flag}
+    fi
   } | tee -a "$out"
 done
 

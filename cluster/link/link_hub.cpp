@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <msgpack.hpp>
 #include <stdexcept>
 #include <vector>
@@ -56,6 +57,9 @@ struct Wanted {
   sockaddr_storage addr{};
   BackoffCounter backoff;
   Link* attempt = nullptr;            // the outbound link not yet ready
+  bool numeric = false;               // addr holds host:port; else resolve host first
+  bool resolving = false;             // a uv_getaddrinfo for it is running
+  std::uint64_t serial = 0;           // tells a late resolution of a forgotten Wanted apart
   std::uint64_t next_attempt_ms = 0;  // 0: none scheduled
   bool tried = false;
 };
@@ -110,10 +114,17 @@ bool parse_hello_data(const std::string& data, std::uint64_t& version, std::stri
 }
 
 bool parse_address(const std::string& host, std::uint16_t port, sockaddr_storage& out) {
-  const std::string h = host == "localhost" ? "127.0.0.1" : host;
-  if (uv_ip4_addr(h.c_str(), port, reinterpret_cast<sockaddr_in*>(&out)) == 0) return true;
-  return uv_ip6_addr(h.c_str(), port, reinterpret_cast<sockaddr_in6*>(&out)) == 0;
+  if (uv_ip4_addr(host.c_str(), port, reinterpret_cast<sockaddr_in*>(&out)) == 0) return true;
+  return uv_ip6_addr(host.c_str(), port, reinterpret_cast<sockaddr_in6*>(&out)) == 0;
 }
+
+// A uv_getaddrinfo of a wanted node's host.
+struct Resolve {
+  uv_getaddrinfo_t req{};
+  LinkHub* hub = nullptr;
+  std::string node;
+  std::uint64_t serial = 0;
+};
 
 std::string peer_address(uv_tcp_t* tcp) {
   sockaddr_storage addr{};
@@ -276,16 +287,17 @@ void LinkHub::connect(const std::string& node, const std::string& host, std::uin
   if (node.empty() || node == options_.node_id)
     throw std::invalid_argument("LinkHub::connect: a peer's node id must be non-empty and not '" +
                                 options_.node_id + "'");
-  sockaddr_storage addr{};
-  if (!parse_address(host, port, addr))
-    throw std::invalid_argument("LinkHub::connect: '" + host +
-                                "' is not a numeric IPv4/IPv6 address nor localhost");
+  if (host.empty())
+    throw std::invalid_argument("LinkHub::connect: the host of '" + node + "' is empty");
   auto& w = wanted_[node];
-  if (!w) w = std::make_unique<Wanted>(options_.reconnect);
+  if (!w) {
+    w = std::make_unique<Wanted>(options_.reconnect);
+    w->serial = ++next_serial_;
+  }
   w->host = host;
   w->port = port;
-  w->addr = addr;
-  if (!ready_.count(node) && !w->attempt && w->next_attempt_ms == 0) start_attempt(node);
+  w->numeric = parse_address(host, port, w->addr);
+  if (!ready_.count(node) && !busy(*w) && w->next_attempt_ms == 0) start_attempt(node);
 }
 
 void LinkHub::forget(const std::string& node) {
@@ -298,10 +310,87 @@ void LinkHub::forget(const std::string& node) {
   if (auto r = ready_.find(node); r != ready_.end()) drop(r->second, "forgotten");
 }
 
+bool LinkHub::busy(const Wanted& w) {
+  return w.attempt != nullptr || w.resolving;
+}
+
 void LinkHub::start_attempt(const std::string& node) {
   Wanted& w = *wanted_.at(node);
   if (w.tried) counters_.reconnects_total.fetch_add(1, std::memory_order_relaxed);
   w.tried = true;
+  if (!w.numeric) {
+    resolve(node);
+    return;
+  }
+  connect_to(node);
+}
+
+// A host name: resolved on libuv's thread pool before each attempt (so that
+// a peer that moved is found again), preferring an IPv4 address.
+void LinkHub::resolve(const std::string& node) {
+  Wanted& w = *wanted_.at(node);
+  auto* r = new Resolve;
+  r->hub = this;
+  r->node = node;
+  r->serial = w.serial;
+  r->req.data = r;
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  const std::string port = std::to_string(w.port);
+  int rc = uv_getaddrinfo(
+      loop_, &r->req,
+      [](uv_getaddrinfo_t* req, int status, addrinfo* res) {
+        std::unique_ptr<Resolve> r(static_cast<Resolve*>(req->data));
+        r->hub->resolves_.erase(req);
+        r->hub->on_resolved(r->node, r->serial, status, res);
+        uv_freeaddrinfo(res);
+        r->hub->handle_closed();
+      },
+      w.host.c_str(), port.c_str(), &hints);
+  if (rc != 0) {
+    delete r;
+    log_warning(
+        component, "cannot resolve a peer's host",
+        {{"node", options_.node_id}, {"peer", node}, {"host", w.host}, {"error", uv_strerror(rc)}});
+    schedule_reconnect(node);
+    return;
+  }
+  ++open_handles_;  // close() waits for the resolution's callback
+  w.resolving = true;
+  resolves_.insert(&r->req);
+}
+
+void LinkHub::on_resolved(const std::string& node, std::uint64_t serial, int status,
+                          addrinfo* res) {
+  if (closing_) return;
+  auto it = wanted_.find(node);
+  if (it == wanted_.end() || it->second->serial != serial) return;  // forgotten meanwhile
+  Wanted& w = *it->second;
+  w.resolving = false;
+  const addrinfo* pick = nullptr;
+  for (const addrinfo* a = status == 0 ? res : nullptr; a; a = a->ai_next) {
+    if (a->ai_family == AF_INET) {
+      pick = a;
+      break;
+    }
+    if (a->ai_family == AF_INET6 && !pick) pick = a;
+  }
+  if (!pick) {
+    log_warning(component, "cannot resolve a peer's host",
+                {{"node", options_.node_id},
+                 {"peer", node},
+                 {"host", w.host},
+                 {"error", status != 0 ? uv_strerror(status) : "no IPv4 or IPv6 address"}});
+    if (!ready_.count(node)) schedule_reconnect(node);
+    return;
+  }
+  std::memcpy(&w.addr, pick->ai_addr, pick->ai_addrlen);
+  if (!ready_.count(node)) connect_to(node);
+}
+
+void LinkHub::connect_to(const std::string& node) {
+  Wanted& w = *wanted_.at(node);
   auto owned = std::make_unique<Link>(this, true, options_.max_frame_bytes);
   Link* link = owned.get();
   link->node = node;
@@ -435,7 +524,8 @@ bool LinkHub::on_hello(Link* link, LinkFrame&& hello) {
 
 // Decides between `link` (hello just received) and the other links to the
 // same node; false if `link` loses (it is then closed). The rules are in
-// link_hub.hpp; both ends reach the same decision.
+// link_hub.hpp; both ends reach the same decision. Losing a race between two
+// good links is not a refusal: logged at debug, not counted.
 bool LinkHub::settle_duplicate(Link* link) {
   const std::string& node = link->node;
   const std::string& me = options_.node_id;
@@ -453,8 +543,8 @@ bool LinkHub::settle_duplicate(Link* link) {
     }
     if (link->incarnation == old->incarnation && link->outbound != old->outbound &&
         opener(old) < opener(link)) {
-      reject(link, "a link to '" + node + "' exists; the one opened by '" + opener(old) +
-                       "' (the lower id) is kept");
+      drop(link, "a link to '" + node + "' exists; the one opened by '" + opener(old) +
+                     "' (the lower id) is kept");
       return false;
     }
     losers.push_back(old);
@@ -465,8 +555,8 @@ bool LinkHub::settle_duplicate(Link* link) {
     // Our own connection still opening, and the peer's arrived: keep the
     // one opened by the lower id.
     if (me < node) {
-      reject(link, "both nodes connected at once; the link opened by '" + me +
-                       "' (the lower id) is kept");
+      drop(link,
+           "both nodes connected at once; the link opened by '" + me + "' (the lower id) is kept");
       return false;
     }
     losers.push_back(attempt);
@@ -538,7 +628,7 @@ void LinkHub::drop(Link* link, const std::string& why, bool malformed, bool repl
   });
 
   if (!closing_ && !replaced && w != wanted_.end() && !ready_.count(link->node) &&
-      !w->second->attempt && w->second->next_attempt_ms == 0)
+      !busy(*w->second) && w->second->next_attempt_ms == 0)
     schedule_reconnect(link->node);
 
   if (was_ready) {
@@ -758,11 +848,11 @@ void LinkHub::on_reconnect_timer() {
   for (auto& [node, w] : wanted_) {
     if (w->next_attempt_ms != 0 && w->next_attempt_ms <= now) {
       w->next_attempt_ms = 0;
-      if (!ready_.count(node) && !w->attempt) due.push_back(node);
+      if (!ready_.count(node) && !busy(*w)) due.push_back(node);
     }
   }
   for (const std::string& node : due) {
-    if (wanted_.count(node) && !ready_.count(node) && !wanted_[node]->attempt) start_attempt(node);
+    if (wanted_.count(node) && !ready_.count(node) && !busy(*wanted_[node])) start_attempt(node);
   }
   arm_reconnect_timer();
 }
@@ -782,6 +872,9 @@ void LinkHub::close(std::function<void()> done) {
   for (auto& [link, owned] : links_) links.push_back(link);
   closing_ = true;
   for (Link* link : links) drop(link, "hub closing");
+  // A resolution not yet started on the pool is cancelled; one running ends
+  // soon. Either way its callback runs, and done waits for it.
+  for (uv_getaddrinfo_t* req : resolves_) uv_cancel(reinterpret_cast<uv_req_t*>(req));
   wanted_.clear();
   auto close_handle = [this](uv_handle_t* h) {
     h->data = this;

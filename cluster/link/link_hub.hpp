@@ -128,17 +128,22 @@ class TROUPE_EXPORT LinkHub {
   // The port listened on; 0 before listen().
   std::uint16_t port() const { return port_; }
 
-  // Keeps a link to `node` at host:port (a numeric address, or "localhost"):
-  // connects now unless a link to it is ready, and again with backoff after
-  // every failure or loss until forget(). A second call updates the address.
+  // Keeps a link to `node` at host:port: connects now unless a link to it is
+  // ready, and again with backoff after every failure or loss until
+  // forget(). host is a numeric IPv4/IPv6 address or a name, resolved
+  // (uv_getaddrinfo, IPv4 preferred) before each attempt. A second call
+  // updates the address. Throws std::invalid_argument for an empty host or
+  // node, or this node's own id.
   void connect(const std::string& node, const std::string& host, std::uint16_t port);
   // Stops wanting `node` and closes any link to it (on_down "forgotten").
   void forget(const std::string& node);
 
   // Any thread. Queues `frame` for the ready link to `node`; false, and
   // nothing queued, if there is none now. Frames to one node are written in
-  // the order of their send() calls. Throws std::length_error for a frame
-  // over max_frame_bytes (the peer would refuse it).
+  // the order of their send() calls. Never refused for pressure: the queue
+  // grows until the caller pauses on on_pressure(true). Throws
+  // std::length_error for a frame over max_frame_bytes (the peer would
+  // refuse it).
   bool send(const std::string& node, LinkFrame frame);
   // Any thread. Bytes queued to `node` and not yet taken by the socket.
   std::size_t queued_bytes(const std::string& node) const;
@@ -157,7 +162,11 @@ class TROUPE_EXPORT LinkHub {
 
   void on_accept(int status);
   void start_link(detail::Link* link);
+  static bool busy(const detail::Wanted& w);
   void start_attempt(const std::string& node);
+  void resolve(const std::string& node);
+  void on_resolved(const std::string& node, std::uint64_t serial, int status, addrinfo* res);
+  void connect_to(const std::string& node);
   void on_connected(detail::Link* link, int status);
   void on_read(detail::Link* link, ssize_t nread, const uv_buf_t* buf);
   bool on_link_frame(detail::Link* link, LinkFrame&& frame);
@@ -192,6 +201,8 @@ class TROUPE_EXPORT LinkHub {
   std::unordered_map<detail::Link*, std::unique_ptr<detail::Link>> links_;
   std::map<std::string, detail::Link*> ready_;  // node → its one ready link
   std::map<std::string, std::unique_ptr<detail::Wanted>> wanted_;
+  std::unordered_set<uv_getaddrinfo_t*> resolves_;  // running, for close() to cancel
+  std::uint64_t next_serial_ = 0;
   std::uint64_t last_tick_ms_ = 0;
   std::size_t open_handles_ = 0;
   bool closing_ = false;

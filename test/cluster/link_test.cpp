@@ -254,8 +254,9 @@ class Node {
     return hub->port();
   }
   void connect(const Node& peer) { connect(peer.id, peer.hub->port()); }
-  void connect(const std::string& node, std::uint16_t port) {
-    loop.run([&] { hub->connect(node, "127.0.0.1", port); });
+  void connect(const std::string& node, std::uint16_t port) { connect(node, "127.0.0.1", port); }
+  void connect(const std::string& node, const std::string& host, std::uint16_t port) {
+    loop.run([&] { hub->connect(node, host, port); });
   }
   void forget(const std::string& node) {
     loop.run([&] { hub->forget(node); });
@@ -843,25 +844,31 @@ TEST(LinkHub, PressureWhenThePeerStopsReadingAndReliefWhenItDrains) {
   RawPeer raw(hub.listen(), 16 * 1024);
   raw.hello("raw", 1);
   CHECK_TRUE(hub.events.wait_for_line("up raw"));
-  // Send until the socket stops taking bytes and the queue passes high water.
-  const LinkFrame chunk{FrameType::out_frame, 1, 0, "", std::string(16 * 1024, 'z')};
-  std::size_t sent = 0;
-  while (hub.events.count("pressure raw 1") == 0 && sent < 4096) {
-    CHECK_TRUE(hub.hub->send("raw", chunk));
-    ++sent;
-    if (sent % 64 == 0) hub.events.wait_for_line("pressure raw 1", 1, 5ms);
-  }
-  CHECK_TRUE(hub.events.wait_for_line("pressure raw 1"));
-  // 6 MiB more: more than the kernel's socket buffers can take (tcp_wmem's
+  // 8 MiB at once: more than the kernel's socket buffers take (tcp_wmem's
   // default cap is 4 MiB), so the queue cannot fall to low water unread.
-  for (int i = 0; i < 384; ++i) CHECK_TRUE(hub.hub->send("raw", chunk));
-  CHECK_TRUE(eventually([&] { return hub.hub->queued_bytes("raw") >= o.high_water_bytes; }));
-  LONGS_EQUAL(0, hub.events.count("pressure raw 0"));
+  const LinkFrame chunk{FrameType::out_frame, 1, 0, "", std::string(16 * 1024, 'z')};
+  for (int i = 0; i < 512; ++i) CHECK_TRUE(hub.hub->send("raw", chunk));
+  auto pressure = [&] {  // the on_pressure calls so far, "1" or "0" each
+    std::lock_guard lock(hub.events.mutex);
+    std::string seen;
+    for (const auto& l : hub.events.log)
+      if (l.rfind("pressure raw ", 0) == 0) seen += l.back();
+    return seen;
+  };
+  // Once the socket takes nothing more: congested, and it stays so.
+  CHECK_TRUE(eventually([&] {
+    const std::string p = pressure();
+    return !p.empty() && p.back() == '1' && hub.hub->queued_bytes("raw") >= o.high_water_bytes;
+  }));
   // The peer reads again: the queue drains, pressure is off.
   CHECK_TRUE(eventually([&] {
     raw.drain_available();
-    return hub.events.count("pressure raw 0") == 1;
+    const std::string p = pressure();
+    return p.back() == '0';
   }));
+  // The calls alternate, starting with true.
+  const std::string p = pressure();
+  for (std::size_t i = 0; i < p.size(); ++i) CHECK_EQUAL(i % 2 == 0 ? '1' : '0', p[i]);
   CHECK_TRUE(hub.hub->queued_bytes("raw") <= o.low_water_bytes);
   CHECK_TRUE(hub.hub->ready("raw"));
 }
@@ -921,4 +928,70 @@ TEST(LinkHub, OptionsAreChecked) {
   bad_water.low_water_bytes = bad_water.high_water_bytes + 1;
   CHECK_THROWS(std::invalid_argument, make(bad_water));
   uv_loop_close(&loop);
+}
+
+TEST(LinkHub, ThreeNodesEachFrameReachesItsNodeAndOneLossLeavesTheRest) {
+  Node a(quick_options("a")), b(quick_options("b")), c(quick_options("c"));
+  b.listen();
+  c.listen();
+  a.connect(b);
+  a.connect(c);
+  b.connect(c);
+  CHECK_TRUE(a.events.wait_for_line("up", 2));
+  CHECK_TRUE(c.events.wait_for_line("up", 2));
+  CHECK_TRUE(b.events.wait_for_line("up", 2));
+  CHECK_TRUE(a.hub->send("b", {FrameType::send, 1, 0, "to b", ""}));
+  CHECK_TRUE(a.hub->send("c", {FrameType::send, 1, 0, "to c", ""}));
+  CHECK_TRUE(b.events.wait([&] { return b.events.frames_count == 1; }));
+  CHECK_TRUE(c.events.wait([&] { return c.events.frames_count == 1; }));
+  STRCMP_EQUAL("to b", b.events.frames[0].text.c_str());
+  STRCMP_EQUAL("to c", c.events.frames[0].text.c_str());
+  LONGS_EQUAL(2, a.counters().links_up.load());
+  c.close();
+  CHECK_TRUE(a.events.wait_for_line("down c"));
+  CHECK_TRUE(b.events.wait_for_line("down c"));
+  CHECK_TRUE(a.hub->send("b", {FrameType::send, 1, 1, "still", ""}));
+  CHECK_TRUE(b.events.wait([&] { return b.events.frames_count == 2; }));
+  LONGS_EQUAL(0, a.events.count("down b"));
+  LONGS_EQUAL(1, a.counters().links_up.load());
+}
+
+TEST(LinkHub, CloseReportsEveryReadyLinkDownAndRefusesLaterSends) {
+  Node a(quick_options("a")), b(quick_options("b"));
+  b.listen();
+  a.connect(b);
+  CHECK_TRUE(a.events.wait_for_line("up b"));
+  std::promise<void> closed;
+  a.loop.run([&] { a.hub->close([&] { closed.set_value(); }); });
+  CHECK_TRUE(closed.get_future().wait_for(10s) == std::future_status::ready);
+  CHECK_TRUE(a.events.wait_for_line("down b hub closing"));
+  CHECK_FALSE(a.hub->send("b", sample(FrameType::frame)));
+  CHECK_FALSE(a.hub->ready("b"));
+  LONGS_EQUAL(0, a.counters().links_up.load());
+  CHECK_TRUE(b.events.wait_for_line("down a"));
+  a.loop.run([&] { a.hub.reset(); });
+}
+
+TEST(LinkHub, ConnectsToAHostName) {
+  Node a(quick_options("a")), b(quick_options("b"));
+  const auto port = b.listen();
+  a.connect("b", "localhost", port);  // resolved by uv_getaddrinfo, IPv4 first
+  CHECK_TRUE(a.events.wait_for_line("up b"));
+  CHECK_TRUE(b.events.wait_for_line("up a"));
+}
+
+TEST(LinkHub, UnresolvableHostIsLoggedRetriedAndClosesCleanly) {
+  WarningsKept warnings;
+  test::LogRecorder logs("cluster.link");
+  Node a(quick_options("a"));
+  a.connect("b", "no-such-host.invalid", 7000);
+  CHECK_TRUE(eventually([&] {
+    for (const auto& r : logs.kept())
+      if (r.message == "cannot resolve a peer's host" && r.field("host") == "no-such-host.invalid")
+        return true;
+    return false;
+  }));
+  CHECK_FALSE(a.hub->ready("b"));
+  LONGS_EQUAL(0, a.events.count("up"));
+  a.close();  // with a resolution perhaps running: close() waits for it
 }
