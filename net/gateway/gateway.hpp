@@ -85,8 +85,11 @@ struct TROUPE_EXPORT RouteOptions {
   // On a crash, close the connections with 1012 instead of handing them to
   // the restarted session.
   bool close_on_crash = false;
-  // Frames a connection may queue while its session restarts; more closes
-  // it with 1008.
+  // Frames a connection may queue while its session restarts or stays
+  // behind; more closes it with 1008. At half of it the gateway stops
+  // reading the connection's socket (the client waits in TCP), and reads it
+  // again once an eighth or less wait: a slow session, here or on another
+  // node of a cluster, costs a bounded queue.
   std::uint32_t max_pending_frames = 1024;
   // How long a connection waits for its session to be found or started.
   Duration restart_wait = std::chrono::seconds(5);
