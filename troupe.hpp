@@ -2,6 +2,7 @@
 // Troupe: Erlang/OTP-style processes, supervisors, persistence and a
 // WebSocket gateway for C++20. Include this one header.
 
+#include "cluster/node.hpp"
 #include "net/gateway/gateway.hpp"
 #include "net/gateway/persistent_session.hpp"
 #include "net/gateway/session.hpp"

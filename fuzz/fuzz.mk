@@ -23,7 +23,7 @@ FUZZ_LIB_SRC := net/ws/route_name.cpp net/ws/utf8.cpp net/ws/request.cpp \
                 persist/snapshot_codec.cpp persist/redis_url.cpp persist/store.cpp \
                 persist/detail/crc32c.cpp persist/detail/file_dir.cpp \
                 persist/detail/file_names.cpp persist/detail/batch_plan.cpp \
-                cluster/link/frame.cpp
+                cluster/link/frame.cpp cluster/request_codec.cpp
 FUZZ_LIB_OBJ := $(FUZZ_LIB_SRC:%.cpp=$(FUZZ_BUILD)/obj/%.o)
 FUZZ_LIB_A   := $(FUZZ_BUILD)/libtroupe_fuzz.a
 
