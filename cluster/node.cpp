@@ -197,6 +197,55 @@ Task<SendResult> ClusterNode::cast(Process& self, std::string name, std::string 
   }
 }
 
+Task<Result<std::string, std::string>> ClusterNode::call(Process& self, std::string name,
+                                                        std::string payload, Duration timeout) {
+  using Answer = Result<std::string, std::string>;
+  auto answer_of = [](CallResult<std::string> r) -> Answer {
+    if (r.ok()) return std::move(r.value());
+    return unexpected(to_string(r.error()));
+  };
+  const auto deadline = steady_now() + timeout;
+  for (;;) {
+    if (Pid local = rt_.registry().whereis(name))
+      co_return answer_of(co_await troupe::call(self, local, Ask{options_.node_id, payload},
+                                                deadline - steady_now()));
+    Location where = co_await locate(self, name);
+    if (where.kind == Kind::here) {
+      auto found = co_await gateway_->find_session(self, name);
+      if (found.ok() && found.value())
+        co_return answer_of(co_await troupe::call(self, found.value(),
+                                                  Ask{options_.node_id, payload},
+                                                  deadline - steady_now()));
+      if (found.ok() || !found.error().detail().starts_with("session lives on another node"))
+        co_return unexpected("cannot start " + name +
+                             (found.ok() ? std::string() : ": " + to_string(found.error())));
+    } else if (where.kind == Kind::elsewhere) {
+      const std::uint64_t id = next_call_.fetch_add(1);
+      Ref ref = self.expect_reply();
+      {
+        std::lock_guard lock(calls_mutex_);
+        calls_[id] = {ReplyTo{self.self(), ref}, where.node};
+      }
+      if (link_send(where.node, LinkFrame{FrameType::call, id, where.fence, name, payload})) {
+        auto reply = co_await self.await_reply<Answer>(ref, deadline - steady_now());
+        {
+          std::lock_guard lock(calls_mutex_);
+          calls_.erase(id);
+        }
+        if (reply.ok()) co_return std::move(reply.value());
+        co_return unexpected("no answer from " + name + " on node " + where.node + ": " +
+                             to_string(reply.error()));
+      }
+      std::lock_guard lock(calls_mutex_);
+      calls_.erase(id);
+    } else if (where.kind == Kind::unavailable) {
+      co_return unexpected(name + " cannot be placed: " + where.error);
+    }
+    if (steady_now() >= deadline) co_return unexpected(name + " cannot be placed: " + where.error);
+    co_await self.sleep_for(50ms);
+  }
+}
+
 // --- the node's life ---------------------------------------------------------------------
 
 ChildSpec ClusterNode::child_spec(std::string id) {
@@ -312,7 +361,7 @@ Task<> ClusterNode::keep_lease(Process& self, Pid parent) {
     if (in_cluster_ && steady_now() >= lease_until_)
       lease_lost("not renewed within " + std::to_string(options_.lease.count()) + " ms");
     if (!in_cluster_ && !drop_renewals_.load() && !draining_.load()) (void)co_await join(self);
-    if (steady_now() >= next_members) {
+    if (refresh_members_now_.exchange(false) || steady_now() >= next_members) {
       next_members = steady_now() + members_every;
       co_await refresh_members(self);
     }

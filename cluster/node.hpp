@@ -86,6 +86,15 @@ struct Remote {
   std::string payload;  // the application's bytes
 };
 
+// A call by name from any node (ClusterNode::call): the session answers it
+// in handle_call(const cluster::Ask&) -> std::string, with
+// `using calls = troupe::types<troupe::cluster::Ask>`.
+struct Ask {
+  using reply = std::string;
+  std::string from;
+  std::string payload;
+};
+
 // Counters for /metrics (troupe_cluster_*).
 struct ClusterCounters {
   std::atomic<std::uint64_t> claims{0};
@@ -131,6 +140,12 @@ class ClusterNode final : public SessionPlacement {
   // owner stays out of reach for the route's restart_wait). At most once:
   // a message in flight when the owner dies is lost. From a process.
   Task<SendResult> cast(Process& self, std::string name, std::string payload);
+  // Calls the session `name` wherever it lives (placed as for cast) and
+  // waits for its answer, or an error: it cannot be placed, the session
+  // failed the call, or no answer within `timeout` (the owner may have died
+  // with it: the call may or may not have been handled).
+  Task<Result<std::string, std::string>> call(Process& self, std::string name, std::string payload,
+                                               Duration timeout = std::chrono::seconds(5));
 
   // Blocks for one directory lookup (bounded): who owns `name` now.
   StoreResult<std::optional<Owner>> owner_of(const std::string& name);
@@ -201,6 +216,7 @@ class ClusterNode final : public SessionPlacement {
 
   std::atomic<bool> draining_{false};
   std::atomic<bool> drop_renewals_{false};  // test_faults
+  std::atomic<bool> refresh_members_now_{false};
   std::atomic<std::size_t> owned_{0};
 
   mutable std::mutex members_mutex_;
@@ -213,6 +229,11 @@ class ClusterNode final : public SessionPlacement {
       inbound_by_origin_;  // node → its id → local id
   std::uint64_t next_inbound_ = 1;
   std::atomic<LinkHub*> hub_ready_{nullptr};  // set once the links listen
+
+  // Calls sent to other nodes and waiting for their reply, by id.
+  std::mutex calls_mutex_;
+  std::unordered_map<std::uint64_t, std::pair<ReplyTo, std::string>> calls_;  // and its node
+  std::atomic<std::uint64_t> next_call_{1};
 
   mutable std::mutex forwarded_mutex_;
   std::unordered_map<std::uint64_t, Forwarded> forwarded_;  // by this node's connection id

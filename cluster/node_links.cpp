@@ -47,7 +47,9 @@ Task<std::error_code> ClusterNode::start_links(Process& self) {
     hooks.accept_peer = [this](const std::string& node, std::uint64_t) {
       std::lock_guard lock(members_mutex_);
       if (members_.contains(node)) return true;
-      counters_.peer_errors.fetch_add(1, std::memory_order_relaxed);
+      // Perhaps a node that joined since the last look: look again soon
+      // (its link retries with backoff).
+      refresh_members_now_.store(true, std::memory_order_relaxed);
       return false;
     };
     hooks.on_up = [](const std::string& node, std::uint64_t) {
@@ -137,6 +139,42 @@ void ClusterNode::on_frame(const std::string& node, LinkFrame&& f) {
         }
         troupe::cast(self, pid, std::move(msg));
       });
+      return;
+    }
+    case FrameType::call: {
+      // Answered from a process of its own: the session may be started first.
+      rt_.spawn([this, node, id = f.conn, name = std::move(f.text),
+                 ask = Ask{node, std::move(f.data)}](Process& self) mutable -> Proc {
+        LinkFrame answer{FrameType::reply, id, 0, {}, {}};
+        Pid pid = self.runtime().registry().whereis(name);
+        if (!pid) {
+          auto found = co_await gateway_->find_session(self, name);
+          if (found.ok()) pid = found.value();
+          else answer.text = "cannot start " + name + ": " + to_string(found.error());
+        }
+        if (pid) {
+          auto r = co_await troupe::call(self, pid, std::move(ask));
+          if (r.ok()) {
+            answer.num = 1;
+            answer.data = std::move(r.value());
+          } else {
+            answer.text = to_string(r.error());
+          }
+        }
+        link_send(node, std::move(answer));
+      });
+      return;
+    }
+    case FrameType::reply: {
+      std::optional<ReplyTo> to;
+      {
+        std::lock_guard lock(calls_mutex_);
+        auto it = calls_.find(f.conn);
+        if (it != calls_.end() && it->second.second == node) to = it->second.first;
+      }
+      if (!to) return;  // the caller gave up waiting (or another node answers)
+      using Answer = Result<std::string, std::string>;
+      rt_.reply(*to, f.num == 1 ? Answer(std::move(f.data)) : Answer(unexpected(std::move(f.text))));
       return;
     }
     case FrameType::out_frame:

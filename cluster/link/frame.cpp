@@ -73,6 +73,10 @@ const char* to_string(FrameType type) {
       return "ping";
     case FrameType::pong:
       return "pong";
+    case FrameType::call:
+      return "call";
+    case FrameType::reply:
+      return "reply";
   }
   return "unknown";
 }

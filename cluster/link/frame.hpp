@@ -31,8 +31,10 @@ enum class FrameType : std::uint8_t {
   send,
   ping,
   pong,
+  call,   // a call by name (ClusterNode::call): conn = the call's id
+  reply,  // its answer: num 1 = ok (data the reply), 0 = failed (text why)
 };
-inline constexpr std::uint8_t max_frame_type = static_cast<std::uint8_t>(FrameType::pong);
+inline constexpr std::uint8_t max_frame_type = static_cast<std::uint8_t>(FrameType::reply);
 
 // "hello", "open", ...; "unknown" for a value outside the enum.
 TROUPE_EXPORT const char* to_string(FrameType type);

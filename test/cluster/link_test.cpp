@@ -498,7 +498,8 @@ TEST(LinkFrame, BodyOfAnotherShapeFailsNamingWhatIsWrong) {
 }
 
 TEST(LinkFrame, UnknownTypeFails) {
-  for (const char* body : {"\x95\x00\x00\x00\xa0\xc4\x00", "\x95\x0c\x00\x00\xa0\xc4\x00"}) {
+  // 0, and one past the last type (max_frame_type, 13).
+  for (const char* body : {"\x95\x00\x00\x00\xa0\xc4\x00", "\x95\x0e\x00\x00\xa0\xc4\x00"}) {
     FrameDecoder d;
     bool ok = true;
     decode_all(d, framed(std::string(body, 7)), &ok);
@@ -722,9 +723,9 @@ TEST(LinkHub, MalformedFrameAfterHelloDropsOnlyThatLink) {
   RawPeer raw(s.port);
   raw.hello("raw", 1);
   CHECK_TRUE(s.hub.events.wait_for_line("up raw"));
-  raw.write(framed(std::string("\x95\x0c\x00\x00\xa0\xc4\x00", 7)));
+  raw.write(framed(std::string("\x95\x0e\x00\x00\xa0\xc4\x00", 7)));
   CHECK_TRUE(raw.closed_by_hub());
-  CHECK_TRUE(s.hub.events.wait_for_line("down raw malformed frame: unknown frame type 12"));
+  CHECK_TRUE(s.hub.events.wait_for_line("down raw malformed frame: unknown frame type 14"));
   LONGS_EQUAL(1, s.hub.counters().frames_malformed_total.load());
   s.check_good_link_unharmed();
 }

@@ -39,6 +39,7 @@ struct CountState {
 // a cluster::Remote cast adds its payload's length and tells every client.
 struct Count : PersistentSession<Count, CountState> {
   using casts = types<cluster::Remote>;
+  using calls = types<cluster::Ask>;
   explicit Count(std::string node) : node(std::move(node)) {}
   void on_connect(Connection& c, const ConnectInfo& info) {
     c.send("hello " + std::to_string(state().n) + (info.resumed ? " resumed" : ""));
@@ -48,6 +49,9 @@ struct Count : PersistentSession<Count, CountState> {
     mutate().n += 1;
     co_await commit_or_exit();
     c.send(std::to_string(state().n) + "@" + node);
+  }
+  std::string handle_call(const cluster::Ask& a) {
+    return std::to_string(state().n) + " for " + a.payload + " from " + a.from + " on " + node;
   }
   void handle_cast(const cluster::Remote& r) {
     mutate().n += static_cast<long>(r.payload.size());
@@ -266,6 +270,34 @@ TEST(Cluster, ACastByNameReachesTheSessionOnItsOwnersNode) {
   STRCMP_EQUAL("cast abc from b", next(*on_a).c_str());
   on_a->send("+");
   STRCMP_EQUAL("4@a", next(*on_a).c_str());  // 3 from the cast, 1 from "+"
+}
+
+TEST(Cluster, ACallByNameIsAnsweredByTheSessionOnItsOwnersNode) {
+  Node a("a", redis.url()), b("b", redis.url());
+  await_members({&a, &b}, 2);
+  WsTestClient client;
+  auto on_a = client.connect(a.port, "/count/x");
+  CHECK_TRUE(on_a->wait_open(5s));
+  next(*on_a);
+  on_a->send("+");
+  STRCMP_EQUAL("1@a", next(*on_a).c_str());
+  using Answer = Result<std::string, std::string>;
+  auto ask = [&](const std::string& name) {
+    return b.rt.run_on_async<Answer>(0, [&](std::function<void(Answer)> done) {
+      b.rt.spawn([&b, name, done](Process& self) -> Proc {
+        done(co_await b.node.call(self, name, "q", 2s));
+      });
+    });
+  };
+  Answer answer = ask("count/x");
+  CHECK_TRUE(answer.ok());
+  STRCMP_EQUAL("1 for q from b on a", answer.value().c_str());
+  // Nobody runs count/new: the caller's node starts it and answers.
+  Answer fresh = ask("count/new");
+  CHECK_TRUE(fresh.ok());
+  STRCMP_EQUAL("0 for q from b on b", fresh.value().c_str());
+  Answer none = ask("nothing/here");
+  CHECK_FALSE(none.ok());
 }
 
 TEST(Cluster, APeerThatSendsGarbageLosesItsLinkAndNothingElse) {
