@@ -5,13 +5,13 @@
 #include "cluster/node.hpp"
 
 #include "cluster/detail/proxy.hpp"
+#include "cluster/link/frame.hpp"
 #include "cluster/link/link_hub.hpp"
 #include "cluster/redis_directory.hpp"
 #include "runtime/clock.hpp"
 #include "runtime/log.hpp"
 #include "runtime/receive.hpp"
 #include "runtime/server.hpp"
-#include "cluster/link/frame.hpp"
 #include "supervisors/supervisor.hpp"
 
 namespace troupe::cluster {
@@ -50,7 +50,8 @@ void ClusterNode::attach(Gateway& gateway, Persistence& persistence) {
   link_scheduler_ = gateway.io_schedulers().first;
   gateway.add_http_handler("/cluster/owner",
                            [this](const HttpRequest& r) { return owner_response(r); });
-  gateway.add_http_handler("/cluster/nodes", [this](const HttpRequest&) { return nodes_response(); });
+  gateway.add_http_handler("/cluster/nodes",
+                           [this](const HttpRequest&) { return nodes_response(); });
   if (options_.test_faults)
     gateway.add_http_handler("/cluster/fault",
                              [this](const HttpRequest& r) { return fault_response(r); });
@@ -66,9 +67,9 @@ Task<StoreResult<T>> ClusterNode::on_directory(Process& self, Op op, Duration ti
   });
   auto answer = co_await self.await_reply<StoreResult<T>>(ref, timeout);
   if (answer.ok()) co_return std::move(answer.value());
-  co_return unexpected(StoreError{StoreErrc::unavailable,
-                                  "the cluster's directory did not answer: " +
-                                      to_string(answer.error())});
+  co_return unexpected(
+      StoreError{StoreErrc::unavailable,
+                 "the cluster's directory did not answer: " + to_string(answer.error())});
 }
 
 // --- where names live --------------------------------------------------------------------
@@ -77,8 +78,8 @@ Task<SessionPlacement::Location> ClusterNode::locate(Process& self, const std::s
   auto found = co_await on_directory<std::optional<Owner>>(
       self, [this, name](StoreCallback<std::optional<Owner>> done) {
         if (!in_cluster_ || steady_now() >= lease_until_)
-          return done(unexpected(StoreError{StoreErrc::unavailable,
-                                            "node " + options_.node_id + " holds no lease"}));
+          return done(unexpected(
+              StoreError{StoreErrc::unavailable, "node " + options_.node_id + " holds no lease"}));
         directory_->lookup(name, std::move(done));
       });
   if (!found) {
@@ -90,28 +91,32 @@ Task<SessionPlacement::Location> ClusterNode::locate(Process& self, const std::s
   if (!owner || owner->node == options_.node_id) {
     // A draining node takes nothing, not even back: it waits for another.
     if (draining)
-      co_return Location{Kind::wait, {}, 0,
+      co_return Location{Kind::wait,
+                         {},
+                         0,
                          "node " + options_.node_id + " is draining; " + name +
                              " waits for another node to take it"};
     co_return Location{Kind::here, {}, 0, {}};
   }
   LinkHub* hub = hub_ready_.load(std::memory_order_acquire);
   if (!hub || !hub->ready(owner->node))
-    co_return Location{Kind::wait, {}, 0,
+    co_return Location{Kind::wait,
+                       {},
+                       0,
                        "node " + owner->node + ", which owns " + name +
                            ", cannot be reached and its lease has not run out"};
   co_return Location{Kind::elsewhere, owner->node, owner->fence, {}};
 }
 
 Task<SessionPlacement::Claim> ClusterNode::claim(Process& self, const std::string& name) {
-  auto claimed = co_await on_directory<ClaimResult>(
-      self, [this, name](StoreCallback<ClaimResult> done) {
+  auto claimed =
+      co_await on_directory<ClaimResult>(self, [this, name](StoreCallback<ClaimResult> done) {
         if (draining_.load())
-          return done(unexpected(StoreError{StoreErrc::unavailable,
-                                            "node " + options_.node_id + " is draining"}));
+          return done(unexpected(
+              StoreError{StoreErrc::unavailable, "node " + options_.node_id + " is draining"}));
         if (!in_cluster_ || steady_now() >= lease_until_)
-          return done(unexpected(StoreError{StoreErrc::unavailable,
-                                            "node " + options_.node_id + " holds no lease"}));
+          return done(unexpected(
+              StoreError{StoreErrc::unavailable, "node " + options_.node_id + " holds no lease"}));
         directory_->claim(name, [this, name, done = std::move(done)](StoreResult<ClaimResult> r) {
           if (r && r.value().mine) {
             claims_[name] = r.value().owner.fence;
@@ -132,13 +137,16 @@ Task<SessionPlacement::Claim> ClusterNode::claim(Process& self, const std::strin
   // Raised in the state store before anything is loaded: from here on, a
   // write by an earlier owner is refused.
   StoreFence fence{options_.fence_prefix + name, c.owner.fence};
-  auto raised = co_await persistence_->store().batch(self, {WriteOp::fence(fence.key, fence.token)});
+  auto raised =
+      co_await persistence_->store().batch(self, {WriteOp::fence(fence.key, fence.token)});
   if (!raised) {
     ended(name, fence.token, true);
-    co_return Claim{Location{Kind::unavailable, {}, 0,
-                             "cannot raise the fence of " + name + ": " +
-                                 to_string(raised.error())},
-                    std::nullopt};
+    co_return Claim{
+        Location{Kind::unavailable,
+                 {},
+                 0,
+                 "cannot raise the fence of " + name + ": " + to_string(raised.error())},
+        std::nullopt};
   }
   counters_.claims.fetch_add(1, std::memory_order_relaxed);
   co_return Claim{Location{Kind::here, {}, 0, {}}, std::move(fence)};
@@ -172,78 +180,76 @@ Pid ClusterNode::open_proxy(Runtime& rt, const std::string& name, const Location
       SpawnOptions{.scheduler = scheduler});
 }
 
-Task<SendResult> ClusterNode::cast(Process& self, std::string name, std::string payload) {
-  const auto deadline = steady_now() + 5s;
+Task<ClusterNode::Placed> ClusterNode::place(Process& self, const std::string& name,
+                                             SteadyTime deadline) {
   for (;;) {
-    if (Pid local = rt_.registry().whereis(name))
-      co_return troupe::cast(self, local, Remote{options_.node_id, std::move(payload)});
+    if (Pid local = rt_.registry().whereis(name)) co_return Placed{local, {}, 0, {}};
     Location where = co_await locate(self, name);
     if (where.kind == Kind::here) {
       auto found = co_await gateway_->find_session(self, name);
-      if (found.ok() && found.value())
-        co_return troupe::cast(self, found.value(), Remote{options_.node_id, std::move(payload)});
-      if (found.ok() || !found.error().detail().starts_with("session lives on another node"))
-        co_return SendResult::noproc;
+      if (found.ok() && found.value()) co_return Placed{found.value(), {}, 0, {}};
+      // Claimed elsewhere meanwhile: locate again.
+      if (found.ok() || !found.error().detail().starts_with(moved_reason))
+        co_return Placed{{},
+                         {},
+                         0,
+                         "cannot start " + name +
+                             (found.ok() ? std::string() : ": " + to_string(found.error()))};
     } else if (where.kind == Kind::elsewhere) {
-      if (link_send(where.node, LinkFrame{FrameType::send, 0, where.fence, name, payload})) {
-        counters_.casts_out.fetch_add(1, std::memory_order_relaxed);
-        co_return SendResult::ok;
-      }
+      co_return Placed{{}, where.node, where.fence, {}};
     } else if (where.kind == Kind::unavailable) {
-      co_return SendResult::noproc;
+      co_return Placed{{}, {}, 0, name + " cannot be placed: " + where.error};
     }
-    if (steady_now() >= deadline) co_return SendResult::noproc;
+    if (steady_now() >= deadline)
+      co_return Placed{{}, {}, 0, name + " cannot be placed: " + where.error};
     co_await self.sleep_for(50ms);
   }
 }
 
+Task<SendResult> ClusterNode::cast(Process& self, std::string name, std::string payload) {
+  Placed placed = co_await place(self, name, steady_now() + 5s);
+  if (placed.local)
+    co_return troupe::cast(self, placed.local, Remote{options_.node_id, std::move(payload)});
+  if (placed.node.empty()) co_return SendResult::noproc;
+  if (!link_send(placed.node,
+                 LinkFrame{FrameType::send, 0, placed.fence, name, std::move(payload)}))
+    co_return SendResult::noproc;
+  counters_.casts_out.fetch_add(1, std::memory_order_relaxed);
+  co_return SendResult::ok;
+}
+
 Task<Result<std::string, std::string>> ClusterNode::call(Process& self, std::string name,
-                                                        std::string payload, Duration timeout) {
+                                                         std::string payload, Duration timeout) {
   using Answer = Result<std::string, std::string>;
-  auto answer_of = [](CallResult<std::string> r) -> Answer {
-    if (r.ok()) return std::move(r.value());
-    return unexpected(to_string(r.error()));
-  };
   const auto deadline = steady_now() + timeout;
-  for (;;) {
-    if (Pid local = rt_.registry().whereis(name))
-      co_return answer_of(co_await troupe::call(self, local, Ask{options_.node_id, payload},
-                                                deadline - steady_now()));
-    Location where = co_await locate(self, name);
-    if (where.kind == Kind::here) {
-      auto found = co_await gateway_->find_session(self, name);
-      if (found.ok() && found.value())
-        co_return answer_of(co_await troupe::call(self, found.value(),
-                                                  Ask{options_.node_id, payload},
-                                                  deadline - steady_now()));
-      if (found.ok() || !found.error().detail().starts_with("session lives on another node"))
-        co_return unexpected("cannot start " + name +
-                             (found.ok() ? std::string() : ": " + to_string(found.error())));
-    } else if (where.kind == Kind::elsewhere) {
-      const std::uint64_t id = next_call_.fetch_add(1);
-      Ref ref = self.expect_reply();
-      {
-        std::lock_guard lock(calls_mutex_);
-        calls_[id] = {ReplyTo{self.self(), ref}, where.node};
-      }
-      if (link_send(where.node, LinkFrame{FrameType::call, id, where.fence, name, payload})) {
-        auto reply = co_await self.await_reply<Answer>(ref, deadline - steady_now());
-        {
-          std::lock_guard lock(calls_mutex_);
-          calls_.erase(id);
-        }
-        if (reply.ok()) co_return std::move(reply.value());
-        co_return unexpected("no answer from " + name + " on node " + where.node + ": " +
-                             to_string(reply.error()));
-      }
-      std::lock_guard lock(calls_mutex_);
-      calls_.erase(id);
-    } else if (where.kind == Kind::unavailable) {
-      co_return unexpected(name + " cannot be placed: " + where.error);
-    }
-    if (steady_now() >= deadline) co_return unexpected(name + " cannot be placed: " + where.error);
-    co_await self.sleep_for(50ms);
+  Placed placed = co_await place(self, name, deadline);
+  if (placed.local) {
+    auto r = co_await troupe::call(self, placed.local, Ask{options_.node_id, std::move(payload)},
+                                   std::max<Duration>(deadline - steady_now(), 1ms));
+    if (r.ok()) co_return std::move(r.value());
+    co_return unexpected(to_string(r.error()));
   }
+  if (placed.node.empty()) co_return unexpected(std::move(placed.error));
+  const std::uint64_t id = next_call_.fetch_add(1);
+  Ref ref = self.expect_reply();
+  {
+    std::lock_guard lock(calls_mutex_);
+    calls_[id] = {ReplyTo{self.self(), ref}, placed.node};
+  }
+  const bool sent = link_send(
+      placed.node, LinkFrame{FrameType::call, id, placed.fence, name, std::move(payload)});
+  std::optional<CallResult<Answer>> reply;
+  if (sent)
+    reply =
+        co_await self.await_reply<Answer>(ref, std::max<Duration>(deadline - steady_now(), 1ms));
+  {
+    std::lock_guard lock(calls_mutex_);
+    calls_.erase(id);
+  }
+  if (!sent) co_return unexpected("the link to node " + placed.node + " is down");
+  if (reply->ok()) co_return std::move(reply->value());
+  co_return unexpected("no answer from " + name + " on node " + placed.node + ": " +
+                       to_string(reply->error()));
 }
 
 // --- the node's life ---------------------------------------------------------------------
@@ -253,8 +259,9 @@ ChildSpec ClusterNode::child_spec(std::string id) {
   auto start = [node](Process& sup, const std::string& name) {
     return start_link(
         sup, [node](Process& self, InitAck ack) -> Proc { return node->run(self, std::move(ack)); },
-        StartOptions{.name = name,
-                     .spawn = SpawnOptions{.scheduler = static_cast<int>(node->directory_scheduler_)}});
+        StartOptions{
+            .name = name,
+            .spawn = SpawnOptions{.scheduler = static_cast<int>(node->directory_scheduler_)}});
   };
   // Stopping drains: as long as the sessions' on_stop and flush take.
   return ChildSpec{.id = std::move(id),
@@ -266,8 +273,8 @@ Task<bool> ClusterNode::join(Process& self) {
   NodeInfo info{options_.node_id, 0, options_.advertise_host, gateway_->port(), 0, false};
   if (LinkHub* hub = hub_ready_.load()) info.peer_port = hub->port();
   const auto sent = steady_now();
-  auto joined = co_await on_directory<std::uint64_t>(
-      self, [this, info](StoreCallback<std::uint64_t> done) {
+  auto joined =
+      co_await on_directory<std::uint64_t>(self, [this, info](StoreCallback<std::uint64_t> done) {
         directory_->join(info, options_.lease, std::move(done));
       });
   if (!joined) {
@@ -289,8 +296,9 @@ void ClusterNode::lease_lost(const std::string& why) {
   if (!in_cluster_) return;
   in_cluster_ = false;
   counters_.leases_lost.fetch_add(1, std::memory_order_relaxed);
-  log_error("cluster", "lease lost: stopping this node's sessions",
-            {{"node", options_.node_id}, {"why", why}, {"sessions", std::to_string(claims_.size())}});
+  log_error(
+      "cluster", "lease lost: stopping this node's sessions",
+      {{"node", options_.node_id}, {"why", why}, {"sessions", std::to_string(claims_.size())}});
   // Killed, not stopped: another node may own them any moment now, and
   // whatever they would still write is fenced off anyway. A kill is no
   // crash: it counts against neither the name (CrashPolicy) nor its
@@ -303,7 +311,8 @@ void ClusterNode::lease_lost(const std::string& why) {
 
 Task<> ClusterNode::refresh_members(Process& self) {
   auto live = co_await on_directory<std::vector<NodeInfo>>(
-      self, [this](StoreCallback<std::vector<NodeInfo>> done) { directory_->nodes(std::move(done)); });
+      self,
+      [this](StoreCallback<std::vector<NodeInfo>> done) { directory_->nodes(std::move(done)); });
   if (!live) co_return;
   std::map<std::string, NodeInfo> now;
   for (auto& n : live.value()) now[n.id] = n;
@@ -337,9 +346,9 @@ Task<> ClusterNode::keep_lease(Process& self, Pid parent) {
   };
   for (;;) {
     bool stop = false;
-    co_await self.receive(when([parent](const Exit& e) { return e.from == parent; },
-                               [&](Exit&) { stop = true; }),
-                          after(until_deadline(options_.renew_every), [] {}));
+    co_await self.receive(
+        when([parent](const Exit& e) { return e.from == parent; }, [&](Exit&) { stop = true; }),
+        after(until_deadline(options_.renew_every), [] {}));
     if (stop) co_return;
     if (in_cluster_ && !drop_renewals_.load() && steady_now() < lease_until_) {
       const auto sent = steady_now();
@@ -396,9 +405,9 @@ Task<> ClusterNode::drain(Process& self) {
   log_info("cluster", "drained",
            {{"node", options_.node_id},
             {"sessions", std::to_string(stopping.size())},
-            {"ms", std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                      steady_now() - started)
-                                      .count())}});
+            {"ms", std::to_string(
+                       std::chrono::duration_cast<std::chrono::milliseconds>(steady_now() - started)
+                           .count())}});
 }
 
 Proc ClusterNode::run(Process& self, InitAck ack) {

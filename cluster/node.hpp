@@ -145,7 +145,7 @@ class ClusterNode final : public SessionPlacement {
   // failed the call, or no answer within `timeout` (the owner may have died
   // with it: the call may or may not have been handled).
   Task<Result<std::string, std::string>> call(Process& self, std::string name, std::string payload,
-                                               Duration timeout = std::chrono::seconds(5));
+                                              Duration timeout = std::chrono::seconds(5));
 
   // Blocks for one directory lookup (bounded): who owns `name` now.
   StoreResult<std::optional<Owner>> owner_of(const std::string& name);
@@ -177,6 +177,15 @@ class ClusterNode final : public SessionPlacement {
     std::shared_ptr<detail::RemoteSink> sink;
   };
 
+  // Where `name` can be reached now: its local process (started here if
+  // nobody owns it), or the node that owns it; else why not, by `deadline`.
+  struct Placed {
+    Pid local;
+    std::string node;
+    std::uint64_t fence = 0;
+    std::string error;
+  };
+  Task<Placed> place(Process& self, const std::string& name, SteadyTime deadline);
   Proc run(Process& self, InitAck ack);
   Task<bool> join(Process& self);
   Task<> keep_lease(Process& self, Pid parent);
@@ -185,7 +194,8 @@ class ClusterNode final : public SessionPlacement {
   Task<> close_parts(Process& self);
   void lease_lost(const std::string& why);
   template <class T, class Op>
-  Task<StoreResult<T>> on_directory(Process& self, Op op, Duration timeout = std::chrono::seconds(5));
+  Task<StoreResult<T>> on_directory(Process& self, Op op,
+                                    Duration timeout = std::chrono::seconds(5));
 
   // On the link loop.
   Task<std::error_code> start_links(Process& self);

@@ -48,9 +48,8 @@ StoreResult<std::optional<Owner>> ClusterNode::owner_of(const std::string& name)
     if (!directory_)
       return answer->set_value(
           unexpected(StoreError{StoreErrc::unavailable, "the node has not joined"}));
-    directory_->lookup(name, [answer](StoreResult<std::optional<Owner>> r) {
-      answer->set_value(std::move(r));
-    });
+    directory_->lookup(
+        name, [answer](StoreResult<std::optional<Owner>> r) { answer->set_value(std::move(r)); });
   });
   if (result.wait_for(owner_wait) != std::future_status::ready)
     return unexpected(StoreError{StoreErrc::unavailable, "the directory did not answer in time"});
@@ -87,8 +86,8 @@ HttpResponse ClusterNode::nodes_response() {
   for (const NodeInfo& n : members()) {
     out << (first ? "" : ",") << "{\"id\":" << quoted(n.id) << ",\"host\":" << quoted(n.host)
         << ",\"port\":" << n.ws_port << ",\"peer_port\":" << n.peer_port
-        << ",\"incarnation\":" << n.incarnation << ",\"draining\":" << (n.draining ? "true" : "false")
-        << "}";
+        << ",\"incarnation\":" << n.incarnation
+        << ",\"draining\":" << (n.draining ? "true" : "false") << "}";
     first = false;
   }
   out << "]}\n";
@@ -112,7 +111,9 @@ void ClusterNode::write_metrics(std::ostream& out) const {
   auto one = [&](const char* name, const char* type, auto value) {
     out << "# TYPE " << name << " " << type << "\n" << name << " " << value << "\n";
   };
-  auto load = [](const std::atomic<std::uint64_t>& a) { return a.load(std::memory_order_relaxed); };
+  auto load = [](const std::atomic<std::uint64_t>& a) {
+    return a.load(std::memory_order_relaxed);
+  };
   one("troupe_cluster_sessions_owned", "gauge", owned_.load(std::memory_order_relaxed));
   one("troupe_cluster_claims_total", "counter", load(counters_.claims));
   one("troupe_cluster_claims_lost_total", "counter", load(counters_.claims_lost));

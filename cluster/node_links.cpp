@@ -24,8 +24,8 @@ MessageKind kind_of(std::uint64_t num) {
 // A close code a peer may ask this node to send its client: one a server
 // sends (RFC 6455 §7.4), else 1011.
 std::uint16_t close_code_from(std::uint64_t num) {
-  const bool sendable = (num >= 1000 && num <= 1003) || (num >= 1007 && num <= 1014) ||
-                        (num >= 3000 && num <= 4999);
+  const bool sendable =
+      (num >= 1000 && num <= 1003) || (num >= 1007 && num <= 1014) || (num >= 3000 && num <= 4999);
   return sendable ? static_cast<std::uint16_t>(num) : close_code::internal_error;
 }
 
@@ -129,8 +129,8 @@ void ClusterNode::on_frame(const std::string& node, LinkFrame&& f) {
     case FrameType::send: {
       counters_.casts_in.fetch_add(1, std::memory_order_relaxed);
       // Started here if need be, as for a connection; off this loop.
-      rt_.spawn([this, name = std::move(f.text), msg = Remote{node, std::move(f.data)}](
-                    Process& self) mutable -> Proc {
+      rt_.spawn([this, name = std::move(f.text),
+                 msg = Remote{node, std::move(f.data)}](Process& self) mutable -> Proc {
         Pid pid = self.runtime().registry().whereis(name);
         if (!pid) {
           auto found = co_await gateway_->find_session(self, name);
@@ -149,8 +149,10 @@ void ClusterNode::on_frame(const std::string& node, LinkFrame&& f) {
         Pid pid = self.runtime().registry().whereis(name);
         if (!pid) {
           auto found = co_await gateway_->find_session(self, name);
-          if (found.ok()) pid = found.value();
-          else answer.text = "cannot start " + name + ": " + to_string(found.error());
+          if (found.ok())
+            pid = found.value();
+          else
+            answer.text = "cannot start " + name + ": " + to_string(found.error());
         }
         if (pid) {
           auto r = co_await troupe::call(self, pid, std::move(ask));
@@ -174,7 +176,8 @@ void ClusterNode::on_frame(const std::string& node, LinkFrame&& f) {
       }
       if (!to) return;  // the caller gave up waiting (or another node answers)
       using Answer = Result<std::string, std::string>;
-      rt_.reply(*to, f.num == 1 ? Answer(std::move(f.data)) : Answer(unexpected(std::move(f.text))));
+      rt_.reply(*to,
+                f.num == 1 ? Answer(std::move(f.data)) : Answer(unexpected(std::move(f.text))));
       return;
     }
     case FrameType::out_frame:
@@ -192,7 +195,8 @@ void ClusterNode::on_frame(const std::string& node, LinkFrame&& f) {
     std::lock_guard lock(forwarded_mutex_);
     auto it = forwarded_.find(f.conn);
     if (it == forwarded_.end()) return;  // closed here meanwhile
-    if (it->second.node != node) return peer_error("a peer wrote to a connection it does not serve");
+    if (it->second.node != node)
+      return peer_error("a peer wrote to a connection it does not serve");
     forwarded = it->second;
   }
   switch (f.type) {
@@ -221,8 +225,10 @@ void ClusterNode::open_inbound(const std::string& node, LinkFrame&& f) {
     counters_.peer_errors.fetch_add(1, std::memory_order_relaxed);
     log_warning("cluster", "a peer sent an open request that does not decode",
                 {{"peer", node}, {"error", open.error()}});
-    link_send(node, LinkFrame{FrameType::out_close, f.conn, close_code::internal_error,
-                              "bad open request", {}});
+    link_send(
+        node,
+        LinkFrame{
+            FrameType::out_close, f.conn, close_code::internal_error, "bad open request", {}});
     return;
   }
   // The same connection opened again (its node re-attached it): the old one ends first.
@@ -236,12 +242,15 @@ void ClusterNode::open_inbound(const std::string& node, LinkFrame&& f) {
   }
   const std::uint64_t local = ((next_inbound_++) << 8) | remote_connection_bit;
   auto sink = std::make_shared<detail::RemoteSink>(*this, node, f.conn);
-  auto route = gateway_->open_remote(ConnectionId{local}, open.value().request,
-                                     open.value().resumed, std::move(open.value().interrupted),
-                                     sink);
+  auto route =
+      gateway_->open_remote(ConnectionId{local}, open.value().request, open.value().resumed,
+                            std::move(open.value().interrupted), sink);
   if (!route) {
-    link_send(node, LinkFrame{FrameType::out_close, f.conn, close_code::try_again_later,
-                              route.error().substr(0, 120), {}});
+    link_send(node, LinkFrame{FrameType::out_close,
+                              f.conn,
+                              close_code::try_again_later,
+                              route.error().substr(0, 120),
+                              {}});
     return;
   }
   inbound_[local] = Inbound{node, f.conn, route.value(), std::move(sink)};

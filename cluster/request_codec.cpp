@@ -73,7 +73,8 @@ Result<OpenRequest, std::string> decode_open(std::string_view bytes) {
     const msgpack::object* f = o.via.array.ptr;
     for (int i : {0, 1, 2, 6})
       if (!is_text(f[i])) return unexpected("field " + std::to_string(i) + " is not a string");
-    if (f[7].type != msgpack::type::BOOLEAN) return unexpected(std::string("resumed is not a bool"));
+    if (f[7].type != msgpack::type::BOOLEAN)
+      return unexpected(std::string("resumed is not a bool"));
     if (f[8].type != msgpack::type::NIL && !is_text(f[8]))
       return unexpected(std::string("interrupted is neither nil nor a string"));
     OpenRequest open;

@@ -44,15 +44,17 @@ Proc run_proxy(Process& self, ClusterNode* node, std::string name, std::string o
           conns[c.conn.value] = Forwarding{c.progress, c.pending};
           node->forward_begin(c.conn, ClusterNode::Forwarded{self.self(), owner, c.progress});
           OpenRequest open{std::move(c.request), c.resumed, std::move(c.interrupted)};
-          if (!node->link_send(owner, LinkFrame{FrameType::open, c.conn.value, fence, name,
-                                                encode_open(open)}))
+          if (!node->link_send(
+                  owner, LinkFrame{FrameType::open, c.conn.value, fence, name, encode_open(open)}))
             lost = OwnerLost{false, "the link to " + owner + " is down"};
         },
         [&](troupe::detail::SessionFrame& f) {
           auto it = conns.find(f.conn.value);
           if (lost || it == conns.end()) return;
-          if (!node->link_send(owner, LinkFrame{FrameType::frame, f.conn.value,
-                                                frame_num(f.seq, f.kind), {}, *f.data})) {
+          if (!node->link_send(
+                  owner,
+                  LinkFrame{
+                      FrameType::frame, f.conn.value, frame_num(f.seq, f.kind), {}, *f.data})) {
             lost = OwnerLost{false, "the link to " + owner + " is down"};
             return;
           }
@@ -83,8 +85,10 @@ Proc run_proxy(Process& self, ClusterNode* node, std::string name, std::string o
 bool RemoteSink::send(ConnectionId, std::string_view data, MessageKind kind) {
   // As ws::Server::send: text that is not UTF-8 is refused here, not by the peer.
   if (kind == MessageKind::text && !is_valid_utf8(data)) return false;
-  return node_.link_send(peer_, LinkFrame{FrameType::out_frame, origin_,
-                                          kind == MessageKind::binary ? 1u : 0u, {},
+  return node_.link_send(peer_, LinkFrame{FrameType::out_frame,
+                                          origin_,
+                                          kind == MessageKind::binary ? 1u : 0u,
+                                          {},
                                           std::string(data)});
 }
 

@@ -247,19 +247,18 @@ int main(int argc, char** argv) {
   std::unique_ptr<troupe::cluster::ClusterNode> node;
   if (!config.cluster_url.empty())
     node = std::make_unique<troupe::cluster::ClusterNode>(
-        rt, troupe::cluster::ClusterOptions{
-                .url = config.cluster_url,
-                .node_id = config.node_id,
-                .advertise_host = config.advertise_host,
-                .peer_bind = config.bind,
-                .peer_port = static_cast<std::uint16_t>(config.peer_port),
-                .lease = std::chrono::milliseconds(config.lease_ms),
-                .test_faults = config.cluster_test_faults});
-  troupe::Gateway gateway(rt,
-                          {.server = server,
-                           .persistence = &persistence,
-                           .retention = std::chrono::seconds(std::max(0L, config.retention_s)),
-                           .placement = node.get()});
+        rt,
+        troupe::cluster::ClusterOptions{.url = config.cluster_url,
+                                        .node_id = config.node_id,
+                                        .advertise_host = config.advertise_host,
+                                        .peer_bind = config.bind,
+                                        .peer_port = static_cast<std::uint16_t>(config.peer_port),
+                                        .lease = std::chrono::milliseconds(config.lease_ms),
+                                        .test_faults = config.cluster_test_faults});
+  troupe::Gateway gateway(rt, {.server = server,
+                               .persistence = &persistence,
+                               .retention = std::chrono::seconds(std::max(0L, config.retention_s)),
+                               .placement = node.get()});
   if (node) node->attach(gateway, persistence);
   troupe::RouteOptions options{.idle_timeout = std::chrono::seconds(config.idle_timeout_s)};
   bool faults = config.demo_faults;

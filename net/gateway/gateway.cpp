@@ -212,7 +212,8 @@ Result<Gateway::Route*, std::string> Gateway::open_remote(
   // The node that holds the socket asked already; asked again here, where
   // the crash record of the name is kept.
   Admission admitted = route->authorize(request);
-  if (!admitted.admitted()) return unexpected(std::to_string(admitted.status) + " " + admitted.body);
+  if (!admitted.admitted())
+    return unexpected(std::to_string(admitted.status) + " " + admitted.body);
   route->open(conn, request, std::move(sink), resumed, std::move(interrupted));
   return route;
 }

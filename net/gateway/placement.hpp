@@ -50,6 +50,10 @@ inline bool is_remote(ConnectionId id) {
   return (id.value & remote_connection_bit) != 0;
 }
 
+// How the error of Gateway::find_session begins when the name was claimed
+// by another node of the cluster meanwhile.
+inline constexpr std::string_view moved_reason = "session lives on another node";
+
 class TROUPE_EXPORT SessionPlacement {
  public:
   struct Location {
@@ -60,7 +64,7 @@ class TROUPE_EXPORT SessionPlacement {
     std::string error;        // wait, unavailable: why (for a log and a close reason)
   };
   struct Claim {
-    Location where;                  // here: claimed; else where it is, or why not
+    Location where;                   // here: claimed; else where it is, or why not
     std::optional<StoreFence> fence;  // here: what the incarnation writes with
   };
 

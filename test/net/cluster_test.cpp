@@ -65,22 +65,20 @@ struct Node {
   Node(const std::string& id, const std::string& redis, std::chrono::milliseconds lease = 900ms)
       : port(static_cast<std::uint16_t>(free_port())),
         store(rt, open_redis_store({.url = redis})),
-        node(rt, cluster::ClusterOptions{.url = redis,
-                                         .node_id = id,
-                                         .lease = lease,
-                                         .test_faults = true}),
-        gateway(rt, {.server = {.port = port},
-                     .persistence = &store.persistence(),
-                     .placement = &node}) {
+        node(rt,
+             cluster::ClusterOptions{
+                 .url = redis, .node_id = id, .lease = lease, .test_faults = true}),
+        gateway(
+            rt,
+            {.server = {.port = port}, .persistence = &store.persistence(), .placement = &node}) {
     gateway.route(
-        "/count", [id] { return std::make_unique<Count>(id); },
-        RouteOptions{.idle_timeout = 30s});
+        "/count", [id] { return std::make_unique<Count>(id); }, RouteOptions{.idle_timeout = 30s});
     node.attach(gateway, store.persistence());
-    root = rt.start(SupervisorSpec{.strategy = rest_for_one,
-                                   .intensity = 3,
-                                   .period = 10s,
-                                   .children = {store.child_spec(), gateway.child_spec(),
-                                                node.child_spec()}});
+    root = rt.start(
+        SupervisorSpec{.strategy = rest_for_one,
+                       .intensity = 3,
+                       .period = 10s,
+                       .children = {store.child_spec(), gateway.child_spec(), node.child_spec()}});
     CHECK_EQUAL(3u, children_of(rt, root).size());
   }
   ~Node() { stop(); }
@@ -121,7 +119,9 @@ void await_members(std::vector<Node*> nodes, std::size_t count) {
 TEST_GROUP(Cluster) {
   Watchdog watchdog{90s};
   RedisServer redis;
-  void setup() override { CHECK_TRUE(redis.start()); }
+  void setup() override {
+    CHECK_TRUE(redis.start());
+  }
 };
 
 TEST(Cluster, AClientOnAnotherNodeTalksToTheOneSessionWhereItIsOwned) {
@@ -139,13 +139,13 @@ TEST(Cluster, AClientOnAnotherNodeTalksToTheOneSessionWhereItIsOwned) {
   on_a->send("+");
   STRCMP_EQUAL("2@a", next(*on_a).c_str());
   for (int i = 3; i <= 50; ++i) on_b->send("+");
-  for (int i = 3; i <= 50; ++i) STRCMP_EQUAL((std::to_string(i) + "@a").c_str(), next(*on_b).c_str());
+  for (int i = 3; i <= 50; ++i)
+    STRCMP_EQUAL((std::to_string(i) + "@a").c_str(), next(*on_b).c_str());
   // Both nodes name the same owner.
   std::string owner = a.get("/cluster/owner?name=count/x");
   CHECK_TRUE(owner.find("\"node\":\"a\"") != std::string::npos);
   CHECK_TRUE(b.get("/cluster/owner?name=count/x").find("\"node\":\"a\"") != std::string::npos);
-  CHECK_TRUE(a.get("/cluster/owner?name=count/nobody").find("\"node\":null") !=
-             std::string::npos);
+  CHECK_TRUE(a.get("/cluster/owner?name=count/nobody").find("\"node\":null") != std::string::npos);
 }
 
 TEST(Cluster, ACrashOfTheOwnersSessionKeepsTheForwardedConnectionsOpen) {
@@ -262,9 +262,8 @@ TEST(Cluster, ACastByNameReachesTheSessionOnItsOwnersNode) {
   CHECK_TRUE(on_a->wait_open(5s));
   next(*on_a);
   SendResult sent = b.rt.run_on_async<SendResult>(0, [&](std::function<void(SendResult)> done) {
-    b.rt.spawn([&b, done](Process& self) -> Proc {
-      done(co_await b.node.cast(self, "count/x", "abc"));
-    });
+    b.rt.spawn(
+        [&b, done](Process& self) -> Proc { done(co_await b.node.cast(self, "count/x", "abc")); });
   });
   CHECK(sent == SendResult::ok);
   STRCMP_EQUAL("cast abc from b", next(*on_a).c_str());
@@ -345,9 +344,9 @@ TEST(ClusterOpenRequest, RoundTripsAndRefusesHostileBytes) {
   STRCMP_EQUAL("ann", back.value().request.query.at(0).second.c_str());
   CHECK_TRUE(back.value().resumed);
   STRCMP_EQUAL("+", back.value().interrupted->c_str());
-  for (std::string bad : {std::string(), std::string("\x93\x01\x02\x03", 4),
-                          cluster::encode_open(open).substr(0, 10),
-                          cluster::encode_open(open) + "x", std::string(1, '\xc1')}) {
+  for (std::string bad :
+       {std::string(), std::string("\x93\x01\x02\x03", 4), cluster::encode_open(open).substr(0, 10),
+        cluster::encode_open(open) + "x", std::string(1, '\xc1')}) {
     auto r = cluster::decode_open(bad);
     CHECK_FALSE(r.ok());
     CHECK_FALSE(r.error().empty());

@@ -179,7 +179,8 @@ Proc alarm_keeper(Process& self, AlarmBook& book, AlarmKeeperHooks hooks) {
       if (added) {
         loaded = true;
         if (hooks.reload_every > Duration::zero())
-          reload_at = system_now() + std::chrono::duration_cast<Clock::duration>(hooks.reload_every);
+          reload_at =
+              system_now() + std::chrono::duration_cast<Clock::duration>(hooks.reload_every);
         // A session started before the load did not know its alarm yet.
         for (const auto& name : added.value()) hooks.poke(name);
       } else {

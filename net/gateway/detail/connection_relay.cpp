@@ -76,8 +76,8 @@ Task<Registry::Lookup> Gateway::Route::find_session(Process& self, const std::st
         if (SessionPlacement* placement = gateway->placement()) {
           auto claim = co_await placement->claim(starter, name);
           if (claim.where.kind == SessionPlacement::Location::Kind::elsewhere)
-            co_return unexpected(ExitReason::error(std::string(moved_reason) + " (" +
-                                                   claim.where.node + ")"));
+            co_return unexpected(
+                ExitReason::error(std::string(moved_reason) + " (" + claim.where.node + ")"));
           if (claim.where.kind == SessionPlacement::Location::Kind::unavailable)
             co_return unexpected(
                 ExitReason::error("cannot claim " + name + ": " + claim.where.error));
@@ -135,7 +135,8 @@ Task<Registry::Lookup> Gateway::Route::find_serving(Process& self, unsigned loop
       co_return unexpected(ExitReason::error(std::string(unavailable_reason) + ": " + where.error));
     if (where.kind == Kind::wait) {
       if (steady_now() >= deadline || gateway_stopping())
-        co_return unexpected(ExitReason::error(std::string(unavailable_reason) + ": " + where.error));
+        co_return unexpected(
+            ExitReason::error(std::string(unavailable_reason) + ": " + where.error));
       co_await self.sleep_for(std::chrono::milliseconds(50));
       continue;
     }
@@ -377,8 +378,8 @@ void Gateway::Route::open(ConnectionId conn, const HttpRequest& request,
         SpawnOptions{.scheduler = static_cast<int>(io.first + loop)});
   } else if (group.session) {
     rt.send(group.session,
-            detail::SessionConnect{conn, c.request, c.resumed, std::move(c.interrupted),
-                                   c.progress, &relay.pending, c.remote});
+            detail::SessionConnect{conn, c.request, c.resumed, std::move(c.interrupted), c.progress,
+                                   &relay.pending, c.remote});
     c.resumed = false;
     c.interrupted.reset();
   }
@@ -409,8 +410,9 @@ void Gateway::Route::on_message(ConnectionId conn, std::string_view data, Messag
     if (!relay.resumer) {
       relay.resumer = true;
       const unsigned loop = conn.loop();
-      gateway->runtime().spawn([this, loop](Process& self) { return resume_readers(self, this, loop); },
-                               SpawnOptions{.scheduler = static_cast<int>(io.first + loop)});
+      gateway->runtime().spawn(
+          [this, loop](Process& self) { return resume_readers(self, this, loop); },
+          SpawnOptions{.scheduler = static_cast<int>(io.first + loop)});
     }
   }
 }

@@ -161,9 +161,6 @@ struct Gateway::Route : ws::Handler {
 
 // The detail of the exit reason of a start refused by CrashPolicy.
 inline constexpr std::string_view refused_reason = "session refused after repeated crashes";
-// The detail of the exit reason of a start that found its name claimed by
-// another node of the cluster (placement.hpp).
-inline constexpr std::string_view moved_reason = "session lives on another node";
 // ... and of one the cluster cannot place now (its clients get 1013).
 inline constexpr std::string_view unavailable_reason = "session unavailable";
 

@@ -102,8 +102,7 @@ struct SessionAccess {
   }
   static Connection& add(SessionBase& s, SessionConnect& c, const SessionHost& host) {
     auto& slot = s.connections_[c.conn.value];
-    slot = std::make_unique<Connection>(c.conn, host.server,
-                                        c.remote ? c.remote.get() : host.sink);
+    slot = std::make_unique<Connection>(c.conn, host.server, c.remote ? c.remote.get() : host.sink);
     slot->remote_ = std::move(c.remote);
     slot->progress_ = std::move(c.progress);
     slot->pending_ = c.pending;

@@ -76,8 +76,9 @@ Proc SessionRunner::run(Process& self, Gateway::Route* route, std::string name, 
   // this one read it.
   if (fence) {
     auto read = co_await route->alarms->refresh(self, name);
-    if (!read) self.exit(ExitReason::error("cannot read the alarm of " + full_name + ": " +
-                                           to_string(read.error())));
+    if (!read)
+      self.exit(ExitReason::error("cannot read the alarm of " + full_name + ": " +
+                                  to_string(read.error())));
   }
   std::unique_ptr<SessionBase> session = route->sessions.make();
   detail::SessionAccess::bind(*session, self, name, full_name, route->alarms.get());

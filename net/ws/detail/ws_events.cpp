@@ -372,9 +372,9 @@ bool LoopWorker::close_here(ConnectionId id, std::uint16_t code, std::string_vie
 bool LoopWorker::pause_reading_here(ConnectionId id, bool paused) {
   PeerState* peer = find(id);
   if (!peer || !peer->wsi || peer->closing) return false;
-  lws_rx_flow_control(peer->wsi, (paused ? LWS_RXFLOW_REASON_APPLIES_DISABLE
-                                         : LWS_RXFLOW_REASON_APPLIES_ENABLE) |
-                                     session_rxflow_reason);
+  lws_rx_flow_control(
+      peer->wsi, (paused ? LWS_RXFLOW_REASON_APPLIES_DISABLE : LWS_RXFLOW_REASON_APPLIES_ENABLE) |
+                     session_rxflow_reason);
   return true;
 }
 
