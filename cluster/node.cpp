@@ -432,18 +432,18 @@ Proc ClusterNode::run(Process& self, InitAck ack) {
       static_cast<RedisDirectory&>(*directory_).connect(std::move(done));
     });
     if (!connected)
-      self.exit(ExitReason::error("cluster: cannot reach the directory: " +
-                                  to_string(connected.error())));
+      co_await fail(self, ExitReason::error("cluster: cannot reach the directory: " +
+                                            to_string(connected.error())));
   }
   // The links listen first, so that the node announces its peer port.
   std::error_code listening = co_await start_links(self);
   if (listening)
-    self.exit(ExitReason::error("cluster: the node link cannot listen on " + options_.peer_bind +
-                                ":" + std::to_string(options_.peer_port) + ": " +
-                                listening.message()));
+    co_await fail(self, ExitReason::error(
+                            "cluster: the node link cannot listen on " + options_.peer_bind + ":" +
+                            std::to_string(options_.peer_port) + ": " + listening.message()));
   if (!co_await join(self))
-    self.exit(ExitReason::error("cluster: node " + options_.node_id +
-                                " cannot join the cluster at " + options_.url));
+    co_await fail(self, ExitReason::error("cluster: node " + options_.node_id +
+                                          " cannot join the cluster at " + options_.url));
   co_await refresh_members(self);
   ack.ok(self);
   co_await keep_lease(self, ack.starter());
@@ -456,6 +456,13 @@ Proc ClusterNode::run(Process& self, InitAck ack) {
   in_cluster_ = false;
   co_await close_parts(self);
   self.exit(troupe::shutdown);
+}
+
+// A start that fails closes what it opened first (a directory that keeps
+// reconnecting would keep its loop, and the runtime, from ending).
+Task<> ClusterNode::fail(Process& self, ExitReason why) {
+  co_await close_parts(self);
+  self.exit(std::move(why));
 }
 
 // The links and the directory closed, each on its own loop, before the

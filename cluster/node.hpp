@@ -192,6 +192,7 @@ class ClusterNode final : public SessionPlacement {
   Task<> refresh_members(Process& self);
   Task<> drain(Process& self);
   Task<> close_parts(Process& self);
+  Task<> fail(Process& self, ExitReason why);
   void lease_lost(const std::string& why);
   template <class T, class Op>
   Task<StoreResult<T>> on_directory(Process& self, Op op,

@@ -62,24 +62,30 @@ struct Count : PersistentSession<Count, CountState> {
 
 // One node: the example server's tree, small.
 struct Node {
-  Node(const std::string& id, const std::string& redis, std::chrono::milliseconds lease = 900ms)
+  // Without `with_node`, the tree holds the store and the gateway only: the
+  // test starts the node's child itself.
+  Node(const std::string& id, const std::string& redis, std::string cluster_url = {},
+       bool with_node = true)
       : port(static_cast<std::uint16_t>(free_port())),
         store(rt, open_redis_store({.url = redis})),
-        node(rt,
-             cluster::ClusterOptions{
-                 .url = redis, .node_id = id, .lease = lease, .test_faults = true}),
+        node(rt, cluster::ClusterOptions{.url = cluster_url.empty() ? redis : cluster_url,
+                                         .node_id = id,
+                                         .lease = 900ms,
+                                         .test_faults = true}),
         gateway(
             rt,
             {.server = {.port = port}, .persistence = &store.persistence(), .placement = &node}) {
     gateway.route(
-        "/count", [id] { return std::make_unique<Count>(id); }, RouteOptions{.idle_timeout = 30s});
+        "/count", [id] { return std::make_unique<Count>(id); },
+        RouteOptions{.idle_timeout = 30s, .restart_wait = 2s});
     node.attach(gateway, store.persistence());
-    root = rt.start(
-        SupervisorSpec{.strategy = rest_for_one,
+    SupervisorSpec app{.strategy = rest_for_one,
                        .intensity = 3,
                        .period = 10s,
-                       .children = {store.child_spec(), gateway.child_spec(), node.child_spec()}});
-    CHECK_EQUAL(3u, children_of(rt, root).size());
+                       .children = {store.child_spec(), gateway.child_spec()}};
+    if (with_node) app.children.push_back(node.child_spec());
+    root = rt.start(app);
+    CHECK_EQUAL(app.children.size(), children_of(rt, root).size());
   }
   ~Node() { stop(); }
   // The tree's shutdown, as SIGTERM does it: the node drains first.
@@ -297,6 +303,29 @@ TEST(Cluster, ACallByNameIsAnsweredByTheSessionOnItsOwnersNode) {
   STRCMP_EQUAL("0 for q from b on b", fresh.value().c_str());
   Answer none = ask("nothing/here");
   CHECK_FALSE(none.ok());
+}
+
+TEST(Cluster, ADirectoryThatCannotBeReachedFailsTheNodesStartNamingIt) {
+  const std::string dead = "redis://127.0.0.1:" + std::to_string(free_port()) + "/0";
+  Node a("a", redis.url(), dead, false);
+  std::string error = a.rt.run_on_async<std::string>(0, [&](std::function<void(std::string)> done) {
+    a.rt.spawn([&a, done](Process& self) -> Proc {
+      auto started = co_await start_child(self, a.root, a.node.child_spec());
+      done(started.ok() ? std::string("started") : to_string(started.error()));
+    });
+  });
+  STRCMP_CONTAINS("cannot reach the directory", error.c_str());
+  STRCMP_CONTAINS(dead.substr(0, dead.size() - 2).c_str(), error.c_str());
+  // The gateway serves on (its plain HTTP), and places nothing: a client
+  // of a session waits (restart_wait), then is told to try again later.
+  CHECK_EQUAL(200, http_get(a.port, "/healthz").first);
+  // A raw client: lws's client turns 1013, registered after RFC 6455, into 1002.
+  RawClient raw;
+  CHECK_TRUE(raw.connect(a.port));
+  LONGS_EQUAL(101, raw.upgrade("/count/x"));
+  auto closed = raw.read_frame(10s);
+  CHECK_TRUE(closed && closed->opcode == opcode::close);
+  LONGS_EQUAL(close_code::try_again_later, closed->close_code());
 }
 
 TEST(Cluster, APeerThatSendsGarbageLosesItsLinkAndNothingElse) {
