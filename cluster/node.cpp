@@ -57,6 +57,15 @@ void ClusterNode::attach(Gateway& gateway, Persistence& persistence) {
                              [this](const HttpRequest& r) { return fault_response(r); });
 }
 
+void ClusterNode::attach(Gateway& gateway, StoreConnection& store) {
+  if (!store.shared())
+    throw std::invalid_argument(
+        "a cluster keeps its sessions' state in a store every node "
+        "shares (Redis), not in the " +
+        store.what() + ", which is one machine's");
+  attach(gateway, store.persistence());
+}
+
 template <class T, class Op>
 Task<StoreResult<T>> ClusterNode::on_directory(Process& self, Op op, Duration timeout) {
   Ref ref = self.expect_reply();

@@ -41,6 +41,7 @@
 #include "net/gateway/gateway.hpp"
 #include "net/gateway/placement.hpp"
 #include "persist/persistence.hpp"
+#include "persist/store_connection.hpp"
 #include "runtime/clock.hpp"
 #include "runtime/runtime.hpp"
 #include "supervisors/spec.hpp"
@@ -124,6 +125,10 @@ class ClusterNode final : public SessionPlacement {
   // write to (where names' fences are raised). Adds GET /cluster/owner and
   // /cluster/nodes to the gateway.
   void attach(Gateway& gateway, Persistence& persistence);
+  // The same for the persistence of a StoreConnection, whose store must be
+  // one that every node shares (Redis): a FileStore is one machine's, so
+  // this throws std::invalid_argument naming it.
+  void attach(Gateway& gateway, StoreConnection& store);
   // The node as a child of the application's supervisor (see the top).
   // Its start fails, naming the cause, if Redis cannot be reached or the
   // link cannot listen.

@@ -44,6 +44,7 @@ StoreOpener open_redis_store(RedisStoreOptions options) {
     RedisStore& redis = *made.value();
     redis.connect(hand_over(std::move(made.value()), std::move(opened)));
   };
+  opener.shared = true;
   return opener;  // RedisStore has the base key rules
 }
 

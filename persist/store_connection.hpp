@@ -58,6 +58,9 @@ struct StoreOpener {
       open;
   // The backend's key rules (Store::key_error) without a store. Any thread.
   std::function<std::optional<StoreError>(std::string_view key)> key_error;
+  // Every machine that reaches it sees the same data (Redis; not a
+  // FileStore): what the nodes of a cluster must share (docs/cluster.md).
+  bool shared = false;
 };
 
 // A FileStore in options.directory (created if missing).
@@ -87,6 +90,9 @@ class TROUPE_EXPORT StoreConnection {
 
   Persistence& persistence() { return *persistence_; }
   AwaitableStore& store() { return *client_; }
+  // Its opener's: "file store in ./data", "Redis at redis://...".
+  const std::string& what() const { return opener_.what; }
+  bool shared() const { return opener_.shared; }
   // A store is open in it now. Any thread; a snapshot.
   bool is_open() const { return open_.load(std::memory_order_acquire); }
 

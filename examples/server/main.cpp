@@ -259,7 +259,7 @@ int main(int argc, char** argv) {
                                .persistence = &persistence,
                                .retention = std::chrono::seconds(std::max(0L, config.retention_s)),
                                .placement = node.get()});
-  if (node) node->attach(gateway, persistence);
+  if (node) node->attach(gateway, store);
   troupe::RouteOptions options{.idle_timeout = std::chrono::seconds(config.idle_timeout_s)};
   bool faults = config.demo_faults;
   gateway.route(

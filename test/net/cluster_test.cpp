@@ -24,6 +24,7 @@
 #include "test/support/free_port.hpp"
 #include "test/support/redis_server.hpp"
 #include "test/support/runtime_helpers.hpp"
+#include "test/support/temp_dir.hpp"
 
 using namespace troupe;
 using namespace troupe::test;
@@ -326,6 +327,22 @@ TEST(Cluster, ADirectoryThatCannotBeReachedFailsTheNodesStartNamingIt) {
   auto closed = raw.read_frame(10s);
   CHECK_TRUE(closed && closed->opcode == opcode::close);
   LONGS_EQUAL(close_code::try_again_later, closed->close_code());
+}
+
+TEST(Cluster, ANodeRefusesAStoreThatOnlyOneMachineSees) {
+  Runtime rt{{.schedulers = 1, .handle_signals = false}};
+  TempDir dir("cluster");
+  StoreConnection files(rt, open_file_store({.directory = dir.path()}));
+  cluster::ClusterNode node(rt, {.url = redis.url(), .node_id = "a"});
+  Gateway gateway(rt, {.persistence = &files.persistence(), .placement = &node});
+  try {
+    node.attach(gateway, files);
+    FAIL("a FileStore was accepted");
+  } catch (const std::invalid_argument& e) {
+    STRCMP_CONTAINS("one machine's", e.what());
+    STRCMP_CONTAINS(dir.path().c_str(), e.what());
+  }
+  rt.shutdown();
 }
 
 TEST(Cluster, APeerThatSendsGarbageLosesItsLinkAndNothingElse) {
