@@ -110,6 +110,14 @@ std::string next(ClientConnection& c) {
   return m ? m->data : std::string("<nothing>");
 }
 
+// A client of `path` on `node`, past its hello.
+auto joined(WsTestClient& client, Node& node, const std::string& path) {
+  auto c = client.connect(node.port, path);
+  CHECK_TRUE(c->wait_open(5s));
+  next(*c);
+  return c;
+}
+
 // Waits (bounded) until every node sees `count` live nodes.
 void await_members(std::vector<Node*> nodes, std::size_t count) {
   for (int i = 0; i < 200; ++i) {
@@ -159,12 +167,8 @@ TEST(Cluster, ACrashOfTheOwnersSessionKeepsTheForwardedConnectionsOpen) {
   Node a("a", redis.url()), b("b", redis.url());
   await_members({&a, &b}, 2);
   WsTestClient client;
-  auto on_a = client.connect(a.port, "/count/x");
-  CHECK_TRUE(on_a->wait_open(5s));
-  next(*on_a);
-  auto on_b = client.connect(b.port, "/count/x");
-  CHECK_TRUE(on_b->wait_open(5s));
-  next(*on_b);
+  auto on_a = joined(client, a, "/count/x");
+  auto on_b = joined(client, b, "/count/x");
   on_b->send("+");
   STRCMP_EQUAL("1@a", next(*on_b).c_str());
   on_a->send("crash");  // a's own client crashes it: that one is closed with 1011
@@ -183,12 +187,8 @@ TEST(Cluster, ADrainedOwnerHandsItsSessionsOverAndClientsOnOtherNodesSeeNoClose)
   auto a = std::make_unique<Node>("a", redis.url());
   await_members({a.get(), &b}, 2);
   WsTestClient client;
-  auto on_a = client.connect(a->port, "/count/x");
-  CHECK_TRUE(on_a->wait_open(5s));
-  next(*on_a);
-  auto on_b = client.connect(b.port, "/count/x");
-  CHECK_TRUE(on_b->wait_open(5s));
-  next(*on_b);
+  auto on_a = joined(client, *a, "/count/x");
+  auto on_b = joined(client, b, "/count/x");
   for (int i = 1; i <= 5; ++i) {
     on_b->send("+");
     STRCMP_EQUAL((std::to_string(i) + "@a").c_str(), next(*on_b).c_str());
@@ -210,12 +210,8 @@ TEST(Cluster, FramesSentWhileTheOwnerDrainsAreHandedOverInOrderAndNoneTwice) {
   auto a = std::make_unique<Node>("a", redis.url());
   await_members({a.get(), &b}, 2);
   WsTestClient client;
-  auto on_a = client.connect(a->port, "/count/x");
-  CHECK_TRUE(on_a->wait_open(5s));
-  next(*on_a);
-  auto on_b = client.connect(b.port, "/count/x");
-  CHECK_TRUE(on_b->wait_open(5s));
-  next(*on_b);
+  auto on_a = joined(client, *a, "/count/x");
+  auto on_b = joined(client, b, "/count/x");
   std::thread stopper([&] { a->stop(); });
   for (int i = 0; i < 200; ++i) on_b->send("+");
   // Every "+" answered exactly once, in order, whichever node answered it.
@@ -237,9 +233,7 @@ TEST(Cluster, ANodeThatCannotRenewStopsItsSessionsAndAnotherTakesThemOver) {
   Node a("a", redis.url()), b("b", redis.url());
   await_members({&a, &b}, 2);
   WsTestClient client;
-  auto on_a = client.connect(a.port, "/count/x");
-  CHECK_TRUE(on_a->wait_open(5s));
-  next(*on_a);
+  auto on_a = joined(client, a, "/count/x");
   on_a->send("+");
   STRCMP_EQUAL("1@a", next(*on_a).c_str());
   a.get("/cluster/fault?renewals=drop");
@@ -265,9 +259,7 @@ TEST(Cluster, ACastByNameReachesTheSessionOnItsOwnersNode) {
   Node a("a", redis.url()), b("b", redis.url());
   await_members({&a, &b}, 2);
   WsTestClient client;
-  auto on_a = client.connect(a.port, "/count/x");
-  CHECK_TRUE(on_a->wait_open(5s));
-  next(*on_a);
+  auto on_a = joined(client, a, "/count/x");
   SendResult sent = b.rt.run_on_async<SendResult>(0, [&](std::function<void(SendResult)> done) {
     b.rt.spawn(
         [&b, done](Process& self) -> Proc { done(co_await b.node.cast(self, "count/x", "abc")); });
@@ -282,9 +274,7 @@ TEST(Cluster, ACallByNameIsAnsweredByTheSessionOnItsOwnersNode) {
   Node a("a", redis.url()), b("b", redis.url());
   await_members({&a, &b}, 2);
   WsTestClient client;
-  auto on_a = client.connect(a.port, "/count/x");
-  CHECK_TRUE(on_a->wait_open(5s));
-  next(*on_a);
+  auto on_a = joined(client, a, "/count/x");
   on_a->send("+");
   STRCMP_EQUAL("1@a", next(*on_a).c_str());
   using Answer = Result<std::string, std::string>;
@@ -360,12 +350,8 @@ TEST(Cluster, APeerThatSendsGarbageLosesItsLinkAndNothingElse) {
     CHECK_TRUE(junk.wait_eof(5s));  // the link closed on the garbage
   }
   WsTestClient client;
-  auto on_a = client.connect(a.port, "/count/y");
-  CHECK_TRUE(on_a->wait_open(5s));
-  next(*on_a);
-  auto on_b = client.connect(b.port, "/count/y");
-  CHECK_TRUE(on_b->wait_open(5s));
-  next(*on_b);
+  auto on_a = joined(client, a, "/count/y");
+  auto on_b = joined(client, b, "/count/y");
   on_b->send("+");
   STRCMP_EQUAL("1@a", next(*on_b).c_str());
   CHECK_TRUE(metric(a.port, "troupe_cluster_link_frames_malformed_total") +
